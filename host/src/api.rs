@@ -1,0 +1,241 @@
+//! The HTTP API (hyper, HTTP/1.1).
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `POST /v1/crossings` | source systems | a batch in the agency's format; answered once durable |
+//! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
+//! | `GET /v1/status` | operators | counters and queue depths |
+//! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=` as unix seconds) |
+//! | `GET /healthz` | monitoring | liveness |
+//!
+//! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::bundle;
+use crate::exchange::{self, ReceiveError};
+use crate::hub::Core;
+use crate::ingest::{self, IngestError};
+
+type Body = Full<Bytes>;
+
+/// Accepts connections until `stop` turns true, then waits for the requests in
+/// flight to finish.
+pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let core = core.clone();
+                let mut stop = stop.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(core.clone(), req));
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        result = conn.as_mut() => {
+                            if let Err(e) = result {
+                                tracing::debug!("connection ended: {e}");
+                            }
+                        }
+                        _ = stop.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+            _ = stop.changed() => break,
+        }
+        while connections.try_join_next().is_some() {}
+    }
+    while connections.join_next().await.is_some() {}
+}
+
+async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_owned();
+    let response = match (req.method(), path.as_str()) {
+        (&Method::POST, "/v1/crossings") => post_crossings(core, req).await,
+        (&Method::POST, "/v1/partner/bundles") => post_bundle(core, req).await,
+        (&Method::GET, "/v1/status") => status(core).await,
+        (&Method::GET, "/v1/report") => report(core, req).await,
+        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (_, "/v1/crossings" | "/v1/partner/bundles" | "/v1/status" | "/v1/report" | "/healthz") => {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{} is not allowed on {path}", req.method()),
+            )
+        }
+        _ => error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
+    };
+    Ok(response)
+}
+
+async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Response<Body>> {
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body is larger than {limit} bytes; split it into smaller requests"),
+            ))
+        }
+        Err(e) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read body: {e}"),
+        )),
+    }
+}
+
+async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_body(req, core.settings.max_batch_bytes).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let result = tokio::task::spawn_blocking(move || ingest::ingest(&core, &body)).await;
+    match result {
+        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e @ (IngestError::BadBatch(_) | IngestError::TooManyRecords(..)))) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Ok(Err(e)) => {
+            tracing::error!("ingest failed: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("nothing of this batch was stored ({e}); send it again"),
+            )
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("ingest task failed: {e}; nothing was stored, send it again"),
+        ),
+    }
+}
+
+async fn post_bundle(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_body(req, bundle::MAX_MESSAGE_BYTES).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let result = tokio::task::spawn_blocking(move || exchange::receive(&core, &body)).await;
+    match result {
+        Ok(Ok(receipt)) => Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", bundle::MEDIA_TYPE)
+            .body(Full::new(Bytes::from(receipt)))
+            .expect("static headers are valid"),
+        Ok(Err(ReceiveError::Gap {
+            expected,
+            sender,
+            got,
+        })) => {
+            let body = serde_json::json!({
+                "error": format!("bundle from {sender} starts at {got}; the next expected is {expected}"),
+                "expected_seq": expected,
+            });
+            json(StatusCode::CONFLICT, &body)
+        }
+        Ok(Err(ReceiveError::Store(e))) => {
+            tracing::error!("storing a bundle failed: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("bundle not stored ({e}); send it again"),
+            )
+        }
+        Ok(Err(e)) => {
+            tracing::warn!("bundle refused: {e}");
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("receive task failed: {e}"),
+        ),
+    }
+}
+
+async fn status(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || crate::report::status(&core)).await {
+        Ok(Ok(status)) => json(StatusCode::OK, &status),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn report(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let (mut from, mut to) = (None, None);
+    for pair in req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match k {
+            "from" => &mut from,
+            "to" => &mut to,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter {k:?}; use from= and to= (unix seconds)"),
+                );
+            }
+        };
+        match v.parse::<i64>() {
+            Ok(n) => *slot = Some(n),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("{k}={v:?} is not a time; give unix seconds, e.g. {k}=1763683200"),
+                );
+            }
+        }
+    }
+    match tokio::task::spawn_blocking(move || crate::report::joint_report(&core, from, to)).await {
+        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let body = serde_json::to_vec_pretty(value).expect("JSON encoding of a response cannot fail");
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static headers are valid")
+}
+
+fn error(status: StatusCode, message: String) -> Response<Body> {
+    json(status, &serde_json::json!({ "error": message }))
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .expect("static headers are valid")
+}

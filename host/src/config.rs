@@ -1,0 +1,350 @@
+//! Hub configuration: a TOML file parsed with unknown keys refused, then
+//! validated into [`Settings`], which the rest of the code trusts.
+//!
+//! Relative paths in the file are relative to the file's own directory, so a
+//! config directory can be moved as a whole.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    hub: RawHub,
+    plugins: RawPlugins,
+    #[serde(default)]
+    exchange: RawExchange,
+    #[serde(default)]
+    matching: RawMatching,
+    #[serde(default, rename = "partner")]
+    partners: Vec<RawPartner>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHub {
+    id: String,
+    listen: String,
+    data_dir: PathBuf,
+    signing_key: PathBuf,
+    #[serde(default = "default_max_batch_bytes")]
+    max_batch_bytes: usize,
+}
+
+fn default_max_batch_bytes() -> usize {
+    32 << 20
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugins {
+    normaliser: RawPlugin,
+    eligibility: RawPlugin,
+    matcher: RawPlugin,
+    transport: RawPlugin,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlugin {
+    component: String,
+    #[serde(default)]
+    config: Option<toml::Table>,
+    #[serde(default)]
+    deadline_ms: Option<u64>,
+    #[serde(default)]
+    memory_mib: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawExchange {
+    bundle_max_records: usize,
+    bundle_linger_ms: u64,
+    retry_min_ms: u64,
+    retry_max_ms: u64,
+}
+
+impl Default for RawExchange {
+    fn default() -> Self {
+        RawExchange {
+            bundle_max_records: 2000,
+            bundle_linger_ms: 200,
+            retry_min_ms: 200,
+            retry_max_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawMatching {
+    link_threshold: f64,
+    review_threshold: f64,
+    max_candidates: usize,
+}
+
+impl Default for RawMatching {
+    fn default() -> Self {
+        RawMatching {
+            link_threshold: 0.8,
+            review_threshold: 0.6,
+            max_candidates: 64,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPartner {
+    id: String,
+    url: String,
+    public_key: PathBuf,
+}
+
+/// Validated hub settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The hub's country code, e.g. "CA"; names it in bundles and receipts.
+    pub hub_id: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub signing_key: PathBuf,
+    pub max_batch_bytes: usize,
+    pub normaliser: PluginSettings,
+    pub eligibility: PluginSettings,
+    pub matcher: PluginSettings,
+    pub transport: PluginSettings,
+    pub exchange: ExchangeSettings,
+    pub matching: MatchingSettings,
+    pub partners: Vec<PartnerSettings>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PluginSettings {
+    pub source: PluginSource,
+    /// The plugin's `config` table as a JSON object, handed to `configure`.
+    pub config_json: String,
+    pub deadline_ms: u64,
+    pub memory_mib: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginSource {
+    /// One of the plugins embedded in the binary, by name.
+    Builtin(String),
+    File(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct ExchangeSettings {
+    pub bundle_max_records: usize,
+    pub bundle_linger_ms: u64,
+    pub retry_min_ms: u64,
+    pub retry_max_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct MatchingSettings {
+    pub link_threshold: f64,
+    pub review_threshold: f64,
+    pub max_candidates: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct PartnerSettings {
+    pub id: String,
+    /// Where this hub posts its bundles for the partner.
+    pub url: String,
+    pub public_key: PathBuf,
+}
+
+impl Settings {
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Settings::parse(&text, path)
+    }
+
+    /// Parses `text` as if read from `path` (used for messages and to resolve
+    /// relative paths).
+    pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        validate(raw, base, path)
+    }
+}
+
+fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        path: path.to_owned(),
+        key: key.to_owned(),
+        message,
+    };
+    let hub_id = raw.hub.id.trim().to_owned();
+    if !is_hub_id(&hub_id) {
+        return Err(invalid(
+            "hub.id",
+            format!("{hub_id:?} is not a hub id; write 2-3 upper-case letters such as \"CA\""),
+        ));
+    }
+    let listen: SocketAddr = raw.hub.listen.parse().map_err(|_| {
+        invalid(
+            "hub.listen",
+            format!(
+                "{:?} is not an address; write an IP and port such as \"127.0.0.1:7401\"",
+                raw.hub.listen
+            ),
+        )
+    })?;
+    if raw.hub.max_batch_bytes == 0 {
+        return Err(invalid(
+            "hub.max_batch_bytes",
+            "must be positive, e.g. 33554432 (32 MiB)".into(),
+        ));
+    }
+    let plugin = |key: &str, raw: RawPlugin, default_deadline_ms: u64| {
+        plugin_settings(raw, base, default_deadline_ms).map_err(|m| invalid(key, m))
+    };
+    let mut partners = Vec::new();
+    for (i, p) in raw.partners.into_iter().enumerate() {
+        let key = format!("partner[{i}]");
+        if !is_hub_id(&p.id) || p.id == hub_id {
+            return Err(invalid(
+                &format!("{key}.id"),
+                format!(
+                    "{:?} must be another hub's id (2-3 upper-case letters, not {hub_id:?})",
+                    p.id
+                ),
+            ));
+        }
+        if partners.iter().any(|q: &PartnerSettings| q.id == p.id) {
+            return Err(invalid(
+                &format!("{key}.id"),
+                format!("partner {:?} is listed twice", p.id),
+            ));
+        }
+        if !(p.url.starts_with("http://") || p.url.starts_with("https://"))
+            || crate::plugins::canonical_url(&p.url).is_none()
+        {
+            return Err(invalid(
+                &format!("{key}.url"),
+                format!(
+                    "{:?} is not an http(s) URL; write e.g. \"http://127.0.0.1:7402/v1/partner/bundles\"",
+                    p.url
+                ),
+            ));
+        }
+        partners.push(PartnerSettings {
+            id: p.id,
+            url: p.url,
+            public_key: base.join(p.public_key),
+        });
+    }
+    let exchange = ExchangeSettings {
+        bundle_max_records: raw.exchange.bundle_max_records,
+        bundle_linger_ms: raw.exchange.bundle_linger_ms,
+        retry_min_ms: raw.exchange.retry_min_ms.max(1),
+        retry_max_ms: raw.exchange.retry_max_ms,
+    };
+    if !(1..=50_000).contains(&exchange.bundle_max_records) {
+        return Err(invalid(
+            "exchange.bundle_max_records",
+            "must be between 1 and 50000".into(),
+        ));
+    }
+    if exchange.retry_max_ms < exchange.retry_min_ms {
+        return Err(invalid(
+            "exchange.retry_max_ms",
+            "must be at least exchange.retry_min_ms".into(),
+        ));
+    }
+    let m = raw.matching;
+    if !(0.0..=1.0).contains(&m.review_threshold)
+        || !(0.0..=1.0).contains(&m.link_threshold)
+        || m.review_threshold > m.link_threshold
+    {
+        return Err(invalid(
+            "matching",
+            "thresholds must satisfy 0 <= review_threshold <= link_threshold <= 1".into(),
+        ));
+    }
+    Ok(Settings {
+        hub_id,
+        listen,
+        data_dir: base.join(raw.hub.data_dir),
+        signing_key: base.join(raw.hub.signing_key),
+        max_batch_bytes: raw.hub.max_batch_bytes,
+        normaliser: plugin("plugins.normaliser", raw.plugins.normaliser, 5_000)?,
+        eligibility: plugin("plugins.eligibility", raw.plugins.eligibility, 5_000)?,
+        matcher: plugin("plugins.matcher", raw.plugins.matcher, 5_000)?,
+        transport: plugin("plugins.transport", raw.plugins.transport, 120_000)?,
+        exchange,
+        matching: MatchingSettings {
+            link_threshold: m.link_threshold,
+            review_threshold: m.review_threshold,
+            max_candidates: m.max_candidates.max(1),
+        },
+        partners,
+    })
+}
+
+fn plugin_settings(
+    raw: RawPlugin,
+    base: &Path,
+    default_deadline_ms: u64,
+) -> Result<PluginSettings, String> {
+    let source = match raw.component.strip_prefix("builtin:") {
+        Some(name) => {
+            if !crate::plugins::BUILTIN.iter().any(|(n, _)| *n == name) {
+                let names: Vec<_> = crate::plugins::BUILTIN
+                    .iter()
+                    .map(|(n, _)| format!("builtin:{n}"))
+                    .collect();
+                return Err(format!(
+                    "component {:?} is not embedded in this binary; use one of {} or a path to a .wasm file",
+                    raw.component,
+                    names.join(", ")
+                ));
+            }
+            PluginSource::Builtin(name.to_owned())
+        }
+        None => PluginSource::File(base.join(&raw.component)),
+    };
+    let config_json = serde_json::to_string(&raw.config.unwrap_or_default())
+        .map_err(|e| format!("config: {e}"))?;
+    Ok(PluginSettings {
+        source,
+        config_json,
+        deadline_ms: raw.deadline_ms.unwrap_or(default_deadline_ms).max(1),
+        memory_mib: raw.memory_mib.unwrap_or(256).max(1),
+    })
+}
+
+fn is_hub_id(id: &str) -> bool {
+    (2..=3).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase())
+}

@@ -1,0 +1,252 @@
+//! Exchange between hubs: the bundler that seals and delivers each partner's
+//! outbox in sequence order, and the receiving side that verifies, stores and
+//! acknowledges a partner's bundles.
+//!
+//! Delivery is at-least-once on the wire and exactly-once in effect: a bundle is
+//! sealed and stored before it is first sent, the same bytes are resent until a
+//! verified receipt arrives, and the receiver answers a bundle it already holds
+//! with the receipt it gave the first time.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::bundle::{self, BundleError, BundlePayload, PAYLOAD_VERSION, ReceiptPayload};
+use crate::hub::Core;
+use crate::plugins::Delivery;
+use crate::store::{Received, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("bundle is addressed to {0}, but this hub is {1}")]
+    WrongReceiver(String, String),
+    #[error(
+        "bundle does not continue the sequence: it starts at {got}, the next expected from {sender} is {expected}"
+    )]
+    Gap {
+        sender: String,
+        got: u64,
+        expected: u64,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Verifies a partner's bundle (signature and sender before anything else),
+/// stores it if it continues the sequence, and returns the signed receipt.
+pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
+    let (_, payload) = bundle::open_bundle(message, &core.partner_keys)?;
+    let me = &core.settings.hub_id;
+    if payload.receiver != *me {
+        return Err(ReceiveError::WrongReceiver(payload.receiver, me.clone()));
+    }
+    let received_at = now();
+    let make_receipt = || {
+        bundle::seal_receipt(
+            &core.signer,
+            &ReceiptPayload {
+                version: PAYLOAD_VERSION,
+                receiver: me.clone(),
+                sender: payload.sender.clone(),
+                first_seq: payload.first_seq,
+                last_seq: payload.last_seq,
+                bundle_sha256: bundle::sha256(message),
+                received_at,
+            },
+        )
+    };
+    match core.store.receive(
+        &payload.sender,
+        payload.first_seq,
+        payload.last_seq,
+        &payload.records,
+        message,
+        make_receipt,
+    )? {
+        Received::Stored { receipt } => {
+            tracing::info!(sender = %payload.sender, first = payload.first_seq, last = payload.last_seq, "bundle stored");
+            core.inbox_ready.notify_waiters();
+            Ok(receipt)
+        }
+        Received::Duplicate { receipt } => {
+            tracing::info!(sender = %payload.sender, first = payload.first_seq, "duplicate bundle answered with its original receipt");
+            Ok(receipt)
+        }
+        Received::Gap { expected } => Err(ReceiveError::Gap {
+            sender: payload.sender,
+            got: payload.first_seq,
+            expected,
+        }),
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Seals and delivers `partner`'s outbox until `stop` turns true. On stop it
+/// finishes the bundle in flight, then returns.
+pub async fn run_bundler(core: Arc<Core>, partner: String, mut stop: watch::Receiver<bool>) {
+    let settings = &core.settings.exchange;
+    let mut backoff = Duration::from_millis(settings.retry_min_ms);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let notified = core.outbox_ready.notified();
+        let step = {
+            let core = core.clone();
+            let partner = partner.clone();
+            tokio::task::spawn_blocking(move || deliver_next(&core, &partner)).await
+        };
+        match step {
+            Ok(Ok(Step::Delivered)) => {
+                backoff = Duration::from_millis(settings.retry_min_ms);
+                continue;
+            }
+            Ok(Ok(Step::Idle)) => {
+                let linger = Duration::from_millis(settings.bundle_linger_ms.max(1) * 5);
+                tokio::select! {
+                    _ = notified => {
+                        // Let a few more records join before sealing a bundle.
+                        tokio::time::sleep(Duration::from_millis(settings.bundle_linger_ms)).await;
+                    }
+                    _ = tokio::time::sleep(linger) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            Ok(Ok(Step::Retry(why))) => {
+                tracing::warn!(%partner, retry_in_ms = backoff.as_millis() as u64, "delivery failed: {why}");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(%partner, retry_in_ms = backoff.as_millis() as u64, "delivery error: {e}");
+            }
+            Err(e) => {
+                tracing::error!(%partner, "delivery task failed: {e}");
+            }
+        }
+        // Full jitter keeps two hubs that failed together from retrying together.
+        let sleep = rand::thread_rng().gen_range(backoff / 2..=backoff);
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = stop.changed() => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_millis(settings.retry_max_ms));
+    }
+}
+
+enum Step {
+    Delivered,
+    Idle,
+    Retry(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum DeliverError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Plugin(#[from] crate::plugins::PluginError),
+}
+
+/// Delivers the next bundle for `partner`: the one already sealed at the next
+/// sequence number, or a new one from the outbox.
+fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
+    let store = &core.store;
+    let first = store.sent_upto(partner)? + 1;
+    let (last, message) = match store.pending_bundle(partner, first)? {
+        Some(pending) => pending,
+        None => {
+            let records =
+                store.outbox_from(partner, first, core.settings.exchange.bundle_max_records)?;
+            if records.is_empty() {
+                return Ok(Step::Idle);
+            }
+            let last = records.last().map(|(s, _)| *s).unwrap_or(first);
+            debug_assert!(
+                records
+                    .iter()
+                    .enumerate()
+                    .all(|(i, (s, _))| *s == first + i as u64)
+            );
+            let payload = BundlePayload {
+                version: PAYLOAD_VERSION,
+                sender: core.settings.hub_id.clone(),
+                receiver: partner.to_owned(),
+                first_seq: first,
+                last_seq: last,
+                created_at: now(),
+                records: records.into_iter().map(|(_, r)| r).collect(),
+            };
+            let message = bundle::seal_bundle(&core.signer, &payload);
+            store.store_bundle_out(partner, first, last, &message)?;
+            write_evidence(core, partner, "bundle", first, &message);
+            (last, message)
+        }
+    };
+    let url = core
+        .settings
+        .partners
+        .iter()
+        .find(|p| p.id == partner)
+        .map(|p| p.url.clone())
+        .expect("bundlers run only for configured partners");
+    match core.plugins.transport.send(&url, &message)? {
+        Delivery::Receipt(receipt) => {
+            match check_receipt(core, partner, first, last, &message, &receipt) {
+                Ok(()) => {
+                    store.store_receipt(partner, first, last, &receipt)?;
+                    write_evidence(core, partner, "receipt", first, &receipt);
+                    tracing::info!(%partner, first, last, "bundle delivered and receipt verified");
+                    Ok(Step::Delivered)
+                }
+                Err(why) => Ok(Step::Retry(format!("partner's receipt refused: {why}"))),
+            }
+        }
+        Delivery::Refused { status, body } => Ok(Step::Retry(format!(
+            "partner refused bundle {first}..={last} with HTTP {status}: {body}"
+        ))),
+        Delivery::Retry(why) => Ok(Step::Retry(why)),
+    }
+}
+
+fn check_receipt(
+    core: &Core,
+    partner: &str,
+    first: u64,
+    last: u64,
+    message: &[u8],
+    receipt: &[u8],
+) -> Result<(), String> {
+    let (_, r) = bundle::open_receipt(receipt, &core.partner_keys).map_err(|e| e.to_string())?;
+    if r.receiver != partner
+        || r.sender != core.settings.hub_id
+        || r.first_seq != first
+        || r.last_seq != last
+        || r.bundle_sha256 != bundle::sha256(message)
+    {
+        return Err(format!(
+            "it acknowledges {}→{} {}..={} with another hash, not this bundle",
+            r.sender, r.receiver, r.first_seq, r.last_seq
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a copy of a sent bundle or a received receipt for offline checks.
+/// The store holds the authoritative copy, so a failure here is only logged.
+fn write_evidence(core: &Core, partner: &str, kind: &str, first: u64, bytes: &[u8]) {
+    let dir = core.evidence_dir().join(format!("to-{partner}"));
+    let path = dir.join(format!("{kind}-{first:012}.cose"));
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, bytes)) {
+        tracing::warn!(path = %path.display(), "cannot write evidence copy: {e}");
+    }
+}

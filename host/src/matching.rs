@@ -1,0 +1,135 @@
+//! Matching a partner's records (our exits) to our own entries.
+//!
+//! The matcher plugin owns the rules (blocking keys and pair scores); the host
+//! owns the index (in the store, filled at ingest) and the assignment: each
+//! exit takes its best-scoring candidate, each entry is linked at most once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::hub::Core;
+use crate::plugins::PluginError;
+use crate::record::SharedRecord;
+use crate::store::{Band, MatchRow, StoreError};
+
+const MATCH_BATCH: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+}
+
+/// Matches `partner`'s records as they arrive until `stop` turns true.
+pub async fn run_matcher(core: Arc<Core>, partner: String, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let notified = core.inbox_ready.notified();
+        let step = {
+            let core = core.clone();
+            let partner = partner.clone();
+            tokio::task::spawn_blocking(move || match_next(&core, &partner)).await
+        };
+        let wait = match step {
+            Ok(Ok(true)) => continue,
+            Ok(Ok(false)) => Duration::from_secs(1),
+            Ok(Err(e)) => {
+                tracing::error!(%partner, "matching failed, retrying: {e}");
+                Duration::from_secs(2)
+            }
+            Err(e) => {
+                tracing::error!(%partner, "matching task failed: {e}");
+                Duration::from_secs(2)
+            }
+        };
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+/// Matches the next batch of unmatched records; false when there were none.
+pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
+    let store = &core.store;
+    let cursor = store.counter(&crate::store::counter::match_cursor(partner))?;
+    let exits = store.inbox_from(partner, cursor + 1, MATCH_BATCH)?;
+    let Some(&(upto, _)) = exits.last() else {
+        return Ok(false);
+    };
+    let records: Vec<SharedRecord> = exits.iter().map(|(_, r)| r.clone()).collect();
+    let keys = core.plugins.matcher.block_keys(&records)?;
+    let settings = &core.settings.matching;
+
+    // Gather every candidate pair of the batch so the plugin scores them in one call.
+    let mut entries: Vec<(u64, SharedRecord)> = Vec::new();
+    let mut position_of: HashMap<u64, usize> = HashMap::new();
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (exit_index, keys) in keys.iter().enumerate() {
+        for entry_id in store.candidates(keys, settings.max_candidates)? {
+            let position = match position_of.get(&entry_id) {
+                Some(&p) => p,
+                None => {
+                    let Some(stored) = store.crossing(entry_id)? else {
+                        continue;
+                    };
+                    entries.push((entry_id, stored.crossing.project()));
+                    position_of.insert(entry_id, entries.len() - 1);
+                    entries.len() - 1
+                }
+            };
+            pairs.push((exit_index, position));
+        }
+    }
+    let refs: Vec<(&SharedRecord, &SharedRecord)> = pairs
+        .iter()
+        .map(|&(x, e)| (&entries[e].1, &records[x]))
+        .collect();
+    let scores = core.plugins.matcher.score(&refs)?;
+
+    // Best pairs first, so a contested entry goes to the exit it fits best.
+    let mut ranked: Vec<(f64, usize, usize)> = pairs
+        .iter()
+        .zip(&scores)
+        .filter(|(_, s)| **s >= settings.review_threshold)
+        .map(|(&(x, e), &s)| (s, x, e))
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut exit_done = vec![false; records.len()];
+    let mut entry_taken = vec![false; entries.len()];
+    let mut rows = Vec::new();
+    for (score, x, e) in ranked {
+        if exit_done[x] || entry_taken[e] {
+            continue;
+        }
+        let band = if score >= settings.link_threshold {
+            Band::Link
+        } else {
+            Band::Review
+        };
+        let entry_id = entries[e].0;
+        if band == Band::Link && store.entry_is_matched(entry_id)? {
+            continue;
+        }
+        exit_done[x] = true;
+        if band == Band::Link {
+            entry_taken[e] = true;
+        }
+        rows.push(MatchRow {
+            exit_seq: exits[x].0,
+            entry_id,
+            score,
+            band,
+        });
+    }
+    store.store_matches(partner, upto, &rows)?;
+    Ok(true)
+}

@@ -1,0 +1,745 @@
+//! The plugin runtime: loads WebAssembly components, links them with exactly
+//! what their kind may use, and calls them in batches.
+//!
+//! Plugins have no ambient authority. Every plugin is linked with WASI over an
+//! empty context (no preopened directories, no environment, no sockets, no
+//! arguments, no inherited stdio) plus the `log` import. Only the transport plugin
+//! is linked with `wasi:http/outgoing-handler`, and its requests reach only the
+//! partner URLs in the configuration; any other request fails with
+//! `HTTP-request-denied` before a connection is made.
+//!
+//! A call runs under a deadline (epoch interruption) and a memory cap. A trap
+//! poisons the instance, so the instance is dropped and the next call gets a
+//! fresh one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::config::{PluginSettings, PluginSource};
+use crate::record;
+
+mod bindings {
+    pub mod normaliser {
+        wasmtime::component::bindgen!({ world: "normaliser", path: "../wit" });
+    }
+    pub mod eligibility {
+        wasmtime::component::bindgen!({
+            world: "eligibility",
+            path: "../wit",
+            with: {
+                "entrex:plugin/types": super::normaliser::entrex::plugin::types,
+                "entrex:plugin/log": super::normaliser::entrex::plugin::log,
+            },
+        });
+    }
+    pub mod matcher {
+        wasmtime::component::bindgen!({
+            world: "matcher",
+            path: "../wit",
+            with: {
+                "entrex:plugin/types": super::normaliser::entrex::plugin::types,
+                "entrex:plugin/log": super::normaliser::entrex::plugin::log,
+            },
+        });
+    }
+    pub mod transport {
+        wasmtime::component::bindgen!({
+            world: "transport",
+            path: "../wit",
+            with: {
+                "entrex:plugin/log": super::normaliser::entrex::plugin::log,
+            },
+        });
+    }
+}
+
+use bindings::normaliser::entrex::plugin::{log as wit_log, types as wit};
+
+/// The default plugins, built from `plugins/` by build.rs and embedded here.
+pub static BUILTIN: &[(&str, &[u8])] = &[
+    (
+        "ca-normaliser",
+        include_bytes!(env!("ENTREX_PLUGIN_CA_NORMALISER")),
+    ),
+    (
+        "us-normaliser",
+        include_bytes!(env!("ENTREX_PLUGIN_US_NORMALISER")),
+    ),
+    (
+        "phase2-eligibility",
+        include_bytes!(env!("ENTREX_PLUGIN_PHASE2_ELIGIBILITY")),
+    ),
+    (
+        "biographic-matcher",
+        include_bytes!(env!("ENTREX_PLUGIN_BIOGRAPHIC_MATCHER")),
+    ),
+    (
+        "https-transport",
+        include_bytes!(env!("ENTREX_PLUGIN_HTTPS_TRANSPORT")),
+    ),
+];
+
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// A plugin's log line is cut here: logs must not become a side channel for bulk data.
+const MAX_LOG_LINE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read plugin {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("plugin {plugin} is not a valid component: {detail}")]
+    Compile { plugin: String, detail: String },
+    #[error(
+        "plugin {plugin} cannot be linked as a {kind} plugin: {detail}. A {kind} plugin may import only WASI (with no files, environment or sockets){http} and entrex:plugin/log"
+    )]
+    Link {
+        plugin: String,
+        kind: Kind,
+        http: &'static str,
+        detail: String,
+    },
+    #[error("plugin {plugin} refused its configuration: {message}")]
+    Configure { plugin: String, message: String },
+    #[error("plugin {plugin} failed: {detail}")]
+    Trap { plugin: String, detail: String },
+    #[error("plugin {plugin} broke its contract: {detail}")]
+    Contract { plugin: String, detail: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Normaliser,
+    Eligibility,
+    Matcher,
+    Transport,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Normaliser => "normaliser",
+            Kind::Eligibility => "eligibility",
+            Kind::Matcher => "matcher",
+            Kind::Transport => "transport",
+        })
+    }
+}
+
+/// What a plugin instance's store holds: its sandbox and nothing of the hub's.
+pub struct State {
+    plugin: Arc<str>,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    http: WasiHttpCtx,
+    hooks: PartnerOnly,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+// The types interface has no functions; its host side is empty.
+impl wit::Host for State {}
+
+impl wit_log::Host for State {
+    fn log(&mut self, level: wit_log::Level, mut message: String) {
+        if message.len() > MAX_LOG_LINE {
+            let mut cut = MAX_LOG_LINE;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push('…');
+        }
+        let plugin = &*self.plugin;
+        match level {
+            wit_log::Level::Trace => tracing::trace!(plugin, "{message}"),
+            wit_log::Level::Debug => tracing::debug!(plugin, "{message}"),
+            wit_log::Level::Info => tracing::info!(plugin, "{message}"),
+            wit_log::Level::Warn => tracing::warn!(plugin, "{message}"),
+            wit_log::Level::Error => tracing::error!(plugin, "{message}"),
+        }
+    }
+}
+
+/// Lets outgoing requests reach only the configured partner endpoints.
+#[derive(Clone, Default)]
+struct PartnerOnly {
+    allowed: Arc<Vec<String>>,
+}
+
+type SendFuture = Box<
+    dyn std::future::Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<wasmtime_wasi_http::WasiBody>,
+                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+impl WasiHttpHooks for PartnerOnly {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendFuture {
+        drop(fut);
+        let target = request.uri().to_string();
+        let allowed = canonical_url(&target).is_some_and(|t| {
+            self.allowed
+                .iter()
+                .any(|url| canonical_url(url).as_ref() == Some(&t))
+        });
+        if !allowed {
+            tracing::warn!(%target, "plugin request to a destination that is not a configured partner endpoint was denied");
+            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        }
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn std::future::Future<Output = _> + Send>,
+            ))
+        })
+    }
+}
+
+/// A URL reduced to what decides where a request goes: lower-case scheme and
+/// host, explicit port, path (at least `/`) and query. Redirects need no
+/// special case: the plugin must issue a new request, which passes through here.
+pub fn canonical_url(url: &str) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let port = authority.port_u16().or(match scheme.as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    })?;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path = if path.is_empty() { "/" } else { path };
+    Some(format!(
+        "{scheme}://{}:{port}{path}",
+        authority.host().to_ascii_lowercase()
+    ))
+}
+
+/// The process-wide engine: compiled code is shared by every hub in the process.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).expect("the wasmtime configuration is valid");
+        let ticker = engine.clone();
+        std::thread::Builder::new()
+            .name("entrex-epoch".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker.increment_epoch();
+                }
+            })
+            .expect("cannot start the epoch thread");
+        engine
+    })
+}
+
+/// Compiles a component once per process, keyed by its hash.
+fn compile(name: &str, bytes: &[u8]) -> Result<Component, PluginError> {
+    static CACHE: OnceLock<Mutex<HashMap<Vec<u8>, Component>>> = OnceLock::new();
+    let key = crate::bundle::sha256(bytes);
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(component) = cache.lock().unwrap().get(&key) {
+        return Ok(component.clone());
+    }
+    let component = Component::new(engine(), bytes).map_err(|e| PluginError::Compile {
+        plugin: name.to_owned(),
+        detail: format!("{e:#}"),
+    })?;
+    cache.lock().unwrap().insert(key, component.clone());
+    Ok(component)
+}
+
+/// A world's generated bindings, seen generically so one pool serves them all.
+pub trait World: Sized + Send + 'static {
+    const KIND: Kind;
+    type Pre: Send + Sync;
+    fn link(linker: &mut Linker<State>) -> wasmtime::Result<()>;
+    fn pre(pre: wasmtime::component::InstancePre<State>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self>;
+    fn configure(
+        &self,
+        store: &mut Store<State>,
+        json: &str,
+    ) -> wasmtime::Result<Result<(), String>>;
+}
+
+macro_rules! world {
+    ($ty:ty, $pre:ty, $kind:expr, $configurable:ident, http: $http:expr) => {
+        impl World for $ty {
+            const KIND: Kind = $kind;
+            type Pre = $pre;
+            fn link(linker: &mut Linker<State>) -> wasmtime::Result<()> {
+                wasmtime_wasi::p2::add_to_linker_sync(linker)?;
+                if $http {
+                    wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)?;
+                }
+                <$ty>::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+            }
+            fn pre(pre: wasmtime::component::InstancePre<State>) -> wasmtime::Result<Self::Pre> {
+                <$pre>::new(pre)
+            }
+            fn instantiate(pre: &Self::Pre, store: &mut Store<State>) -> wasmtime::Result<Self> {
+                pre.instantiate(store)
+            }
+            fn configure(
+                &self,
+                store: &mut Store<State>,
+                json: &str,
+            ) -> wasmtime::Result<Result<(), String>> {
+                self.$configurable().call_configure(store, json)
+            }
+        }
+    };
+}
+
+use bindings::eligibility::{Eligibility as EligibilityWorld, EligibilityPre};
+use bindings::matcher::{Matcher as MatcherWorld, MatcherPre};
+use bindings::normaliser::{Normaliser as NormaliserWorld, NormaliserPre};
+use bindings::transport::{Transport as TransportWorld, TransportPre};
+
+world!(NormaliserWorld, NormaliserPre<State>, Kind::Normaliser, entrex_plugin_configurable, http: false);
+world!(EligibilityWorld, EligibilityPre<State>, Kind::Eligibility, entrex_plugin_configurable, http: false);
+world!(MatcherWorld, MatcherPre<State>, Kind::Matcher, entrex_plugin_configurable, http: false);
+world!(TransportWorld, TransportPre<State>, Kind::Transport, entrex_plugin_configurable, http: true);
+
+struct Instance<W> {
+    store: Store<State>,
+    world: W,
+}
+
+/// A loaded plugin of one kind, with a pool of idle, configured instances.
+pub struct Plugin<W: World> {
+    name: Arc<str>,
+    pre: W::Pre,
+    config_json: String,
+    deadline_ticks: u64,
+    memory_bytes: usize,
+    allowed_urls: Arc<Vec<String>>,
+    idle: Mutex<Vec<Instance<W>>>,
+}
+
+impl<W: World> Plugin<W> {
+    /// Loads, links and configures a plugin; a plugin that cannot be
+    /// instantiated or refuses its configuration is refused here, at start-up.
+    pub fn load(settings: &PluginSettings, allowed_urls: Vec<String>) -> Result<Self, PluginError> {
+        let (name, bytes) = match &settings.source {
+            PluginSource::Builtin(name) => {
+                let bytes = BUILTIN
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, b)| b.to_vec())
+                    .ok_or_else(|| PluginError::Compile {
+                        plugin: name.clone(),
+                        detail: "no such built-in plugin".into(),
+                    })?;
+                (name.clone(), bytes)
+            }
+            PluginSource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| PluginError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                (path.display().to_string(), bytes)
+            }
+        };
+        let component = compile(&name, &bytes)?;
+        let mut linker = Linker::new(engine());
+        W::link(&mut linker).expect("linking WASI and entrex interfaces cannot conflict");
+        let link_error = |e: wasmtime::Error| PluginError::Link {
+            plugin: name.clone(),
+            kind: W::KIND,
+            http: if W::KIND == Kind::Transport {
+                ", wasi:http/outgoing-handler"
+            } else {
+                ""
+            },
+            detail: format!("{e:#}"),
+        };
+        let pre = linker.instantiate_pre(&component).map_err(link_error)?;
+        let pre = W::pre(pre).map_err(link_error)?;
+        let plugin = Plugin {
+            name: name.into(),
+            pre,
+            config_json: settings.config_json.clone(),
+            deadline_ticks: (settings.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1,
+            memory_bytes: (settings.memory_mib as usize) << 20,
+            allowed_urls: Arc::new(allowed_urls),
+            idle: Mutex::new(Vec::new()),
+        };
+        // Instantiate once now so a bad plugin or configuration stops start-up.
+        let instance = plugin.instantiate()?;
+        plugin.idle.lock().unwrap().push(instance);
+        Ok(plugin)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn instantiate(&self) -> Result<Instance<W>, PluginError> {
+        let state = State {
+            plugin: self.name.clone(),
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            http: WasiHttpCtx::new(),
+            hooks: PartnerOnly {
+                allowed: self.allowed_urls.clone(),
+            },
+        };
+        let mut store = Store::new(engine(), state);
+        store.limiter(|s| &mut s.limits);
+        store.set_epoch_deadline(self.deadline_ticks);
+        let world = W::instantiate(&self.pre, &mut store).map_err(|e| self.trap(e))?;
+        match world
+            .configure(&mut store, &self.config_json)
+            .map_err(|e| self.trap(e))?
+        {
+            Ok(()) => Ok(Instance { store, world }),
+            Err(message) => Err(PluginError::Configure {
+                plugin: self.name.to_string(),
+                message,
+            }),
+        }
+    }
+
+    fn trap(&self, e: wasmtime::Error) -> PluginError {
+        let detail = match e.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => "deadline exceeded (the call ran too long)".into(),
+            _ => format!("{e:#}"),
+        };
+        PluginError::Trap {
+            plugin: self.name.to_string(),
+            detail,
+        }
+    }
+
+    /// Runs `f` on an idle instance (or a fresh one). After a trap the instance
+    /// is dropped, never reused.
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        let idle = self.idle.lock().unwrap().pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => self.instantiate()?,
+        };
+        instance.store.set_epoch_deadline(self.deadline_ticks);
+        let result = f(&instance.world, &mut instance.store).map_err(|e| self.trap(e))?;
+        self.idle.lock().unwrap().push(instance);
+        Ok(result)
+    }
+
+    fn expect_len(&self, what: &str, got: usize, want: usize) -> Result<(), PluginError> {
+        if got == want {
+            Ok(())
+        } else {
+            Err(PluginError::Contract {
+                plugin: self.name.to_string(),
+                detail: format!("{what} returned {got} results for {want} inputs"),
+            })
+        }
+    }
+}
+
+pub type Normaliser = Plugin<NormaliserWorld>;
+pub type Eligibility = Plugin<EligibilityWorld>;
+pub type Matcher = Plugin<MatcherWorld>;
+pub type Transport = Plugin<TransportWorld>;
+
+/// One record cut out of a source batch.
+pub struct SourceRecord {
+    pub location: String,
+    pub data: Vec<u8>,
+}
+
+impl Normaliser {
+    /// Cuts a batch into records; `Ok(Err(_))` is the plugin refusing the batch.
+    pub fn split(&self, batch: &[u8]) -> Result<Result<Vec<SourceRecord>, String>, PluginError> {
+        let out = self.call(|w, s| w.entrex_plugin_normalise().call_split(s, batch))?;
+        Ok(out.map(|records| {
+            records
+                .into_iter()
+                .map(|r| SourceRecord {
+                    location: r.location,
+                    data: r.data,
+                })
+                .collect()
+        }))
+    }
+
+    pub fn normalise(
+        &self,
+        records: &[SourceRecord],
+    ) -> Result<Vec<Result<record::Crossing, record::Rejection>>, PluginError> {
+        let input: Vec<wit::SourceRecord> = records
+            .iter()
+            .map(|r| wit::SourceRecord {
+                location: r.location.clone(),
+                data: r.data.clone(),
+            })
+            .collect();
+        let out = self.call(|w, s| w.entrex_plugin_normalise().call_normalise(s, &input))?;
+        self.expect_len("normalise", out.len(), records.len())?;
+        Ok(out
+            .into_iter()
+            .map(|r| match r {
+                Ok(c) => crossing_from_wit(c),
+                Err(r) => Err(record::Rejection {
+                    field: r.field,
+                    reason: r.reason,
+                }),
+            })
+            .collect())
+    }
+}
+
+impl Eligibility {
+    pub fn decide(
+        &self,
+        crossings: &[record::Crossing],
+    ) -> Result<Vec<record::Decision>, PluginError> {
+        use bindings::eligibility::exports::entrex::plugin::filter::Decision;
+        let input: Vec<wit::Crossing> = crossings.iter().map(crossing_to_wit).collect();
+        let out = self.call(|w, s| w.entrex_plugin_filter().call_decide(s, &input))?;
+        self.expect_len("decide", out.len(), crossings.len())?;
+        Ok(out
+            .into_iter()
+            .map(|d| match d {
+                Decision::Share => record::Decision::Share,
+                Decision::Withhold(reason) => record::Decision::Withhold(reason),
+            })
+            .collect())
+    }
+}
+
+impl Matcher {
+    pub fn block_keys(
+        &self,
+        records: &[record::SharedRecord],
+    ) -> Result<Vec<Vec<String>>, PluginError> {
+        let input: Vec<wit::SharedRecord> = records.iter().map(shared_to_wit).collect();
+        let out = self.call(|w, s| w.entrex_plugin_matching().call_block_keys(s, &input))?;
+        self.expect_len("block-keys", out.len(), records.len())?;
+        Ok(out)
+    }
+
+    pub fn score(
+        &self,
+        pairs: &[(&record::SharedRecord, &record::SharedRecord)],
+    ) -> Result<Vec<f64>, PluginError> {
+        use bindings::matcher::exports::entrex::plugin::matching::Candidate;
+        let input: Vec<Candidate> = pairs
+            .iter()
+            .map(|(entry, exit)| Candidate {
+                entry: shared_to_wit(entry),
+                exit: shared_to_wit(exit),
+            })
+            .collect();
+        let out = self.call(|w, s| w.entrex_plugin_matching().call_score(s, &input))?;
+        self.expect_len("score", out.len(), pairs.len())?;
+        Ok(out
+            .into_iter()
+            .map(|s| {
+                if s.is_finite() {
+                    s.clamp(0.0, 1.0)
+                } else {
+                    0.0
+                }
+            })
+            .collect())
+    }
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug)]
+pub enum Delivery {
+    Receipt(Vec<u8>),
+    Refused { status: u16, body: String },
+    Retry(String),
+}
+
+impl Transport {
+    /// Delivers a bundle; blocks, so call it from a blocking thread.
+    pub fn send(&self, url: &str, bundle: &[u8]) -> Result<Delivery, PluginError> {
+        use bindings::transport::exports::entrex::plugin::deliver::Outcome;
+        let out = self.call(|w, s| w.entrex_plugin_deliver().call_send(s, url, bundle))?;
+        Ok(match out {
+            Outcome::Receipt(bytes) => Delivery::Receipt(bytes),
+            Outcome::Refused((status, body)) => Delivery::Refused { status, body },
+            Outcome::Retry(why) => Delivery::Retry(why),
+        })
+    }
+}
+
+fn crossing_from_wit(c: wit::Crossing) -> Result<record::Crossing, record::Rejection> {
+    Ok(record::Crossing {
+        source_ref: c.source_ref,
+        given_names: c.given_names,
+        middle_names: c.middle_names,
+        family_name: c.family_name,
+        date_of_birth: date_from_wit(c.date_of_birth),
+        sex: sex_from_wit(c.sex),
+        nationality: c.nationality,
+        document_type: c.document_type,
+        document_number: c.document_number,
+        document_country: c.document_country,
+        crossed_at: c.crossed_at,
+        port_code: c.port_code,
+        mode: match c.mode {
+            wit::Mode::Vehicle => record::Mode::Vehicle,
+            wit::Mode::Pedestrian => record::Mode::Pedestrian,
+            wit::Mode::Ferry => record::Mode::Ferry,
+            wit::Mode::Rail => record::Mode::Rail,
+            wit::Mode::Bus => record::Mode::Bus,
+            wit::Mode::Sea => record::Mode::Sea,
+        },
+        citizenships: c.citizenships,
+        residency: c
+            .residency
+            .into_iter()
+            .map(|r| match r {
+                wit::Residency::CanadaPermanentResident => {
+                    record::Residency::CanadaPermanentResident
+                }
+                wit::Residency::UsLawfulPermanentResident => {
+                    record::Residency::UsLawfulPermanentResident
+                }
+            })
+            .collect(),
+        authorised_stay_until: c.authorised_stay_until,
+    })
+}
+
+fn crossing_to_wit(c: &record::Crossing) -> wit::Crossing {
+    wit::Crossing {
+        source_ref: c.source_ref.clone(),
+        given_names: c.given_names.clone(),
+        middle_names: c.middle_names.clone(),
+        family_name: c.family_name.clone(),
+        date_of_birth: date_to_wit(c.date_of_birth),
+        sex: sex_to_wit(c.sex),
+        nationality: c.nationality.clone(),
+        document_type: c.document_type.clone(),
+        document_number: c.document_number.clone(),
+        document_country: c.document_country.clone(),
+        crossed_at: c.crossed_at,
+        port_code: c.port_code.clone(),
+        mode: match c.mode {
+            record::Mode::Vehicle => wit::Mode::Vehicle,
+            record::Mode::Pedestrian => wit::Mode::Pedestrian,
+            record::Mode::Ferry => wit::Mode::Ferry,
+            record::Mode::Rail => wit::Mode::Rail,
+            record::Mode::Bus => wit::Mode::Bus,
+            record::Mode::Sea => wit::Mode::Sea,
+        },
+        citizenships: c.citizenships.clone(),
+        residency: c
+            .residency
+            .iter()
+            .map(|r| match r {
+                record::Residency::CanadaPermanentResident => {
+                    wit::Residency::CanadaPermanentResident
+                }
+                record::Residency::UsLawfulPermanentResident => {
+                    wit::Residency::UsLawfulPermanentResident
+                }
+            })
+            .collect(),
+        authorised_stay_until: c.authorised_stay_until,
+    }
+}
+
+fn shared_to_wit(r: &record::SharedRecord) -> wit::SharedRecord {
+    wit::SharedRecord {
+        given_names: r.given_names.clone(),
+        family_name: r.family_name.clone(),
+        middle_names: r.middle_names.clone(),
+        date_of_birth: date_to_wit(r.date_of_birth),
+        nationality: r.nationality.clone(),
+        sex: sex_to_wit(r.sex),
+        document_type: r.document_type.clone(),
+        document_number: r.document_number.clone(),
+        document_country: r.document_country.clone(),
+        entered_at: r.entered_at,
+        port_code: r.port_code.clone(),
+    }
+}
+
+fn date_from_wit(d: wit::PartialDate) -> record::PartialDate {
+    record::PartialDate {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+    }
+}
+
+fn date_to_wit(d: record::PartialDate) -> wit::PartialDate {
+    wit::PartialDate {
+        year: d.year,
+        month: d.month,
+        day: d.day,
+    }
+}
+
+fn sex_from_wit(s: wit::Sex) -> record::Sex {
+    match s {
+        wit::Sex::Female => record::Sex::F,
+        wit::Sex::Male => record::Sex::M,
+        wit::Sex::Unspecified => record::Sex::X,
+    }
+}
+
+fn sex_to_wit(s: record::Sex) -> wit::Sex {
+    match s {
+        record::Sex::F => wit::Sex::Female,
+        record::Sex::M => wit::Sex::Male,
+        record::Sex::X => wit::Sex::Unspecified,
+    }
+}

@@ -1,0 +1,168 @@
+//! What a hub tells its operators (status) and what both countries report
+//! jointly: reconciliation rates between entry and exit records, and the
+//! number of records indicating an exit, per direction and period.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::hub::Core;
+use crate::record::Timestamp;
+use crate::store::{Band, StoreError, counter, in_period};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Status {
+    pub hub: String,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub shared: u64,
+    pub withheld: u64,
+    pub withheld_by_reason: BTreeMap<String, u64>,
+    pub partners: Vec<PartnerStatus>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PartnerStatus {
+    pub partner: String,
+    /// Highest sequence number queued for the partner.
+    pub queued_upto: u64,
+    /// Highest sequence number the partner acknowledged with a verified receipt.
+    pub sent_upto: u64,
+    /// Records queued but not yet acknowledged.
+    pub backlog: u64,
+    pub bundles_sent: u64,
+    /// Highest sequence number received from the partner (all verified).
+    pub received_upto: u64,
+    pub bundles_received: u64,
+    /// Received records the matcher has looked at.
+    pub match_cursor: u64,
+    pub matched: u64,
+    pub review: u64,
+}
+
+pub fn status(core: &Core) -> Result<Status, StoreError> {
+    let s = &core.store;
+    let mut withheld_by_reason = BTreeMap::new();
+    for (name, n) in s.counters()? {
+        if let Some(reason) = name.strip_prefix("withheld_reason/") {
+            withheld_by_reason.insert(reason.to_owned(), n);
+        }
+    }
+    let mut partners = Vec::new();
+    for p in &core.partner_ids {
+        let queued_upto = s.outbox_last(p)?;
+        let sent_upto = s.sent_upto(p)?;
+        partners.push(PartnerStatus {
+            partner: p.clone(),
+            queued_upto,
+            sent_upto,
+            backlog: queued_upto.saturating_sub(sent_upto),
+            bundles_sent: s.counter(&counter::bundles_sent(p))?,
+            received_upto: s.inbox_last(p)?,
+            bundles_received: s.counter(&counter::bundles_received(p))?,
+            match_cursor: s.counter(&counter::match_cursor(p))?,
+            matched: s.counter(&counter::matched(p))?,
+            review: s.counter(&counter::review(p))?,
+        });
+    }
+    Ok(Status {
+        hub: core.settings.hub_id.clone(),
+        accepted: s.counter(counter::ACCEPTED)?,
+        rejected: s.counter(counter::REJECTED)?,
+        duplicates: s.counter(counter::DUPLICATES)?,
+        shared: s.counter(counter::SHARED)?,
+        withheld: s.counter(counter::WITHHELD)?,
+        withheld_by_reason,
+        partners,
+    })
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct JointReport {
+    pub hub: String,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub directions: Vec<Direction>,
+}
+
+/// One direction of the exchange as this hub sees it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Direction {
+    pub partner: String,
+    /// Records received from the partner (their entries: our exits) in the period.
+    pub exit_records_received: u64,
+    /// Of those, linked to one of our entries.
+    pub exits_reconciled: u64,
+    /// Of those, waiting for clerical review.
+    pub exits_in_review: u64,
+    /// `exits_reconciled / exit_records_received`.
+    pub reconciliation_rate: Option<f64>,
+    /// Our entry records sent to the partner in the period (their exits).
+    pub entry_records_sent: u64,
+    /// Persons subject to a removal order identified as departed: needs the
+    /// removal-order list, which this hub does not hold yet.
+    pub removal_orders_departed: Option<u64>,
+}
+
+const SCAN_CHUNK: usize = 4096;
+
+pub fn joint_report(
+    core: &Core,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+) -> Result<JointReport, StoreError> {
+    let s = &core.store;
+    let mut directions = Vec::new();
+    for p in &core.partner_ids {
+        let (mut received, mut reconciled, mut review) = (0, 0, 0);
+        let mut next = 1;
+        loop {
+            let chunk = s.inbox_from(p, next, SCAN_CHUNK)?;
+            let Some(&(last, _)) = chunk.last() else {
+                break;
+            };
+            for (seq, record) in &chunk {
+                if !in_period(record.entered_at, from, to) {
+                    continue;
+                }
+                received += 1;
+                match s.match_for(p, *seq)?.map(|m| m.band) {
+                    Some(Band::Link) => reconciled += 1,
+                    Some(Band::Review) => review += 1,
+                    None => {}
+                }
+            }
+            next = last + 1;
+        }
+        let mut sent = 0;
+        let sent_upto = s.sent_upto(p)?;
+        let mut next = 1;
+        while next <= sent_upto {
+            let chunk = s.outbox_from(p, next, SCAN_CHUNK)?;
+            let Some(&(last, _)) = chunk.last() else {
+                break;
+            };
+            sent += chunk
+                .iter()
+                .filter(|(seq, r)| *seq <= sent_upto && in_period(r.entered_at, from, to))
+                .count() as u64;
+            next = last + 1;
+        }
+        directions.push(Direction {
+            partner: p.clone(),
+            exit_records_received: received,
+            exits_reconciled: reconciled,
+            exits_in_review: review,
+            reconciliation_rate: (received > 0).then(|| reconciled as f64 / received as f64),
+            entry_records_sent: sent,
+            removal_orders_departed: None,
+        });
+    }
+    Ok(JointReport {
+        hub: core.settings.hub_id.clone(),
+        from,
+        to,
+        directions,
+    })
+}

@@ -1,0 +1,672 @@
+//! Durable state in sled: raw input, crossings, per-partner outboxes with dense
+//! sequence numbers, inboxes, bundles and receipts, the matching index, matches.
+//!
+//! The store does no network I/O and knows nothing of plugins. Every change
+//! that must be all-or-nothing (an ingested batch, a received bundle, a receipt)
+//! is one sled transaction across the trees it touches, and the counters it moves
+//! are written in the same transaction: sled's `generate_id` is never used,
+//! because it can repeat after a crash. Callers learn a change is durable only
+//! after [`Store::flush`] returns.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::{Batch, Tree};
+
+use crate::record::{Crossing, Decision, Rejection, SharedRecord, Timestamp};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("stored value is corrupt ({what}): {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Names of counters kept in the `meta` tree.
+pub mod counter {
+    pub const NEXT_ENTRY_ID: &str = "next_entry_id";
+    pub const ACCEPTED: &str = "accepted";
+    pub const REJECTED: &str = "rejected";
+    pub const DUPLICATES: &str = "duplicates";
+    pub const SHARED: &str = "shared";
+    pub const WITHHELD: &str = "withheld";
+    pub fn withheld_reason(reason: &str) -> String {
+        format!("withheld_reason/{reason}")
+    }
+    pub fn outbox_next(partner: &str) -> String {
+        format!("outbox_next/{partner}")
+    }
+    pub fn sent_upto(partner: &str) -> String {
+        format!("sent_upto/{partner}")
+    }
+    pub fn bundles_sent(partner: &str) -> String {
+        format!("bundles_sent/{partner}")
+    }
+    pub fn inbox_next(partner: &str) -> String {
+        format!("inbox_next/{partner}")
+    }
+    pub fn bundles_received(partner: &str) -> String {
+        format!("bundles_received/{partner}")
+    }
+    pub fn match_cursor(partner: &str) -> String {
+        format!("match_cursor/{partner}")
+    }
+    pub fn matched(partner: &str) -> String {
+        format!("matched/{partner}")
+    }
+    pub fn review(partner: &str) -> String {
+        format!("review/{partner}")
+    }
+}
+
+pub struct Store {
+    db: sled::Db,
+    meta: Tree,
+    raw: Tree,
+    crossings: Tree,
+    rejects: Tree,
+    source_refs: Tree,
+    outbox: Tree,
+    index: Tree,
+    bundles_out: Tree,
+    inbox: Tree,
+    bundles_in: Tree,
+    matches: Tree,
+    entry_matches: Tree,
+}
+
+/// One source record after normalisation and eligibility, ready to store.
+pub struct Ingested {
+    pub location: String,
+    pub raw: Vec<u8>,
+    pub outcome: Outcome,
+}
+
+pub enum Outcome {
+    Rejected(Rejection),
+    Accepted {
+        crossing: Box<Crossing>,
+        decision: Decision,
+        /// Matching keys for this entry (from the matcher plugin).
+        keys: Vec<String>,
+    },
+}
+
+/// What became of one record of an ingested batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ItemResult {
+    Accepted {
+        entry_id: u64,
+        shared: bool,
+    },
+    /// The source reference was accepted before; nothing new was stored.
+    Duplicate {
+        entry_id: u64,
+    },
+    Rejected {
+        field: Option<String>,
+        reason: String,
+    },
+}
+
+/// A stored crossing with its eligibility decision.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoredCrossing {
+    pub crossing: Crossing,
+    pub decision: Decision,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OutboxEntry {
+    entry_id: u64,
+    record: SharedRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RejectEntry {
+    location: String,
+    rejection: Rejection,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SentBundle {
+    last_seq: u64,
+    #[serde(with = "serde_bytes")]
+    bundle: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    receipt: Option<Vec<u8>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReceivedBundle {
+    last_seq: u64,
+    #[serde(with = "serde_bytes")]
+    sha256: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    bundle: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    receipt: Vec<u8>,
+}
+
+/// A link between one of our entries and a partner's record (our exit).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatchRow {
+    pub exit_seq: u64,
+    pub entry_id: u64,
+    pub score: f64,
+    pub band: Band,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    Link,
+    Review,
+}
+
+/// What the receiving side did with a bundle.
+pub enum Received {
+    Stored {
+        receipt: Vec<u8>,
+    },
+    Duplicate {
+        receipt: Vec<u8>,
+    },
+    /// The bundle does not start where the inbox continues.
+    Gap {
+        expected: u64,
+    },
+}
+
+fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+fn partner_key(partner: &str, seq: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(partner.len() + 9);
+    k.extend_from_slice(partner.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&be(seq));
+    k
+}
+
+fn seq_of(key: &[u8]) -> u64 {
+    let mut b = [0; 8];
+    b.copy_from_slice(&key[key.len() - 8..]);
+    u64::from_be_bytes(b)
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_cbor::to_vec(value).expect("CBOR encoding of stored values cannot fail")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_cbor::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn read_u64(v: Option<sled::IVec>) -> u64 {
+    v.map(|v| {
+        let mut b = [0; 8];
+        b.copy_from_slice(&v[..8]);
+        u64::from_be_bytes(b)
+    })
+    .unwrap_or(0)
+}
+
+fn tx_get_u64(
+    t: &TransactionalTree,
+    key: &str,
+) -> std::result::Result<u64, sled::transaction::UnabortableTransactionError> {
+    Ok(read_u64(t.get(key)?))
+}
+
+fn tx_add(
+    t: &TransactionalTree,
+    key: &str,
+    n: u64,
+) -> std::result::Result<(), sled::transaction::UnabortableTransactionError> {
+    if n > 0 {
+        let v = tx_get_u64(t, key)? + n;
+        t.insert(key, &be(v))?;
+    }
+    Ok(())
+}
+
+fn flatten<E: std::fmt::Debug>(e: TransactionError<E>) -> StoreError {
+    match e {
+        TransactionError::Storage(e) => StoreError::Sled(e),
+        TransactionError::Abort(e) => StoreError::Corrupt {
+            what: "transaction",
+            detail: format!("{e:?}"),
+        },
+    }
+}
+
+impl Store {
+    pub fn open(dir: &Path) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .flush_every_ms(Some(500))
+            .open()?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Store {
+            meta: tree("meta")?,
+            raw: tree("raw")?,
+            crossings: tree("crossings")?,
+            rejects: tree("rejects")?,
+            source_refs: tree("source_refs")?,
+            outbox: tree("outbox")?,
+            index: tree("match_index")?,
+            bundles_out: tree("bundles_out")?,
+            inbox: tree("inbox")?,
+            bundles_in: tree("bundles_in")?,
+            matches: tree("matches")?,
+            entry_matches: tree("entry_matches")?,
+            db,
+        })
+    }
+
+    /// Waits until everything written so far is on disk.
+    ///
+    /// sled 0.34 ends its flush with `sync_file_range`, which survives a killed
+    /// process but is not a full fsync; see ARCHITECTURE.md, "Durability".
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn counter(&self, name: &str) -> Result<u64> {
+        Ok(read_u64(self.meta.get(name)?))
+    }
+
+    /// All counters, for status pages and reports.
+    pub fn counters(&self) -> Result<Vec<(String, u64)>> {
+        let mut out = Vec::new();
+        for kv in self.meta.iter() {
+            let (k, v) = kv?;
+            out.push((String::from_utf8_lossy(&k).into_owned(), read_u64(Some(v))));
+        }
+        Ok(out)
+    }
+
+    /// Stores a normalised batch in one transaction: raw input, crossings,
+    /// rejections, outbox entries for every partner, matching index. A record
+    /// whose source reference was accepted before is reported as a duplicate
+    /// and stored again nowhere. Not durable until [`Store::flush`].
+    pub fn ingest(&self, batch: &[Ingested], partners: &[String]) -> Result<Vec<ItemResult>> {
+        let trees = (
+            &self.meta,
+            &self.raw,
+            &self.crossings,
+            &self.rejects,
+            &self.source_refs,
+            &self.outbox,
+            &self.index,
+        );
+        use sled::Transactional;
+        trees
+            .transaction(
+                |(meta, raw, crossings, rejects, source_refs, outbox, index)| {
+                    let mut next_id = tx_get_u64(meta, counter::NEXT_ENTRY_ID)?.max(1);
+                    let mut next_seq = Vec::with_capacity(partners.len());
+                    for p in partners {
+                        next_seq.push(tx_get_u64(meta, &counter::outbox_next(p))?.max(1));
+                    }
+                    let (mut accepted, mut rejected, mut duplicates, mut shared, mut withheld) =
+                        (0, 0, 0, 0, 0);
+                    let mut reasons: Vec<(&str, u64)> = Vec::new();
+                    let mut results = Vec::with_capacity(batch.len());
+                    let mut seen_in_batch = std::collections::HashMap::new();
+                    for item in batch {
+                        let id = next_id;
+                        match &item.outcome {
+                            Outcome::Rejected(rejection) => {
+                                next_id += 1;
+                                raw.insert(&be(id), item.raw.as_slice())?;
+                                rejects.insert(
+                                    &be(id),
+                                    encode(&RejectEntry {
+                                        location: item.location.clone(),
+                                        rejection: rejection.clone(),
+                                    }),
+                                )?;
+                                rejected += 1;
+                                results.push(ItemResult::Rejected {
+                                    field: rejection.field.clone(),
+                                    reason: rejection.reason.clone(),
+                                });
+                            }
+                            Outcome::Accepted {
+                                crossing,
+                                decision,
+                                keys,
+                            } => {
+                                let source_ref = crossing.source_ref.as_bytes();
+                                let earlier = match seen_in_batch.get(source_ref) {
+                                    Some(id) => Some(*id),
+                                    None => source_refs.get(source_ref)?.map(|v| read_u64(Some(v))),
+                                };
+                                if let Some(entry_id) = earlier {
+                                    duplicates += 1;
+                                    results.push(ItemResult::Duplicate { entry_id });
+                                    continue;
+                                }
+                                next_id += 1;
+                                seen_in_batch.insert(source_ref, id);
+                                source_refs.insert(source_ref, &be(id))?;
+                                raw.insert(&be(id), item.raw.as_slice())?;
+                                crossings.insert(
+                                    &be(id),
+                                    encode(&StoredCrossing {
+                                        crossing: crossing.as_ref().clone(),
+                                        decision: decision.clone(),
+                                    }),
+                                )?;
+                                for key in keys {
+                                    let mut k = Vec::with_capacity(key.len() + 9);
+                                    k.extend_from_slice(key.as_bytes());
+                                    k.push(0);
+                                    k.extend_from_slice(&be(id));
+                                    index.insert(k, &[])?;
+                                }
+                                accepted += 1;
+                                let is_shared = *decision == Decision::Share;
+                                if is_shared {
+                                    shared += 1;
+                                    let entry = encode(&OutboxEntry {
+                                        entry_id: id,
+                                        record: crossing.project(),
+                                    });
+                                    for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
+                                        outbox.insert(partner_key(p, *seq), entry.as_slice())?;
+                                        *seq += 1;
+                                    }
+                                } else if let Decision::Withhold(reason) = decision {
+                                    withheld += 1;
+                                    match reasons.iter_mut().find(|(r, _)| r == reason) {
+                                        Some((_, n)) => *n += 1,
+                                        None => reasons.push((reason, 1)),
+                                    }
+                                }
+                                results.push(ItemResult::Accepted {
+                                    entry_id: id,
+                                    shared: is_shared,
+                                });
+                            }
+                        }
+                    }
+                    meta.insert(counter::NEXT_ENTRY_ID, &be(next_id))?;
+                    for (p, seq) in partners.iter().zip(&next_seq) {
+                        meta.insert(counter::outbox_next(p).as_str(), &be(*seq))?;
+                    }
+                    tx_add(meta, counter::ACCEPTED, accepted)?;
+                    tx_add(meta, counter::REJECTED, rejected)?;
+                    tx_add(meta, counter::DUPLICATES, duplicates)?;
+                    tx_add(meta, counter::SHARED, shared)?;
+                    tx_add(meta, counter::WITHHELD, withheld)?;
+                    for (reason, n) in reasons {
+                        tx_add(meta, &counter::withheld_reason(reason), n)?;
+                    }
+                    Ok::<_, ConflictableTransactionError<()>>(results)
+                },
+            )
+            .map_err(flatten)
+    }
+
+    pub fn crossing(&self, entry_id: u64) -> Result<Option<StoredCrossing>> {
+        self.crossings
+            .get(be(entry_id))?
+            .map(|v| decode("crossing", &v))
+            .transpose()
+    }
+
+    /// Highest sequence number queued for `partner` (0 when none).
+    pub fn outbox_last(&self, partner: &str) -> Result<u64> {
+        Ok(self
+            .counter(&counter::outbox_next(partner))?
+            .saturating_sub(1))
+    }
+
+    /// Up to `max` outbox records from `from` on, in sequence order.
+    pub fn outbox_from(
+        &self,
+        partner: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, SharedRecord)>> {
+        let start = partner_key(partner, from);
+        let end = partner_key(partner, u64::MAX);
+        let mut out = Vec::new();
+        for kv in self.outbox.range(start..end).take(max) {
+            let (k, v) = kv?;
+            let entry: OutboxEntry = decode("outbox entry", &v)?;
+            out.push((seq_of(&k), entry.record));
+        }
+        Ok(out)
+    }
+
+    /// The highest sequence number the partner has acknowledged with a receipt.
+    pub fn sent_upto(&self, partner: &str) -> Result<u64> {
+        self.counter(&counter::sent_upto(partner))
+    }
+
+    /// A bundle sealed earlier and not yet acknowledged, if one starts at `first`.
+    /// Resending the same bytes keeps delivery idempotent across restarts.
+    pub fn pending_bundle(&self, partner: &str, first: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        match self.bundles_out.get(partner_key(partner, first))? {
+            Some(v) => {
+                let b: SentBundle = decode("sent bundle", &v)?;
+                Ok(Some((b.last_seq, b.bundle)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn store_bundle_out(
+        &self,
+        partner: &str,
+        first: u64,
+        last: u64,
+        bundle: &[u8],
+    ) -> Result<()> {
+        let value = encode(&SentBundle {
+            last_seq: last,
+            bundle: bundle.to_vec(),
+            receipt: None,
+        });
+        self.bundles_out
+            .insert(partner_key(partner, first), value)?;
+        self.flush()
+    }
+
+    /// Records the partner's receipt for the bundle starting at `first` and
+    /// moves the partner's acknowledged sequence number to `last`.
+    pub fn store_receipt(
+        &self,
+        partner: &str,
+        first: u64,
+        last: u64,
+        receipt: &[u8],
+    ) -> Result<()> {
+        use sled::Transactional;
+        (&self.meta, &self.bundles_out)
+            .transaction(|(meta, bundles)| {
+                let key = partner_key(partner, first);
+                let Some(v) = bundles.get(&key)? else {
+                    return Err(ConflictableTransactionError::Abort(
+                        "receipt for a bundle that was never sealed",
+                    ));
+                };
+                let mut sent: SentBundle = serde_cbor::from_slice(&v)
+                    .map_err(|_| ConflictableTransactionError::Abort("corrupt sent bundle"))?;
+                sent.receipt = Some(receipt.to_vec());
+                bundles.insert(key, encode(&sent))?;
+                let upto = counter::sent_upto(partner);
+                if tx_get_u64(meta, &upto)? < last {
+                    meta.insert(upto.as_str(), &be(last))?;
+                }
+                tx_add(meta, &counter::bundles_sent(partner), 1)?;
+                Ok(())
+            })
+            .map_err(flatten)?;
+        self.flush()
+    }
+
+    /// Stores a verified bundle from `sender` if it continues the inbox exactly;
+    /// a bundle seen before gets its original receipt back. `make_receipt` is
+    /// called only for a new bundle. Durable when this returns.
+    pub fn receive(
+        &self,
+        sender: &str,
+        first: u64,
+        last: u64,
+        records: &[SharedRecord],
+        bundle: &[u8],
+        make_receipt: impl Fn() -> Vec<u8>,
+    ) -> Result<Received> {
+        let sha = crate::bundle::sha256(bundle);
+        if let Some(v) = self.bundles_in.get(partner_key(sender, first))? {
+            let stored: ReceivedBundle = decode("received bundle", &v)?;
+            if stored.sha256 == sha {
+                return Ok(Received::Duplicate {
+                    receipt: stored.receipt,
+                });
+            }
+        }
+        let receipt = make_receipt();
+        use sled::Transactional;
+        let outcome = (&self.meta, &self.inbox, &self.bundles_in)
+            .transaction(|(meta, inbox, bundles_in)| {
+                let next_key = counter::inbox_next(sender);
+                let expected = tx_get_u64(meta, &next_key)?.max(1);
+                if first != expected {
+                    return Ok(Received::Gap { expected });
+                }
+                let mut batch = Batch::default();
+                for (i, r) in records.iter().enumerate() {
+                    batch.insert(partner_key(sender, first + i as u64), encode(r));
+                }
+                inbox.apply_batch(&batch)?;
+                bundles_in.insert(
+                    partner_key(sender, first),
+                    encode(&ReceivedBundle {
+                        last_seq: last,
+                        sha256: sha.clone(),
+                        bundle: bundle.to_vec(),
+                        receipt: receipt.clone(),
+                    }),
+                )?;
+                meta.insert(next_key.as_str(), &be(last + 1))?;
+                tx_add(meta, &counter::bundles_received(sender), 1)?;
+                Ok::<_, ConflictableTransactionError<()>>(Received::Stored {
+                    receipt: receipt.clone(),
+                })
+            })
+            .map_err(flatten)?;
+        if matches!(outcome, Received::Stored { .. }) {
+            self.flush()?;
+        }
+        Ok(outcome)
+    }
+
+    /// Highest sequence number received from `sender` (0 when none).
+    pub fn inbox_last(&self, sender: &str) -> Result<u64> {
+        Ok(self
+            .counter(&counter::inbox_next(sender))?
+            .saturating_sub(1))
+    }
+
+    pub fn inbox_from(
+        &self,
+        sender: &str,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, SharedRecord)>> {
+        let start = partner_key(sender, from);
+        let end = partner_key(sender, u64::MAX);
+        let mut out = Vec::new();
+        for kv in self.inbox.range(start..end).take(max) {
+            let (k, v) = kv?;
+            out.push((seq_of(&k), decode("inbox record", &v)?));
+        }
+        Ok(out)
+    }
+
+    /// Entry ids indexed under any of `keys`, at most `max` per key.
+    pub fn candidates(&self, keys: &[String], max: usize) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for key in keys {
+            let mut prefix = key.as_bytes().to_vec();
+            prefix.push(0);
+            for kv in self.index.scan_prefix(&prefix).take(max) {
+                let (k, _) = kv?;
+                let id = seq_of(&k);
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn entry_is_matched(&self, entry_id: u64) -> Result<bool> {
+        Ok(self.entry_matches.contains_key(be(entry_id))?)
+    }
+
+    /// Stores matches for `sender`'s records and moves its match cursor past
+    /// `upto` in one transaction.
+    pub fn store_matches(&self, sender: &str, upto: u64, rows: &[MatchRow]) -> Result<()> {
+        use sled::Transactional;
+        (&self.meta, &self.matches, &self.entry_matches)
+            .transaction(|(meta, matches, entry_matches)| {
+                let (mut linked, mut review) = (0, 0);
+                for row in rows {
+                    matches.insert(partner_key(sender, row.exit_seq), encode(row))?;
+                    if row.band == Band::Link {
+                        entry_matches
+                            .insert(&be(row.entry_id), partner_key(sender, row.exit_seq))?;
+                        linked += 1;
+                    } else {
+                        review += 1;
+                    }
+                }
+                meta.insert(counter::match_cursor(sender).as_str(), &be(upto))?;
+                tx_add(meta, &counter::matched(sender), linked)?;
+                tx_add(meta, &counter::review(sender), review)?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(flatten)?;
+        Ok(())
+    }
+
+    pub fn match_for(&self, sender: &str, exit_seq: u64) -> Result<Option<MatchRow>> {
+        self.matches
+            .get(partner_key(sender, exit_seq))?
+            .map(|v| decode("match", &v))
+            .transpose()
+    }
+
+    /// Rejected records with where they were in their batch and why.
+    pub fn rejections(&self, max: usize) -> Result<Vec<(u64, String, Rejection)>> {
+        let mut out = Vec::new();
+        for kv in self.rejects.iter().take(max) {
+            let (k, v) = kv?;
+            let e: RejectEntry = decode("rejection", &v)?;
+            out.push((seq_of(&k), e.location, e.rejection));
+        }
+        Ok(out)
+    }
+}
+
+/// A convenience for reports: `Some(ts)` falls in `[from, to)`.
+pub fn in_period(ts: Timestamp, from: Option<Timestamp>, to: Option<Timestamp>) -> bool {
+    from.is_none_or(|f| ts >= f) && to.is_none_or(|t| ts < t)
+}

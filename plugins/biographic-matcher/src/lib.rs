@@ -1,0 +1,649 @@
+//! Biographic matcher: links a partner's record of a traveller's entry there
+//! (our exit) to our own record of the traveller's entry here.
+//!
+//! Three parts, each replaceable on its own (see README.md for the tables):
+//!
+//! * [`Prepared`]: the forms of one record worth comparing, computed once;
+//! * [`block_keys`]: keys that bring a true pair together despite the noise a
+//!   pair shows (typos, transliteration, swapped names or day and month, a
+//!   renewed document);
+//! * [`compare`] and [`Comparison::weight`]: Fellegi–Sunter style comparison
+//!   levels per field, a log2 Bayes factor per level, and a prior, turned
+//!   into a probability by [`probability`].
+//!
+//! Everything is plain Rust over the generated WIT types so that `cargo test`
+//! runs it natively; the `Guest` impls are compiled for wasm32 only.
+
+wit_bindgen::generate!({ world: "matcher", path: "../../wit" });
+
+use entrex_plugin_common::names;
+use serde_json::Value;
+
+use crate::entrex::plugin::types::{PartialDate, Sex, SharedRecord};
+
+/// Two names whose Jaro–Winkler similarity reaches this are taken for one
+/// name with a typo. One edit in a name of five or more letters mostly stays
+/// above it; most different names of that length fall below.
+pub const TYPO_SIMILARITY: f64 = 0.9;
+
+/// Jaro–Winkler forgives little in short names (`HANS`/`HANZ` is 0.88), so
+/// one edit (substitution, insertion, deletion or transposition) between
+/// names of at least this many letters is a typo too.
+pub const MIN_EDIT_TYPO_LEN: usize = 4;
+
+/// Blocking keys use this many leading letters of a name.
+pub const KEY_PREFIX_LEN: usize = 3;
+
+/// A document number shorter than this is too unspecific to block on.
+const MIN_KEYED_DOCUMENT_LEN: usize = 5;
+
+/// Log2 of the prior odds that a candidate pair (one that shared a blocking
+/// key) is a true pair. Set so that every single kind of noise still leaves
+/// a true pair at 0.8 or above and two different people who share a birth
+/// date and have similar names stay below 0.6 (see the tests).
+pub const PRIOR_LOG2_ODDS: f64 = -12.0;
+
+/// One name field in the forms worth comparing, all upper-case A-Z with the
+/// spaces removed (so that `VAN DER BERG` and `VANDERBERG` agree).
+#[derive(Debug, Clone, Default)]
+pub struct NameForms {
+    mrz: String,
+    generic: String,
+    /// `mrz`, `generic` and their digraph skeletons, distinct, non-empty.
+    forms: Vec<String>,
+    /// Skeletons of the generic form's words, for compound family names.
+    words: Vec<String>,
+}
+
+impl NameForms {
+    fn from_folded(mrz: &str, generic: &str) -> Self {
+        let words: Vec<String> = generic
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(names::digraph_skeleton)
+            .collect();
+        let mrz = compact(mrz);
+        let generic = compact(generic);
+        let mut forms = Vec::with_capacity(4);
+        for form in [
+            mrz.clone(),
+            generic.clone(),
+            names::digraph_skeleton(&mrz),
+            names::digraph_skeleton(&generic),
+        ] {
+            if !form.is_empty() && !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+        NameForms {
+            mrz,
+            generic,
+            forms,
+            words,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.forms.is_empty()
+    }
+}
+
+fn compact(folded: &str) -> String {
+    folded.chars().filter(|c| *c != ' ').collect()
+}
+
+/// What the matcher uses of one shared record.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The first given name only: sources disagree on whether further given
+    /// names belong in `given-names` or `middle-names`.
+    given: NameForms,
+    family: NameForms,
+    /// Skeletons of every further given name and middle name.
+    middle: Vec<String>,
+    /// Skeletons of given+family and family+given, spaces removed, for names
+    /// split differently between the two fields.
+    full_given_family: String,
+    full_family_given: String,
+    dob: Dob,
+    nationality: String,
+    sex: Sex,
+    document_number: String,
+    document_country: String,
+}
+
+/// A birth date with impossible parts treated as unknown, so nothing
+/// downstream has to guard against month 0 or day 99.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Dob {
+    year: u16,
+    month: Option<u8>,
+    day: Option<u8>,
+}
+
+impl Dob {
+    fn new(d: &PartialDate) -> Self {
+        let month = d.month.filter(|m| (1..=12).contains(m));
+        // A day without a month means nothing.
+        let day = month.and(d.day.filter(|d| (1..=31).contains(d)));
+        Dob {
+            year: d.year,
+            month,
+            day,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.day.is_some()
+    }
+
+    /// Day and month exchanged, when that gives a different, possible date.
+    fn swapped(&self) -> Option<Dob> {
+        match (self.month, self.day) {
+            (Some(m), Some(d)) if d != m && d <= 12 => Some(Dob {
+                year: self.year,
+                month: Some(d),
+                day: Some(m),
+            }),
+            _ => None,
+        }
+    }
+
+    /// `YYYYMMDD` with `??` for unknown parts: fixed width so keys built on
+    /// it cannot run into one another.
+    fn key(&self) -> String {
+        let part = |p: Option<u8>| p.map_or_else(|| "??".to_string(), |v| format!("{v:02}"));
+        format!(
+            "{:04}{}{}",
+            self.year.min(9999),
+            part(self.month),
+            part(self.day)
+        )
+    }
+}
+
+impl Prepared {
+    pub fn new(r: &SharedRecord) -> Self {
+        let given_mrz = names::mrz_transliterate(&r.given_names);
+        let given_generic = names::fold_generic(&r.given_names);
+        let middle_generic = names::fold_generic(&r.middle_names);
+        let family_mrz = names::mrz_transliterate(&r.family_name);
+        let family_generic = names::fold_generic(&r.family_name);
+
+        let mut given_words = given_mrz.split(' ').zip(given_generic.split(' '));
+        let given = match given_words.next() {
+            Some((m, g)) if !g.is_empty() => NameForms::from_folded(m, g),
+            // No given name: the first middle name stands in for it.
+            _ => {
+                let middle_mrz = names::mrz_transliterate(&r.middle_names);
+                let first_mrz = middle_mrz.split(' ').next().unwrap_or_default();
+                let first_generic = middle_generic.split(' ').next().unwrap_or_default();
+                NameForms::from_folded(first_mrz, first_generic)
+            }
+        };
+        let given_was_empty = given_generic.is_empty();
+        let middle: Vec<String> = given_generic
+            .split(' ')
+            .skip(1)
+            .chain(middle_generic.split(' ').skip(usize::from(given_was_empty)))
+            .filter(|w| !w.is_empty())
+            .map(names::digraph_skeleton)
+            .collect();
+
+        let given_all = names::digraph_skeleton(&compact(&given_generic));
+        let family_all = names::digraph_skeleton(&compact(&family_generic));
+        Prepared {
+            given,
+            family: NameForms::from_folded(&family_mrz, &family_generic),
+            middle,
+            full_given_family: format!("{given_all}{family_all}"),
+            full_family_given: format!("{family_all}{given_all}"),
+            dob: Dob::new(&r.date_of_birth),
+            nationality: normalise_country(&r.nationality),
+            sex: r.sex,
+            document_number: r
+                .document_number
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .map(|c| c.to_ascii_uppercase())
+                .collect(),
+            document_country: normalise_country(&r.document_country),
+        }
+    }
+}
+
+impl Prepared {
+    fn has_name(&self) -> bool {
+        !self.given.is_empty() || !self.family.is_empty()
+    }
+}
+
+/// ICAO codes as the matcher compares them: `D` is Germany's code in
+/// machine-readable zones, `DEU` everywhere else.
+fn normalise_country(code: &str) -> String {
+    let code = code.trim().to_ascii_uppercase();
+    if code == "D" { "DEU".to_string() } else { code }
+}
+
+// ---------------------------------------------------------------- blocking
+
+/// The blocking keys of one record, distinct:
+///
+/// * `D<country>:<number>`: the travel document;
+/// * `B<YYYYMMDD><prefix>`: the birth date with the first three letters of
+///   each form (MRZ, generic, skeleton) of the family name *and* of the first
+///   given name, in one namespace so that swapped given and family names
+///   still meet and a typo in one name is covered by the other;
+/// * the same with day and month exchanged, so that a swapped birth date
+///   meets the true one.
+///
+/// Unknown birth-date parts are written `??`: such a record meets others
+/// with the same parts unknown (the same person's records usually agree on
+/// what is unknown) and anyone through its document.
+pub fn block_keys(r: &Prepared) -> Vec<String> {
+    let mut keys = Vec::with_capacity(8);
+    if r.document_number.len() >= MIN_KEYED_DOCUMENT_LEN {
+        keys.push(format!("D{}:{}", r.document_country, r.document_number));
+    }
+    let mut prefixes: Vec<&str> = Vec::with_capacity(6);
+    for form in r.family.forms.iter().chain(&r.given.forms) {
+        let prefix = form.get(..KEY_PREFIX_LEN).unwrap_or(form);
+        if !prefixes.contains(&prefix) {
+            prefixes.push(prefix);
+        }
+    }
+    let dates = std::iter::once(r.dob).chain(r.dob.swapped());
+    for dob in dates {
+        let dob = dob.key();
+        for prefix in &prefixes {
+            let key = format!("B{dob}{prefix}");
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
+}
+
+// ---------------------------------------------------------------- comparison
+
+/// How one name field of one record compares with one of the other's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Field {
+    /// Same MRZ and same generic form.
+    Exact,
+    /// Equal in some form (`MÜLLER`/`MUELLER`/`MULLER`), or one compound
+    /// name contains all the words of the other (`GARCIA`/`GARCIA LOPEZ`).
+    Variant,
+    /// Jaro–Winkler at least [`TYPO_SIMILARITY`], or one edit apart (see
+    /// [`MIN_EDIT_TYPO_LEN`]), in some forms.
+    Similar,
+    /// One side has no such name.
+    Missing,
+    Different,
+}
+
+fn compare_field(a: &NameForms, b: &NameForms) -> Field {
+    match (a.is_empty(), b.is_empty()) {
+        // Mononyms: neither has a given name. Names in other scripts were
+        // dealt with before (`NameLevel::Unknown`).
+        (true, true) => return Field::Exact,
+        (true, false) | (false, true) => return Field::Missing,
+        (false, false) => {}
+    }
+    if a.mrz == b.mrz && a.generic == b.generic {
+        return Field::Exact;
+    }
+    if a.forms.iter().any(|f| b.forms.contains(f)) || word_subset(&a.words, &b.words) {
+        return Field::Variant;
+    }
+    let pairs = || {
+        a.forms
+            .iter()
+            .flat_map(|x| b.forms.iter().map(move |y| (x, y)))
+    };
+    let similar = pairs().any(|(x, y)| strsim::jaro_winkler(x, y) >= TYPO_SIMILARITY)
+        || pairs().any(|(x, y)| {
+            x.len().min(y.len()) >= MIN_EDIT_TYPO_LEN && strsim::osa_distance(x, y) <= 1
+        });
+    if similar {
+        Field::Similar
+    } else {
+        Field::Different
+    }
+}
+
+fn word_subset(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    !short.is_empty() && short.len() < long.len() && short.iter().all(|w| long.contains(w))
+}
+
+/// Names: given and family together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameLevel {
+    /// Both names the same in MRZ and generic form.
+    Exact,
+    /// Both names equal in some form (transliteration, compound names, a
+    /// name split differently between the fields).
+    Variant,
+    /// Given and family names exchanged.
+    Swapped,
+    /// One name equal, the other a likely typo (or missing on one side).
+    Typo,
+    /// Neither name equal, both similar; or swapped with a typo.
+    TwoTypos,
+    Different,
+    /// One side has no name in Latin letters: no evidence either way.
+    Unknown,
+}
+
+impl NameLevel {
+    pub const fn weight(self) -> f64 {
+        match self {
+            NameLevel::Unknown => 0.0,
+            NameLevel::Exact => 10.0,
+            NameLevel::Variant => 9.5,
+            NameLevel::Swapped => 8.0,
+            NameLevel::Typo => 6.0,
+            NameLevel::TwoTypos => 2.0,
+            NameLevel::Different => -8.0,
+        }
+    }
+}
+
+/// The level of a pairing of (given, family) fields.
+fn name_pairing(given: Field, family: Field) -> NameLevel {
+    use Field::*;
+    let agree = |f: Field| matches!(f, Exact | Variant);
+    let close = |f: Field| matches!(f, Similar | Missing);
+    match (given, family) {
+        (Exact, Exact) => NameLevel::Exact,
+        (g, f) if agree(g) && agree(f) => NameLevel::Variant,
+        (g, f) if (agree(g) && close(f)) || (close(g) && agree(f)) => NameLevel::Typo,
+        (Similar, Similar) => NameLevel::TwoTypos,
+        _ => NameLevel::Different,
+    }
+}
+
+fn compare_names(a: &Prepared, b: &Prepared) -> NameLevel {
+    if !a.has_name() || !b.has_name() {
+        return NameLevel::Unknown;
+    }
+    let straight = name_pairing(
+        compare_field(&a.given, &b.given),
+        compare_field(&a.family, &b.family),
+    );
+    if matches!(straight, NameLevel::Exact | NameLevel::Variant) {
+        return straight;
+    }
+    // The same letters split differently between the two fields.
+    if a.full_given_family == b.full_given_family || a.full_family_given == b.full_family_given {
+        return NameLevel::Variant;
+    }
+    let crossed = match name_pairing(
+        compare_field(&a.given, &b.family),
+        compare_field(&a.family, &b.given),
+    ) {
+        NameLevel::Exact | NameLevel::Variant => NameLevel::Swapped,
+        _ if a.full_given_family == b.full_family_given
+            || a.full_family_given == b.full_given_family =>
+        {
+            NameLevel::Swapped
+        }
+        NameLevel::Typo => NameLevel::TwoTypos,
+        _ => NameLevel::Different,
+    };
+    if crossed.weight() > straight.weight() {
+        crossed
+    } else {
+        straight
+    }
+}
+
+/// Further given names and middle names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MiddleLevel {
+    /// A name in common, or an initial that fits.
+    Agree,
+    /// One side has none: middle names are often left out.
+    Missing,
+    Disagree,
+}
+
+impl MiddleLevel {
+    pub const fn weight(self) -> f64 {
+        match self {
+            MiddleLevel::Agree => 1.0,
+            MiddleLevel::Missing => 0.0,
+            MiddleLevel::Disagree => -1.5,
+        }
+    }
+}
+
+fn compare_middle(a: &Prepared, b: &Prepared) -> MiddleLevel {
+    if a.middle.is_empty() || b.middle.is_empty() {
+        return MiddleLevel::Missing;
+    }
+    let fits = |x: &String, y: &String| {
+        x == y
+            || (x.len() == 1 && y.starts_with(x.as_str()))
+            || (y.len() == 1 && x.starts_with(y.as_str()))
+    };
+    if a.middle.iter().any(|x| b.middle.iter().any(|y| fits(x, y))) {
+        MiddleLevel::Agree
+    } else {
+        MiddleLevel::Disagree
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DobLevel {
+    /// Both complete and equal.
+    Exact,
+    /// Equal, with the same parts unknown on both sides.
+    PartialEqual,
+    /// Day and month exchanged.
+    DayMonthSwap,
+    /// Same year only (a typo in day or month, or a part unknown on one side).
+    YearOnly,
+    Different,
+}
+
+impl DobLevel {
+    pub const fn weight(self) -> f64 {
+        match self {
+            DobLevel::Exact => 6.0,
+            DobLevel::PartialEqual => 4.0,
+            DobLevel::DayMonthSwap => 4.0,
+            DobLevel::YearOnly => 1.0,
+            DobLevel::Different => -6.0,
+        }
+    }
+}
+
+fn compare_dob(a: Dob, b: Dob) -> DobLevel {
+    if a == b {
+        if a.is_full() {
+            DobLevel::Exact
+        } else {
+            DobLevel::PartialEqual
+        }
+    } else if a.swapped() == Some(b) {
+        DobLevel::DayMonthSwap
+    } else if a.year == b.year {
+        DobLevel::YearOnly
+    } else {
+        DobLevel::Different
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentLevel {
+    /// Same number (and issuing country, where both give one).
+    Same,
+    /// Travellers renew documents, so a new number is only mild evidence.
+    Different,
+    Missing,
+}
+
+impl DocumentLevel {
+    pub const fn weight(self) -> f64 {
+        match self {
+            DocumentLevel::Same => 8.0,
+            DocumentLevel::Different => -1.5,
+            DocumentLevel::Missing => 0.0,
+        }
+    }
+}
+
+fn compare_document(a: &Prepared, b: &Prepared) -> DocumentLevel {
+    if a.document_number.is_empty() || b.document_number.is_empty() {
+        return DocumentLevel::Missing;
+    }
+    let countries_agree = a.document_country.is_empty()
+        || b.document_country.is_empty()
+        || a.document_country == b.document_country;
+    if a.document_number == b.document_number && countries_agree {
+        DocumentLevel::Same
+    } else {
+        DocumentLevel::Different
+    }
+}
+
+/// Nationality and sex: agree, disagree, or unknown on one side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Agreement {
+    Same,
+    Different,
+    Unknown,
+}
+
+/// Dual nationals may travel on either passport, so a different nationality
+/// is not conclusive.
+pub const fn nationality_weight(level: Agreement) -> f64 {
+    match level {
+        Agreement::Same => 1.0,
+        Agreement::Different => -3.0,
+        Agreement::Unknown => 0.0,
+    }
+}
+
+/// Half of all pairs agree on sex by chance, so agreement says little;
+/// disagreement says a lot, short of a data-entry error.
+pub const fn sex_weight(level: Agreement) -> f64 {
+    match level {
+        Agreement::Same => 0.5,
+        Agreement::Different => -4.0,
+        Agreement::Unknown => 0.0,
+    }
+}
+
+fn compare_nationality(a: &Prepared, b: &Prepared) -> Agreement {
+    if a.nationality.is_empty() || b.nationality.is_empty() {
+        Agreement::Unknown
+    } else if a.nationality == b.nationality {
+        Agreement::Same
+    } else {
+        Agreement::Different
+    }
+}
+
+fn compare_sex(a: Sex, b: Sex) -> Agreement {
+    match (a, b) {
+        (Sex::Unspecified, _) | (_, Sex::Unspecified) => Agreement::Unknown,
+        (Sex::Female, Sex::Female) | (Sex::Male, Sex::Male) => Agreement::Same,
+        _ => Agreement::Different,
+    }
+}
+
+/// The comparison vector of one pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Comparison {
+    pub names: NameLevel,
+    pub middle: MiddleLevel,
+    pub dob: DobLevel,
+    pub document: DocumentLevel,
+    pub nationality: Agreement,
+    pub sex: Agreement,
+}
+
+impl Comparison {
+    /// The sum of the levels' log2 Bayes factors.
+    pub fn weight(&self) -> f64 {
+        self.names.weight()
+            + self.middle.weight()
+            + self.dob.weight()
+            + self.document.weight()
+            + nationality_weight(self.nationality)
+            + sex_weight(self.sex)
+    }
+}
+
+pub fn compare(a: &Prepared, b: &Prepared) -> Comparison {
+    Comparison {
+        names: compare_names(a, b),
+        middle: compare_middle(a, b),
+        dob: compare_dob(a.dob, b.dob),
+        document: compare_document(a, b),
+        nationality: compare_nationality(a, b),
+        sex: compare_sex(a.sex, b.sex),
+    }
+}
+
+/// Posterior probability of a true pair from the summed weight and the prior.
+pub fn probability(weight: f64) -> f64 {
+    let p = 1.0 / (1.0 + (-(PRIOR_LOG2_ODDS + weight)).exp2());
+    p.clamp(0.0, 1.0)
+}
+
+pub fn score(entry: &SharedRecord, exit: &SharedRecord) -> f64 {
+    probability(compare(&Prepared::new(entry), &Prepared::new(exit)).weight())
+}
+
+/// The matcher takes no settings yet; `{}` is the only valid configuration.
+pub fn parse_config(json: &str) -> Result<(), String> {
+    let value: Value = serde_json::from_str(json)
+        .map_err(|e| format!("the configuration is not valid JSON ({e})"))?;
+    let Value::Object(map) = value else {
+        return Err(
+            "the configuration must be a table; the biographic matcher takes no settings, so write {} or leave the config table out"
+                .to_string(),
+        );
+    };
+    match map.keys().next() {
+        None => Ok(()),
+        Some(key) => Err(format!(
+            "unknown key {key:?}: the biographic matcher takes no settings yet; remove it (leave the config table out or empty)"
+        )),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+struct Plugin;
+
+#[cfg(target_arch = "wasm32")]
+impl exports::entrex::plugin::configurable::Guest for Plugin {
+    fn configure(config_json: String) -> Result<(), String> {
+        parse_config(&config_json)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+impl exports::entrex::plugin::matching::Guest for Plugin {
+    fn block_keys(records: Vec<SharedRecord>) -> Vec<Vec<String>> {
+        records
+            .iter()
+            .map(|r| block_keys(&Prepared::new(r)))
+            .collect()
+    }
+
+    fn score(pairs: Vec<exports::entrex::plugin::matching::Candidate>) -> Vec<f64> {
+        pairs.iter().map(|p| score(&p.entry, &p.exit)).collect()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+export!(Plugin);
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,589 @@
+//! The noise a true pair can show, one kind at a time: the pair must share a
+//! blocking key and score at least 0.8. Different people who share a birth
+//! date and have similar names must score below 0.6.
+
+use super::*;
+
+const TRUE_PAIR_MIN: f64 = 0.8;
+const DIFFERENT_PEOPLE_MAX: f64 = 0.6;
+
+struct Rec {
+    given: &'static str,
+    middle: &'static str,
+    family: &'static str,
+    dob: (u16, Option<u8>, Option<u8>),
+    sex: Sex,
+    nationality: &'static str,
+    document: &'static str,
+    country: &'static str,
+}
+
+impl Rec {
+    fn build(&self) -> SharedRecord {
+        SharedRecord {
+            given_names: self.given.to_string(),
+            family_name: self.family.to_string(),
+            middle_names: self.middle.to_string(),
+            date_of_birth: PartialDate {
+                year: self.dob.0,
+                month: self.dob.1,
+                day: self.dob.2,
+            },
+            nationality: self.nationality.to_string(),
+            sex: self.sex,
+            document_type: "P".to_string(),
+            document_number: self.document.to_string(),
+            document_country: self.country.to_string(),
+            entered_at: 1_700_000_000,
+            port_code: "0427".to_string(),
+        }
+    }
+}
+
+/// Our entry record, as a Canadian source typed it.
+fn entry() -> Rec {
+    Rec {
+        given: "Hans",
+        middle: "Peter",
+        family: "Müller",
+        dob: (1980, Some(3), Some(7)),
+        sex: Sex::Male,
+        nationality: "DEU",
+        document: "C01X00T47",
+        country: "DEU",
+    }
+}
+
+/// The partner's record of the same traveller, read from the passport MRZ.
+fn exit() -> Rec {
+    Rec {
+        given: "HANS",
+        middle: "PETER",
+        family: "MUELLER",
+        dob: (1980, Some(3), Some(7)),
+        sex: Sex::Male,
+        nationality: "D",
+        document: "C01X00T47",
+        country: "D",
+    }
+}
+
+fn keys(r: &Rec) -> Vec<String> {
+    block_keys(&Prepared::new(&r.build()))
+}
+
+fn shares_key(a: &Rec, b: &Rec) -> bool {
+    let kb = keys(b);
+    keys(a).iter().any(|k| kb.contains(k))
+}
+
+fn pair_score(a: &Rec, b: &Rec) -> f64 {
+    score(&a.build(), &b.build())
+}
+
+fn comparison(a: &Rec, b: &Rec) -> Comparison {
+    compare(&Prepared::new(&a.build()), &Prepared::new(&b.build()))
+}
+
+/// A true pair with one kind of noise: shares a key even without the
+/// document (so the name and birth-date keys alone carry it), and scores
+/// high with the document.
+fn assert_true_pair(noisy: Rec, what: &str) {
+    let e = entry();
+    let renewed = Rec {
+        document: "ZZ9999999",
+        ..noisy
+    };
+    assert!(
+        shares_key(&e, &renewed),
+        "{what}: no shared key besides the document: {:?} / {:?}",
+        keys(&e),
+        keys(&renewed)
+    );
+    let s = pair_score(&e, &noisy);
+    assert!(
+        s >= TRUE_PAIR_MIN,
+        "{what}: score {s} with {:?}",
+        comparison(&e, &noisy)
+    );
+    // Scoring does not depend on which side is the entry.
+    assert!(
+        (pair_score(&noisy, &e) - s).abs() < 1e-12,
+        "{what}: asymmetric"
+    );
+}
+
+fn assert_different_people(a: Rec, b: Rec, what: &str) {
+    let s = pair_score(&a, &b);
+    assert!(
+        s < DIFFERENT_PEOPLE_MAX,
+        "{what}: score {s} with {:?}",
+        comparison(&a, &b)
+    );
+}
+
+#[test]
+fn clean_pair() {
+    let c = comparison(&entry(), &exit());
+    assert_eq!(c.names, NameLevel::Variant);
+    assert_eq!(c.middle, MiddleLevel::Agree);
+    assert_eq!(c.dob, DobLevel::Exact);
+    assert_eq!(c.document, DocumentLevel::Same);
+    assert_eq!(c.nationality, Agreement::Same);
+    assert_eq!(c.sex, Agreement::Same);
+    assert_true_pair(exit(), "clean");
+    assert!(pair_score(&entry(), &exit()) > 0.999);
+    let same = entry();
+    assert_eq!(comparison(&same, &entry()).names, NameLevel::Exact);
+}
+
+#[test]
+fn typo_in_family_name() {
+    for family in [
+        "MUELER", "MUELLRE", "MEULLER", "MUELLEP", "MIELLER", "XUELLER",
+    ] {
+        assert_true_pair(Rec { family, ..exit() }, family);
+        assert_eq!(
+            comparison(&entry(), &Rec { family, ..exit() }).names,
+            NameLevel::Typo,
+            "{family}"
+        );
+    }
+}
+
+#[test]
+fn typo_in_given_name() {
+    // Short names too: HANS/HANZ is only 0.88 by Jaro-Winkler.
+    for given in ["HANZ", "HNAS", "HAS", "HANSS", "JANS"] {
+        assert_true_pair(Rec { given, ..exit() }, given);
+        assert_eq!(
+            comparison(&entry(), &Rec { given, ..exit() }).names,
+            NameLevel::Typo,
+            "{given}"
+        );
+    }
+}
+
+#[test]
+fn transliteration_variants() {
+    for family in ["MUELLER", "MULLER", "Müller", "Mu\u{0308}ller", "müller"] {
+        assert_true_pair(Rec { family, ..exit() }, family);
+        let level = comparison(&entry(), &Rec { family, ..exit() }).names;
+        assert!(
+            matches!(level, NameLevel::Exact | NameLevel::Variant),
+            "{family}: {level:?}"
+        );
+    }
+    // Both sides folded differently before they reached us.
+    let mrz = Rec {
+        family: "MUELLER",
+        ..entry()
+    };
+    let generic = Rec {
+        family: "MULLER",
+        ..exit()
+    };
+    assert_eq!(comparison(&mrz, &generic).names, NameLevel::Variant);
+    assert!(shares_key(
+        &mrz,
+        &Rec {
+            document: "X",
+            ..generic
+        }
+    ));
+    assert!(pair_score(&mrz, &generic) >= TRUE_PAIR_MIN);
+
+    let a = Rec {
+        given: "Jörg",
+        family: "Ødegård",
+        ..entry()
+    };
+    let b = Rec {
+        given: "JOERG",
+        family: "OEDEGAARD",
+        ..exit()
+    };
+    let c = Rec {
+        given: "JORG",
+        family: "ODEGARD",
+        ..exit()
+    };
+    for (x, y) in [(&a, &b), (&a, &c), (&b, &c)] {
+        assert_eq!(comparison(x, y).names, NameLevel::Variant);
+        assert!(shares_key(
+            x,
+            &Rec {
+                document: "X",
+                ..*y
+            }
+        ));
+    }
+}
+
+#[test]
+fn given_and_family_names_swapped() {
+    let swapped = Rec {
+        given: "MUELLER",
+        family: "HANS",
+        ..exit()
+    };
+    assert_eq!(comparison(&entry(), &swapped).names, NameLevel::Swapped);
+    assert_true_pair(swapped, "swapped");
+}
+
+#[test]
+fn missing_middle_names() {
+    let none = Rec {
+        middle: "",
+        ..exit()
+    };
+    assert_eq!(comparison(&entry(), &none).middle, MiddleLevel::Missing);
+    assert_true_pair(none, "no middle name");
+    // Middle names carried in the given-names field by one source.
+    let in_given = Rec {
+        given: "HANS PETER",
+        middle: "",
+        ..exit()
+    };
+    assert_eq!(comparison(&entry(), &in_given).middle, MiddleLevel::Agree);
+    assert_true_pair(in_given, "middle name in given names");
+    // An initial only.
+    let initial = Rec {
+        middle: "P.",
+        ..exit()
+    };
+    assert_eq!(comparison(&entry(), &initial).middle, MiddleLevel::Agree);
+    assert_true_pair(initial, "middle initial");
+}
+
+#[test]
+fn day_and_month_swapped() {
+    let swapped = Rec {
+        dob: (1980, Some(7), Some(3)),
+        ..exit()
+    };
+    assert_eq!(comparison(&entry(), &swapped).dob, DobLevel::DayMonthSwap);
+    assert_true_pair(swapped, "day/month swap");
+}
+
+#[test]
+fn renewed_document() {
+    let renewed = Rec {
+        document: "C02Y11Z58",
+        ..exit()
+    };
+    assert_eq!(
+        comparison(&entry(), &renewed).document,
+        DocumentLevel::Different
+    );
+    assert_true_pair(renewed, "renewal");
+}
+
+#[test]
+fn unknown_birth_date_parts() {
+    for dob in [
+        (1980, Some(3), None),
+        (1980, None, None),
+        // Not allowed by the WIT, but must not trap.
+        (1980, None, Some(7)),
+        (1980, Some(0), Some(0)),
+        (1980, Some(13), Some(40)),
+        (0, Some(255), Some(255)),
+        (u16::MAX, Some(12), Some(31)),
+    ] {
+        let a = Rec { dob, ..entry() };
+        let b = Rec { dob, ..exit() };
+        let ka = keys(&a);
+        assert!(!ka.is_empty());
+        for k in ka.iter().filter(|k| k.starts_with('B')) {
+            // B + YYYYMMDD + prefix: fixed width date.
+            assert!(k.len() > 9, "{k}");
+        }
+        assert!(shares_key(&a, &Rec { document: "X", ..b }));
+        let s = pair_score(&a, &b);
+        assert!((0.0..=1.0).contains(&s));
+    }
+    let partial = Rec {
+        dob: (1980, Some(3), None),
+        ..entry()
+    };
+    assert_eq!(keys(&partial)[1], "B198003??MUE");
+    assert_eq!(
+        comparison(
+            &partial,
+            &Rec {
+                dob: (1980, Some(3), None),
+                ..exit()
+            }
+        )
+        .dob,
+        DobLevel::PartialEqual
+    );
+    assert_eq!(comparison(&partial, &exit()).dob, DobLevel::YearOnly);
+    // Same unknowns on both sides and a renewed document: still a link.
+    let renewed = Rec {
+        dob: (1980, Some(3), None),
+        document: "C02Y11Z58",
+        ..exit()
+    };
+    assert!(pair_score(&partial, &renewed) >= TRUE_PAIR_MIN);
+}
+
+#[test]
+fn keys_are_short_distinct_and_cover_every_form() {
+    let k = keys(&entry());
+    assert_eq!(
+        k,
+        [
+            "DDEU:C01X00T47",
+            "B19800307MUE",
+            "B19800307MUL",
+            "B19800307HAN",
+            "B19800703MUE",
+            "B19800703MUL",
+            "B19800703HAN",
+        ]
+    );
+    // No swapped date when day and month cannot be exchanged.
+    let k = keys(&Rec {
+        dob: (1980, Some(3), Some(13)),
+        ..entry()
+    });
+    assert_eq!(k.len(), 4);
+    let k = keys(&Rec {
+        dob: (1980, Some(3), Some(3)),
+        ..entry()
+    });
+    assert_eq!(k.len(), 4);
+}
+
+#[test]
+fn odd_records_do_not_trap() {
+    let odd = [
+        Rec {
+            given: "",
+            middle: "",
+            family: "",
+            document: "",
+            country: "",
+            nationality: "",
+            sex: Sex::Unspecified,
+            dob: (0, None, None),
+        },
+        Rec {
+            given: "Иван",
+            family: "Петров",
+            middle: "",
+            ..entry()
+        },
+        Rec {
+            given: "",
+            family: "LI",
+            middle: "X",
+            document: "1",
+            ..entry()
+        },
+        Rec {
+            given: "'-'",
+            family: "<<",
+            ..entry()
+        },
+    ];
+    for a in &odd {
+        let _ = keys(a);
+        for b in &odd {
+            let s = pair_score(a, b);
+            assert!((0.0..=1.0).contains(&s), "{s}");
+        }
+        let s = pair_score(a, &entry());
+        assert!((0.0..=1.0).contains(&s));
+    }
+    // A short document number is not keyed on; a non-Latin name yields no
+    // name keys but the document still brings the pair together.
+    assert!(keys(&odd[2]).iter().all(|k| !k.starts_with('D')));
+    assert_eq!(keys(&odd[1]), ["DDEU:C01X00T47"]);
+}
+
+#[test]
+fn mononym_split_differently() {
+    let a = Rec {
+        given: "",
+        middle: "",
+        family: "SITI AMINAH",
+        ..entry()
+    };
+    let b = Rec {
+        given: "SITI",
+        middle: "",
+        family: "AMINAH",
+        ..exit()
+    };
+    assert_eq!(comparison(&a, &b).names, NameLevel::Variant);
+    assert!(shares_key(&a, &Rec { document: "X", ..b }));
+    assert!(pair_score(&a, &b) >= TRUE_PAIR_MIN);
+}
+
+#[test]
+fn compound_family_names() {
+    let a = Rec {
+        given: "María",
+        middle: "",
+        family: "García López",
+        ..entry()
+    };
+    let b = Rec {
+        given: "MARIA",
+        middle: "",
+        family: "GARCIA",
+        ..exit()
+    };
+    assert_eq!(comparison(&a, &b).names, NameLevel::Variant);
+    assert!(pair_score(&a, &b) >= TRUE_PAIR_MIN);
+}
+
+#[test]
+fn twins_are_different_people() {
+    let hans = Rec {
+        middle: "",
+        ..entry()
+    };
+    let karl = Rec {
+        given: "KARL",
+        middle: "",
+        document: "C77Q55R21",
+        ..exit()
+    };
+    assert_different_people(hans, karl, "twin brothers");
+
+    let maria = Rec {
+        given: "Maria",
+        middle: "",
+        sex: Sex::Female,
+        ..entry()
+    };
+    let marta = Rec {
+        given: "MARTA",
+        middle: "",
+        sex: Sex::Female,
+        document: "C77Q55R21",
+        ..exit()
+    };
+    assert_different_people(maria, marta, "twin sisters with similar names");
+
+    let anna = Rec {
+        given: "Anna",
+        middle: "",
+        sex: Sex::Female,
+        ..entry()
+    };
+    let emma = Rec {
+        given: "EMMA",
+        middle: "",
+        sex: Sex::Female,
+        document: "C77Q55R21",
+        ..exit()
+    };
+    assert_different_people(anna, emma, "twin sisters");
+
+    let hannes = Rec {
+        given: "HANNES",
+        middle: "",
+        document: "C77Q55R21",
+        ..exit()
+    };
+    assert_different_people(entry(), hannes, "HANS / HANNES");
+}
+
+#[test]
+fn similar_names_same_birth_date_are_different_people() {
+    let john = Rec {
+        given: "John",
+        middle: "",
+        family: "Miller",
+        nationality: "GBR",
+        document: "123456789",
+        country: "GBR",
+        ..entry()
+    };
+    let jon = Rec {
+        given: "JON",
+        middle: "",
+        family: "MILLAR",
+        nationality: "GBR",
+        document: "987654321",
+        country: "GBR",
+        ..exit()
+    };
+    assert_eq!(comparison(&john, &jon).names, NameLevel::TwoTypos);
+    assert_different_people(john, jon, "JOHN MILLER / JON MILLAR");
+
+    let muller = Rec {
+        given: "JOHN",
+        family: "MULLER",
+        middle: "",
+        document: "C77Q55R21",
+        ..exit()
+    };
+    let miller = Rec {
+        given: "JOHN",
+        family: "MILLER",
+        middle: "",
+        ..exit()
+    };
+    assert_different_people(muller, miller, "MULLER / MILLER");
+
+    let joan = Rec {
+        given: "JOAN",
+        sex: Sex::Female,
+        middle: "",
+        document: "C77Q55R21",
+        ..exit()
+    };
+    let john = Rec {
+        given: "JOHN",
+        middle: "",
+        ..exit()
+    };
+    assert_different_people(joan, john, "JOHN / JOAN");
+
+    // Same names, different middle names and documents, other nationality.
+    let other = Rec {
+        middle: "KLAUS",
+        nationality: "AUT",
+        document: "P4455667",
+        country: "AUT",
+        ..exit()
+    };
+    assert_different_people(entry(), other, "namesake");
+}
+
+#[test]
+fn weights_order_levels() {
+    let names = [
+        NameLevel::Exact,
+        NameLevel::Variant,
+        NameLevel::Swapped,
+        NameLevel::Typo,
+        NameLevel::TwoTypos,
+        NameLevel::Different,
+    ];
+    assert!(names.windows(2).all(|w| w[0].weight() > w[1].weight()));
+    let dobs = [
+        DobLevel::Exact,
+        DobLevel::DayMonthSwap,
+        DobLevel::YearOnly,
+        DobLevel::Different,
+    ];
+    assert!(dobs.windows(2).all(|w| w[0].weight() > w[1].weight()));
+    assert!(probability(1000.0) <= 1.0 && probability(-1000.0) >= 0.0);
+    assert!((probability(-PRIOR_LOG2_ODDS) - 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn config_accepts_only_empty_table() {
+    assert_eq!(parse_config("{}"), Ok(()));
+    let err = parse_config(r#"{"threshold": 0.9}"#).unwrap_err();
+    assert!(err.contains(r#"unknown key "threshold""#), "{err}");
+    assert!(parse_config("[]").unwrap_err().contains("must be a table"));
+    assert!(parse_config("nope").unwrap_err().contains("not valid JSON"));
+}

@@ -1,0 +1,176 @@
+//! The `entrex` binary as people use it: the demo, keygen, verify.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn entrex(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_entrex"))
+        .args(args)
+        .output()
+        .expect("the entrex binary runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn first_file(dir: &Path, prefix: &str) -> PathBuf {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no {prefix}* in {}", dir.display()))
+}
+
+#[test]
+fn the_demo_exchanges_and_verify_rejects_a_changed_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = entrex(&[
+        "demo",
+        "--trips",
+        "3000",
+        "--dir",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(run.status.success(), "{}", text(&run));
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let hubs = summary["hubs"].as_array().unwrap();
+    assert_eq!(hubs.len(), 2);
+    for (hub, other) in [(&hubs[0], &hubs[1]), (&hubs[1], &hubs[0])] {
+        assert_eq!(hub["citizen_records_received"], 0, "{hub:#}");
+        assert_eq!(hub["received"], other["sent"], "{hub:#}");
+        assert_eq!(
+            hub["bundles_verified_offline"], hub["bundles_received"],
+            "{hub:#}"
+        );
+        assert!(hub["sent"].as_u64().unwrap() > 300, "{hub:#}");
+        assert!(
+            hub["rejected"].as_u64().unwrap() > 0,
+            "the generator makes malformed records: {hub:#}"
+        );
+        assert!(
+            hub["day_reconciliation_rate"].as_f64().unwrap() > 0.8,
+            "{hub:#}"
+        );
+    }
+
+    let bundle = first_file(&out.join("ca/evidence/to-US"), "bundle-");
+    let receipt = first_file(&out.join("ca/evidence/to-US"), "receipt-");
+    let ca_key = format!("CA={}", out.join("keys/ca.pub.pem").display());
+    let us_key = format!("US={}", out.join("keys/us.pub.pem").display());
+    let ok = entrex(&[
+        "verify",
+        bundle.to_str().unwrap(),
+        receipt.to_str().unwrap(),
+        "--key",
+        &ca_key,
+        "--key",
+        &us_key,
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(stdout.contains("bundle CA → US, sequence 1..="), "{stdout}");
+    assert!(
+        stdout.contains("receipt from US for CA's bundle 1..="),
+        "{stdout}"
+    );
+
+    // The receipt must not pass as the sender's: keys are bound to hubs.
+    let swapped = entrex(&[
+        "verify",
+        receipt.to_str().unwrap(),
+        "--key",
+        &format!("CA={}", out.join("keys/us.pub.pem").display()),
+    ]);
+    assert!(!swapped.status.success(), "{}", text(&swapped));
+
+    let mut bytes = std::fs::read(&bundle).unwrap();
+    let at = bytes.len() - 100;
+    bytes[at] ^= 0x01;
+    let tampered = dir.path().join("tampered.cose");
+    std::fs::write(&tampered, bytes).unwrap();
+    let bad = entrex(&["verify", tampered.to_str().unwrap(), "--key", &ca_key]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+    assert!(
+        String::from_utf8_lossy(&bad.stdout).contains("FAIL"),
+        "{}",
+        text(&bad)
+    );
+}
+
+#[test]
+fn keygen_writes_keys_that_openssl_reads_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let run = entrex(&["keygen", "--out", out, "--name", "ca"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let public = dir.path().join("ca.pub.pem");
+    let pem = std::fs::read_to_string(&public).unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"), "{pem}");
+    if let Ok(openssl) = Command::new("openssl")
+        .args([
+            "pkey",
+            "-pubin",
+            "-in",
+            public.to_str().unwrap(),
+            "-noout",
+            "-text",
+        ])
+        .output()
+    {
+        assert!(openssl.status.success(), "{}", text(&openssl));
+        assert!(
+            String::from_utf8_lossy(&openssl.stdout).contains("ED25519"),
+            "{}",
+            text(&openssl)
+        );
+    }
+    let again = entrex(&["keygen", "--out", out, "--name", "ca"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"),
+        "{}",
+        text(&again)
+    );
+}
+
+#[test]
+fn a_bad_config_is_refused_with_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.toml");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/ca.toml")).unwrap();
+    std::fs::write(&path, &example).unwrap();
+    let ok = entrex(&["check-config", path.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    std::fs::write(&path, example.replace("listen = ", "lisen = ")).unwrap();
+    let bad = entrex(&["check-config", path.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("hub.toml") && err.contains("lisen"), "{err}");
+
+    std::fs::write(
+        &path,
+        example.replace("builtin:ca-normaliser", "builtin:cbsa"),
+    )
+    .unwrap();
+    let bad = entrex(&["check-config", path.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("plugins.normaliser") && err.contains("builtin:ca-normaliser"),
+        "{err}"
+    );
+}
