@@ -30,10 +30,15 @@ use crate::ingest::{self, IngestError};
 
 type Body = Full<Bytes>;
 
+const MAX_CONNECTIONS: usize = 256;
+/// A client that does not finish its request headers in time is dropped.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Accepts connections until `stop` turns true, then waits for the requests in
 /// flight to finish.
 pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
     let mut connections = tokio::task::JoinSet::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -44,11 +49,18 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
                         continue;
                     }
                 };
+                // Beyond the cap, a connection waits for a slot rather than
+                // growing the hub's memory without bound.
+                let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let core = core.clone();
                 let mut stop = stop.clone();
                 connections.spawn(async move {
+                    let _slot = slot;
                     let service = service_fn(move |req| handle(core.clone(), req));
-                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                    let conn = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(conn);
                     tokio::select! {
                         result = conn.as_mut() => {
@@ -123,7 +135,9 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
             tracing::error!("ingest failed: {e}");
             error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("nothing of this batch was stored ({e}); send it again"),
+                format!(
+                    "the batch may not have been stored ({e}); send it again: records already stored are recognised by their source reference and not stored twice"
+                ),
             )
         }
         Err(e) => error(

@@ -31,6 +31,8 @@ pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 pub const PAYLOAD_VERSION: u32 = 1;
 
 const COSE_SIGN1_TAG: u64 = 18;
+/// Tag 18 encoded as a single CBOR head byte (major type 6, value 18).
+const COSE_SIGN1_TAG_BYTE: u8 = 0xd2;
 const ALG_EDDSA: i128 = -8;
 const ALG_ED25519: i128 = -19;
 const HEADER_ALG: i128 = 1;
@@ -60,8 +62,10 @@ pub enum BundleError {
     Payload { what: &'static str, detail: String },
     #[error("payload version {0} is not supported (this hub speaks version {PAYLOAD_VERSION})")]
     Version(u32),
-    #[error("signed by {signer}'s key but the payload says it is from {claimed}")]
+    #[error("signed by {signer}'s key but the bundle says it is from {claimed}")]
     SenderMismatch { signer: String, claimed: String },
+    #[error("signed by {signer}'s key but the receipt says it was issued by {claimed}")]
+    IssuerMismatch { signer: String, claimed: String },
     #[error("sequence range {first}..={last} does not match its {count} records")]
     Range { first: u64, last: u64, count: usize },
 }
@@ -142,28 +146,35 @@ pub fn verify(message: &[u8], keyring: &Keyring) -> Result<Verified, BundleError
     if message.len() > MAX_MESSAGE_BYTES {
         return Err(BundleError::TooLarge(message.len()));
     }
-    let value: Value =
-        serde_cbor::from_slice(message).map_err(|e| BundleError::NotCose(e.to_string()))?;
-    let Value::Tag(COSE_SIGN1_TAG, inner) = value else {
+    // Typed decoding of the envelope: byte strings land directly in buffers, so
+    // a hostile message cannot expand into a large tree of CBOR values.
+    let Some(envelope) = message.strip_prefix(&[COSE_SIGN1_TAG_BYTE]) else {
         return Err(BundleError::NotCose(
             "expected CBOR tag 18 (COSE_Sign1)".into(),
         ));
     };
-    let Value::Array(parts) = *inner else {
+    type Envelope = (
+        serde_bytes::ByteBuf,
+        BTreeMap<i64, serde::de::IgnoredAny>,
+        serde_bytes::ByteBuf,
+        serde_bytes::ByteBuf,
+    );
+    let (protected, unprotected, payload, signature): Envelope = serde_cbor::from_slice(envelope)
+        .map_err(|e| {
+        BundleError::NotCose(format!(
+            "expected [protected: bstr, unprotected: map, payload: bstr, signature: bstr]: {e}"
+        ))
+    })?;
+    if !unprotected.is_empty() {
         return Err(BundleError::NotCose(
-            "expected an array of four items".into(),
+            "the unprotected header must be empty: every header this hub reads is signed".into(),
         ));
-    };
-    let [protected, unprotected, payload, signature]: [Value; 4] = parts
-        .try_into()
-        .map_err(|_| BundleError::NotCose("expected an array of four items".into()))?;
-    let (Value::Bytes(protected), Value::Map(_), Value::Bytes(payload), Value::Bytes(signature)) =
-        (protected, unprotected, payload, signature)
-    else {
-        return Err(BundleError::NotCose(
-            "expected [protected: bstr, unprotected: map, payload: bstr, signature: bstr]".into(),
-        ));
-    };
+    }
+    let (protected, payload, signature) = (
+        protected.into_vec(),
+        payload.into_vec(),
+        signature.into_vec(),
+    );
     let header = parse_protected(&protected)?;
     let trusted = keyring
         .find(&header.kid)
@@ -285,7 +296,7 @@ fn check_receipt(verified: &Verified) -> Result<ReceiptPayload, BundleError> {
         return Err(BundleError::Version(payload.version));
     }
     if verified.signer != UNBOUND && payload.receiver != verified.signer {
-        return Err(BundleError::SenderMismatch {
+        return Err(BundleError::IssuerMismatch {
             signer: verified.signer.clone(),
             claimed: payload.receiver.clone(),
         });

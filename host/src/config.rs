@@ -268,22 +268,40 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
     let exchange = ExchangeSettings {
         bundle_max_records: raw.exchange.bundle_max_records,
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
-        retry_min_ms: raw.exchange.retry_min_ms.max(1),
+        retry_min_ms: raw.exchange.retry_min_ms,
         retry_max_ms: raw.exchange.retry_max_ms,
     };
+    if exchange.bundle_linger_ms > 60_000 {
+        return Err(invalid(
+            "exchange.bundle_linger_ms",
+            "must be at most 60000 (a minute); records wait this long for company".into(),
+        ));
+    }
+    if !(1..=3_600_000).contains(&exchange.retry_min_ms) {
+        return Err(invalid(
+            "exchange.retry_min_ms",
+            "must be between 1 and 3600000, e.g. 200".into(),
+        ));
+    }
     if !(1..=50_000).contains(&exchange.bundle_max_records) {
         return Err(invalid(
             "exchange.bundle_max_records",
             "must be between 1 and 50000".into(),
         ));
     }
-    if exchange.retry_max_ms < exchange.retry_min_ms {
+    if exchange.retry_max_ms < exchange.retry_min_ms || exchange.retry_max_ms > 3_600_000 {
         return Err(invalid(
             "exchange.retry_max_ms",
-            "must be at least exchange.retry_min_ms".into(),
+            "must be at least exchange.retry_min_ms and at most 3600000 (an hour)".into(),
         ));
     }
     let m = raw.matching;
+    if !(1..=10_000).contains(&m.max_candidates) {
+        return Err(invalid(
+            "matching.max_candidates",
+            "must be between 1 and 10000, e.g. 64".into(),
+        ));
+    }
     if !(0.0..=1.0).contains(&m.review_threshold)
         || !(0.0..=1.0).contains(&m.link_threshold)
         || m.review_threshold > m.link_threshold
@@ -307,7 +325,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         matching: MatchingSettings {
             link_threshold: m.link_threshold,
             review_threshold: m.review_threshold,
-            max_candidates: m.max_candidates.max(1),
+            max_candidates: m.max_candidates,
         },
         partners,
     })
@@ -337,11 +355,19 @@ fn plugin_settings(
     };
     let config_json = serde_json::to_string(&raw.config.unwrap_or_default())
         .map_err(|e| format!("config: {e}"))?;
+    let deadline_ms = raw.deadline_ms.unwrap_or(default_deadline_ms);
+    if !(1..=600_000).contains(&deadline_ms) {
+        return Err("deadline_ms must be between 1 and 600000 (ten minutes)".into());
+    }
+    let memory_mib = raw.memory_mib.unwrap_or(256);
+    if !(1..=4096).contains(&memory_mib) {
+        return Err("memory_mib must be between 1 and 4096".into());
+    }
     Ok(PluginSettings {
         source,
         config_json,
-        deadline_ms: raw.deadline_ms.unwrap_or(default_deadline_ms).max(1),
-        memory_mib: raw.memory_mib.unwrap_or(256).max(1),
+        deadline_ms,
+        memory_mib,
     })
 }
 

@@ -32,6 +32,11 @@ pub enum ReceiveError {
         got: u64,
         expected: u64,
     },
+    #[error("record {seq} of the bundle is invalid: {invalid}")]
+    InvalidRecord {
+        seq: u64,
+        invalid: crate::record::Invalid,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -43,6 +48,16 @@ pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
     let me = &core.settings.hub_id;
     if payload.receiver != *me {
         return Err(ReceiveError::WrongReceiver(payload.receiver, me.clone()));
+    }
+    // The partner is trusted to sign, not to be bug-free: the same bounds apply
+    // to its records as to our own.
+    for (i, record) in payload.records.iter().enumerate() {
+        record
+            .check()
+            .map_err(|invalid| ReceiveError::InvalidRecord {
+                seq: payload.first_seq + i as u64,
+                invalid,
+            })?;
     }
     let received_at = now();
     let make_receipt = || {
@@ -151,6 +166,10 @@ enum Step {
 
 #[derive(Debug, thiserror::Error)]
 enum DeliverError {
+    #[error(
+        "the outbox is not dense: expected sequence {expected}, found {found}; the store is damaged"
+    )]
+    Gap { expected: u64, found: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -163,7 +182,11 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
     let store = &core.store;
     let first = store.sent_upto(partner)? + 1;
     let (last, message) = match store.pending_bundle(partner, first)? {
-        Some(pending) => pending,
+        Some((last, message)) => {
+            // A crash may have come between sealing and writing the copy.
+            write_evidence(core, partner, "bundle", first, &message);
+            (last, message)
+        }
         None => {
             let records =
                 store.outbox_from(partner, first, core.settings.exchange.bundle_max_records)?;
@@ -171,12 +194,16 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
                 return Ok(Step::Idle);
             }
             let last = records.last().map(|(s, _)| *s).unwrap_or(first);
-            debug_assert!(
-                records
-                    .iter()
-                    .enumerate()
-                    .all(|(i, (s, _))| *s == first + i as u64)
-            );
+            if let Some((i, (seq, _))) = records
+                .iter()
+                .enumerate()
+                .find(|(i, (s, _))| *s != first + *i as u64)
+            {
+                return Err(DeliverError::Gap {
+                    expected: first + i as u64,
+                    found: *seq,
+                });
+            }
             let payload = BundlePayload {
                 version: PAYLOAD_VERSION,
                 sender: core.settings.hub_id.clone(),
@@ -227,26 +254,40 @@ fn check_receipt(
     receipt: &[u8],
 ) -> Result<(), String> {
     let (_, r) = bundle::open_receipt(receipt, &core.partner_keys).map_err(|e| e.to_string())?;
-    if r.receiver != partner
-        || r.sender != core.settings.hub_id
-        || r.first_seq != first
-        || r.last_seq != last
-        || r.bundle_sha256 != bundle::sha256(message)
-    {
+    if r.receiver != partner || r.sender != core.settings.hub_id {
         return Err(format!(
-            "it acknowledges {}→{} {}..={} with another hash, not this bundle",
-            r.sender, r.receiver, r.first_seq, r.last_seq
+            "it acknowledges a bundle from {} to {}, not from {} to {partner}",
+            r.sender, r.receiver, core.settings.hub_id
         ));
+    }
+    if (r.first_seq, r.last_seq) != (first, last) {
+        return Err(format!(
+            "it acknowledges sequence {}..={}, not {first}..={last}",
+            r.first_seq, r.last_seq
+        ));
+    }
+    if r.bundle_sha256 != bundle::sha256(message) {
+        return Err("it acknowledges a bundle with another hash, not the one sent".into());
     }
     Ok(())
 }
 
 /// Writes a copy of a sent bundle or a received receipt for offline checks.
 /// The store holds the authoritative copy, so a failure here is only logged.
+/// Written to a temporary name and renamed, so a crash never leaves a torn
+/// file that would look like tampering to `entrex verify`.
 fn write_evidence(core: &Core, partner: &str, kind: &str, first: u64, bytes: &[u8]) {
     let dir = core.evidence_dir().join(format!("to-{partner}"));
     let path = dir.join(format!("{kind}-{first:012}.cose"));
-    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, bytes)) {
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        let temp = dir.join(format!(".{kind}-{first:012}.tmp"));
+        let mut file = std::fs::File::create(&temp)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)
+    };
+    if let Err(e) = write() {
         tracing::warn!(path = %path.display(), "cannot write evidence copy: {e}");
     }
 }

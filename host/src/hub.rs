@@ -55,17 +55,37 @@ pub struct Core {
     pub outbox_ready: Notify,
     /// Wakes the matchers when records arrive.
     pub inbox_ready: Notify,
-    /// Serialises ingest, so a batch's sequence numbers are contiguous.
+    /// Serialises ingest transactions: concurrent ones would conflict on the
+    /// counters and sled would rerun their closures.
     pub ingest_lock: std::sync::Mutex<()>,
+}
+
+/// Loads everything a hub needs except its store: keys and plugins (each
+/// instantiated and configured). `check-config` runs this; so does start-up.
+fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
+    let signer = Signer::new(keys::load_signing_key(&settings.signing_key)?);
+    let mut partner_keys = Keyring::default();
+    for p in &settings.partners {
+        partner_keys.add(&p.id, keys::load_public_key(&p.public_key)?);
+    }
+    let partner_urls: Vec<String> = settings.partners.iter().map(|p| p.url.clone()).collect();
+    let plugins = Plugins {
+        normaliser: Normaliser::load(&settings.normaliser, Vec::new())?,
+        eligibility: Eligibility::load(&settings.eligibility, Vec::new())?,
+        matcher: Matcher::load(&settings.matcher, Vec::new())?,
+        transport: Transport::load(&settings.transport, partner_urls)?,
+    };
+    Ok((signer, partner_keys, plugins))
+}
+
+/// Checks that a hub could start with these settings, without touching its data.
+pub fn check(settings: &Settings) -> Result<(), HubError> {
+    load(settings).map(|_| ())
 }
 
 impl Core {
     pub fn open(settings: Settings) -> Result<Core, HubError> {
-        let signer = Signer::new(keys::load_signing_key(&settings.signing_key)?);
-        let mut partner_keys = Keyring::default();
-        for p in &settings.partners {
-            partner_keys.add(&p.id, keys::load_public_key(&p.public_key)?);
-        }
+        let (signer, partner_keys, plugins) = load(&settings)?;
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| HubError::Dir {
             path: settings.data_dir.clone(),
             source,
@@ -75,13 +95,6 @@ impl Core {
             path: store_dir,
             source,
         })?;
-        let partner_urls: Vec<String> = settings.partners.iter().map(|p| p.url.clone()).collect();
-        let plugins = Plugins {
-            normaliser: Normaliser::load(&settings.normaliser, Vec::new())?,
-            eligibility: Eligibility::load(&settings.eligibility, Vec::new())?,
-            matcher: Matcher::load(&settings.matcher, Vec::new())?,
-            transport: Transport::load(&settings.transport, partner_urls)?,
-        };
         Ok(Core {
             partner_ids: settings.partners.iter().map(|p| p.id.clone()).collect(),
             settings,

@@ -14,9 +14,6 @@ use crate::store::{Ingested, ItemResult, Outcome, StoreError};
 /// Records handed to a plugin per call: large enough that the per-call cost
 /// vanishes, small enough to keep plugin memory modest.
 const PLUGIN_BATCH: usize = 1024;
-/// Longest accepted value of any text field a normaliser returns.
-const MAX_FIELD_BYTES: usize = 256;
-const MAX_CITIZENSHIPS: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -80,7 +77,15 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
                 Err(r) => slots.push(Err(r)),
             }
         }
-        let decisions = plugins.eligibility.decide(&accepted)?;
+        let decisions: Vec<Decision> = plugins
+            .eligibility
+            .decide(&accepted)?
+            .into_iter()
+            .map(|d| match d {
+                Decision::Withhold(reason) => Decision::Withhold(clean_reason(&reason)),
+                share => share,
+            })
+            .collect();
         let projected: Vec<_> = accepted.iter().map(Crossing::project).collect();
         let keys = plugins.matcher.block_keys(&projected)?;
         let mut accepted: Vec<Option<(Crossing, Decision, Vec<String>)>> = accepted
@@ -111,7 +116,7 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
         }
     }
     let results = {
-        let _serial = core.ingest_lock.lock().unwrap();
+        let _serial = core.ingest_lock.lock().unwrap_or_else(|e| e.into_inner());
         core.store.ingest(&items, &core.partner_ids)?
     };
     core.store.flush()?;
@@ -143,47 +148,33 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
     Ok(report)
 }
 
+/// Withhold reasons are counted and shown to operators, so they must stay a
+/// small set of rule names: the host keeps them short and plain whatever the
+/// plugin says (a reason must never carry personal data).
+fn clean_reason(reason: &str) -> String {
+    const MAX_REASON_CHARS: usize = 80;
+    let cleaned: String = reason
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || " :,._()-".contains(*c))
+        .take(MAX_REASON_CHARS)
+        .collect();
+    if cleaned.trim().is_empty() {
+        "unspecified".into()
+    } else {
+        cleaned.trim().to_owned()
+    }
+}
+
 /// The host does not trust a normaliser's output blindly: sizes are bounded so a
 /// plugin cannot bloat the store or a bundle, and codes must look like codes.
 fn check_crossing(c: Crossing) -> Result<Crossing, Rejection> {
-    let fields = [
-        ("source-ref", &c.source_ref),
-        ("given-names", &c.given_names),
-        ("middle-names", &c.middle_names),
-        ("family-name", &c.family_name),
-        ("document-number", &c.document_number),
-        ("port-code", &c.port_code),
-    ];
-    for (name, value) in fields {
-        if value.len() > MAX_FIELD_BYTES {
-            return Err(plugin_fault(name, format!("is {} bytes long", value.len())));
-        }
-    }
-    if c.source_ref.is_empty() {
-        return Err(plugin_fault("source-ref", "is empty".into()));
-    }
-    let codes = [
-        ("nationality", &c.nationality),
-        ("document-country", &c.document_country),
-        ("document-type", &c.document_type),
-    ];
-    for (name, value) in codes {
-        let ok = |b: u8| b.is_ascii_uppercase() || (name == "document-type" && b.is_ascii_digit());
-        if value.is_empty() || value.len() > 3 || !value.bytes().all(ok) {
-            return Err(plugin_fault(name, format!("{value:?} is not a code")));
-        }
-    }
-    if c.citizenships.len() > MAX_CITIZENSHIPS {
-        return Err(plugin_fault("citizenships", "lists too many".into()));
-    }
-    Ok(c)
-}
-
-fn plugin_fault(field: &str, what: String) -> Rejection {
-    Rejection {
-        field: Some(field.to_owned()),
-        reason: format!(
-            "the normaliser produced an unusable value: {field} {what}; this is a plugin fault, report it to the plugin's authors"
-        ),
+    match c.check() {
+        Ok(()) => Ok(c),
+        Err(invalid) => Err(Rejection {
+            field: Some(invalid.field.to_owned()),
+            reason: format!(
+                "the normaliser produced an unusable value: {invalid}; this is a plugin fault, report it to the plugin's authors"
+            ),
+        }),
     }
 }

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error(
+        "cannot read key file {path}: {source}; create a key pair with `entrex keygen --out DIR --name NAME`, or for a partner's key copy the .pub.pem file it publishes"
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -14,6 +14,8 @@
 //! - [`exchange`]: the bundler (send) and the receiving side.
 //! - [`matching`]: links received exits to our entries.
 //! - [`report`]: status and the joint-report figures.
+//! - [`presence`]: travel history and physical-presence calculators (PR
+//!   residency obligation, citizenship).
 //! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
@@ -29,6 +31,7 @@ pub mod ingest;
 pub mod keys;
 pub mod matching;
 pub mod plugins;
+pub mod presence;
 pub mod record;
 pub mod report;
 pub mod store;

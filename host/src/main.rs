@@ -150,8 +150,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::CheckConfig { file } => {
             let settings = Settings::load(&file).map_err(|e| e.to_string())?;
+            entrex::hub::check(&settings).map_err(|e| format!("{}: {e}", file.display()))?;
             println!(
-                "{}: ok (hub {}, listening on {}, {} partner(s))",
+                "{}: ok (hub {}, listening on {}, {} partner(s); keys and plugins load)",
                 file.display(),
                 settings.hub_id,
                 settings.listen,

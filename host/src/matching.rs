@@ -96,13 +96,19 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
     let scores = core.plugins.matcher.score(&refs)?;
 
     // Best pairs first, so a contested entry goes to the exit it fits best.
+    // An exit closes an entry made before it; among equals, the latest entry.
     let mut ranked: Vec<(f64, usize, usize)> = pairs
         .iter()
         .zip(&scores)
-        .filter(|(_, s)| **s >= settings.review_threshold)
+        .filter(|&(&(x, e), &s)| {
+            s >= settings.review_threshold && entries[e].1.entered_at <= records[x].entered_at
+        })
         .map(|(&(x, e), &s)| (s, x, e))
         .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(entries[b.2].1.entered_at.cmp(&entries[a.2].1.entered_at))
+    });
     let mut exit_done = vec![false; records.len()];
     let mut entry_taken = vec![false; entries.len()];
     let mut rows = Vec::new();

@@ -2,8 +2,9 @@
 //! what their kind may use, and calls them in batches.
 //!
 //! Plugins have no ambient authority. Every plugin is linked with WASI over an
-//! empty context (no preopened directories, no environment, no sockets, no
-//! arguments, no inherited stdio) plus the `log` import. Only the transport plugin
+//! empty context — no preopened directories, no environment, no arguments, no
+//! inherited stdio, TCP, UDP and name lookup disabled, a wall clock stuck at the
+//! epoch — plus the `log` import. Only the transport plugin
 //! is linked with `wasi:http/outgoing-handler`, and its requests reach only the
 //! partner URLs in the configuration; any other request fails with
 //! `HTTP-request-denied` before a connection is made.
@@ -187,10 +188,24 @@ impl wit_log::Host for State {
     }
 }
 
-/// Lets outgoing requests reach only the configured partner endpoints.
+/// The wall clock plugins see: always the Unix epoch. A plugin's answer must
+/// depend on its input, not on when it runs; times it needs come in records.
+struct NoWallClock;
+
+impl wasmtime_wasi::HostWallClock for NoWallClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Lets outgoing requests reach only the configured partner endpoint that the
+/// current call is delivering to (URLs in `canonical_url` form).
 #[derive(Clone, Default)]
 struct PartnerOnly {
-    allowed: Arc<Vec<String>>,
+    destination: Option<String>,
 }
 
 type SendFuture = Box<
@@ -211,11 +226,7 @@ impl WasiHttpHooks for PartnerOnly {
     ) -> SendFuture {
         drop(fut);
         let target = request.uri().to_string();
-        let allowed = canonical_url(&target).is_some_and(|t| {
-            self.allowed
-                .iter()
-                .any(|url| canonical_url(url).as_ref() == Some(&t))
-        });
+        let allowed = self.destination.is_some() && canonical_url(&target) == self.destination;
         if !allowed {
             tracing::warn!(%target, "plugin request to a destination that is not a configured partner endpoint was denied");
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
@@ -356,7 +367,8 @@ pub struct Plugin<W: World> {
     config_json: String,
     deadline_ticks: u64,
     memory_bytes: usize,
-    allowed_urls: Arc<Vec<String>>,
+    /// Partner endpoints (canonical form) a transport plugin may be asked to reach.
+    allowed_urls: Vec<String>,
     idle: Mutex<Vec<Instance<W>>>,
 }
 
@@ -405,7 +417,10 @@ impl<W: World> Plugin<W> {
             config_json: settings.config_json.clone(),
             deadline_ticks: (settings.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1,
             memory_bytes: (settings.memory_mib as usize) << 20,
-            allowed_urls: Arc::new(allowed_urls),
+            allowed_urls: allowed_urls
+                .iter()
+                .filter_map(|u| canonical_url(u))
+                .collect(),
             idle: Mutex::new(Vec::new()),
         };
         // Instantiate once now so a bad plugin or configuration stops start-up.
@@ -421,16 +436,19 @@ impl<W: World> Plugin<W> {
     fn instantiate(&self) -> Result<Instance<W>, PluginError> {
         let state = State {
             plugin: self.name.clone(),
-            wasi: WasiCtx::builder().build(),
+            wasi: WasiCtx::builder()
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .wall_clock(NoWallClock)
+                .build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.memory_bytes)
                 .trap_on_grow_failure(true)
                 .build(),
             http: WasiHttpCtx::new(),
-            hooks: PartnerOnly {
-                allowed: self.allowed_urls.clone(),
-            },
+            hooks: PartnerOnly::default(),
         };
         let mut store = Store::new(engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -609,7 +627,19 @@ impl Transport {
     /// Delivers a bundle; blocks, so call it from a blocking thread.
     pub fn send(&self, url: &str, bundle: &[u8]) -> Result<Delivery, PluginError> {
         use bindings::transport::exports::entrex::plugin::deliver::Outcome;
-        let out = self.call(|w, s| w.entrex_plugin_deliver().call_send(s, url, bundle))?;
+        let destination = canonical_url(url).filter(|u| self.allowed_urls.contains(u));
+        if destination.is_none() {
+            return Err(PluginError::Contract {
+                plugin: self.name.to_string(),
+                detail: format!("{url} is not a configured partner endpoint"),
+            });
+        }
+        let out = self.call(|w, s| {
+            s.data_mut().hooks.destination = destination;
+            let out = w.entrex_plugin_deliver().call_send(&mut *s, url, bundle);
+            s.data_mut().hooks.destination = None;
+            out
+        })?;
         Ok(match out {
             Outcome::Receipt(bytes) => Delivery::Receipt(bytes),
             Outcome::Refused((status, body)) => Delivery::Refused { status, body },

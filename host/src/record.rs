@@ -117,6 +117,121 @@ impl Crossing {
     }
 }
 
+/// Why a record's values cannot be accepted: a field and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: &'static str,
+    pub what: String,
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.field, self.what)
+    }
+}
+
+/// Longest text value accepted in any field.
+const MAX_TEXT_BYTES: usize = 256;
+const MAX_CITIZENSHIPS: usize = 16;
+
+fn invalid(field: &'static str, what: String) -> Result<(), Invalid> {
+    Err(Invalid { field, what })
+}
+
+fn check_text(field: &'static str, value: &str, required: bool) -> Result<(), Invalid> {
+    if value.len() > MAX_TEXT_BYTES {
+        return invalid(
+            field,
+            format!("is {} bytes long; at most {MAX_TEXT_BYTES}", value.len()),
+        );
+    }
+    if required && value.trim().is_empty() {
+        return invalid(field, "is empty".into());
+    }
+    if value.chars().any(char::is_control) {
+        return invalid(field, "contains control characters".into());
+    }
+    Ok(())
+}
+
+/// Codes are short and upper case: ICAO country codes (1-3 letters), document
+/// types (1-2 letters or digits), port codes and document numbers (letters and digits).
+fn check_code(field: &'static str, value: &str, max: usize, digits: bool) -> Result<(), Invalid> {
+    let ok = |c: char| c.is_ascii_uppercase() || (digits && c.is_ascii_digit());
+    if value.is_empty() || value.len() > max || !value.chars().all(ok) {
+        let kind = if digits {
+            "letters or digits"
+        } else {
+            "letters"
+        };
+        return invalid(field, format!("{value:?} is not 1-{max} upper-case {kind}"));
+    }
+    Ok(())
+}
+
+impl PartialDate {
+    pub fn check(&self) -> Result<(), Invalid> {
+        let field = "date-of-birth";
+        if !(1850..=2200).contains(&self.year) {
+            return invalid(field, format!("year {} is not plausible", self.year));
+        }
+        match (self.month, self.day) {
+            (None, Some(_)) => invalid(field, "has a day but no month".into()),
+            (Some(m), _) if !(1..=12).contains(&m) => {
+                invalid(field, format!("month {m} does not exist"))
+            }
+            (Some(m), Some(d))
+                if d == 0
+                    || u32::from(d)
+                        > entrex_plugin_common::dates::days_in_month(
+                            i32::from(self.year),
+                            u32::from(m),
+                        ) =>
+            {
+                invalid(field, format!("{self} is not a date"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl SharedRecord {
+    /// The bounds every shared record must respect, whoever produced it (our
+    /// normaliser or a partner hub).
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_text("given-names", &self.given_names, false)?;
+        check_text("middle-names", &self.middle_names, false)?;
+        check_text("family-name", &self.family_name, true)?;
+        self.date_of_birth.check()?;
+        check_code("nationality", &self.nationality, 3, false)?;
+        check_code("document-type", &self.document_type, 2, true)?;
+        check_code("document-number", &self.document_number, 32, true)?;
+        check_code("document-country", &self.document_country, 3, false)?;
+        check_code("port-code", &self.port_code, 8, true)?;
+        Ok(())
+    }
+}
+
+impl Crossing {
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_text("source-ref", &self.source_ref, true)?;
+        self.project().check()?;
+        if self.citizenships.len() > MAX_CITIZENSHIPS {
+            return invalid(
+                "citizenships",
+                format!(
+                    "lists {}; at most {MAX_CITIZENSHIPS}",
+                    self.citizenships.len()
+                ),
+            );
+        }
+        for c in &self.citizenships {
+            check_code("citizenships", c, 3, false)?;
+        }
+        Ok(())
+    }
+}
+
 /// What the eligibility plugin decided for one crossing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Decision {

@@ -533,18 +533,22 @@ impl Store {
         make_receipt: impl Fn() -> Vec<u8>,
     ) -> Result<Received> {
         let sha = crate::bundle::sha256(bundle);
-        if let Some(v) = self.bundles_in.get(partner_key(sender, first))? {
-            let stored: ReceivedBundle = decode("received bundle", &v)?;
-            if stored.sha256 == sha {
-                return Ok(Received::Duplicate {
-                    receipt: stored.receipt,
-                });
-            }
-        }
         let receipt = make_receipt();
         use sled::Transactional;
         let outcome = (&self.meta, &self.inbox, &self.bundles_in)
             .transaction(|(meta, inbox, bundles_in)| {
+                // Checked inside the transaction, so a resend racing the
+                // original is answered with the original's receipt.
+                if let Some(v) = bundles_in.get(partner_key(sender, first))? {
+                    let stored: ReceivedBundle = serde_cbor::from_slice(&v).map_err(|_| {
+                        ConflictableTransactionError::Abort("corrupt received bundle")
+                    })?;
+                    if stored.sha256 == sha {
+                        return Ok(Received::Duplicate {
+                            receipt: stored.receipt,
+                        });
+                    }
+                }
                 let next_key = counter::inbox_next(sender);
                 let expected = tx_get_u64(meta, &next_key)?.max(1);
                 if first != expected {
@@ -566,7 +570,7 @@ impl Store {
                 )?;
                 meta.insert(next_key.as_str(), &be(last + 1))?;
                 tx_add(meta, &counter::bundles_received(sender), 1)?;
-                Ok::<_, ConflictableTransactionError<()>>(Received::Stored {
+                Ok::<_, ConflictableTransactionError<&str>>(Received::Stored {
                     receipt: receipt.clone(),
                 })
             })
@@ -600,16 +604,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Entry ids indexed under any of `keys`, at most `max` per key.
+    /// Entry ids indexed under any of `keys`, the newest `max` per key: with
+    /// years of history, a traveller's latest entry is the one an exit closes.
     pub fn candidates(&self, keys: &[String], max: usize) -> Result<Vec<u64>> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for key in keys {
             let mut prefix = key.as_bytes().to_vec();
             prefix.push(0);
-            for kv in self.index.scan_prefix(&prefix).take(max) {
+            for kv in self.index.scan_prefix(&prefix).rev().take(max) {
                 let (k, _) = kv?;
                 let id = seq_of(&k);
-                if !out.contains(&id) {
+                if seen.insert(id) {
                     out.push(id);
                 }
             }

@@ -148,29 +148,48 @@ fn keygen_writes_keys_that_openssl_reads_and_never_overwrites() {
 
 #[test]
 fn a_bad_config_is_refused_with_the_file_and_the_key() {
+    // The example config, placed as in the repository: config/ beside keys/.
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("hub.toml");
+    let keys = dir.path().join("keys");
+    for name in ["ca", "us"] {
+        let run = entrex(&["keygen", "--out", keys.to_str().unwrap(), "--name", name]);
+        assert!(run.status.success(), "{}", text(&run));
+    }
+    std::fs::create_dir(dir.path().join("config")).unwrap();
+    let path = dir.path().join("config/hub.toml");
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/ca.toml")).unwrap();
     std::fs::write(&path, &example).unwrap();
     let ok = entrex(&["check-config", path.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", text(&ok));
 
-    std::fs::write(&path, example.replace("listen = ", "lisen = ")).unwrap();
-    let bad = entrex(&["check-config", path.to_str().unwrap()]);
-    assert!(!bad.status.success());
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("hub.toml") && err.contains("lisen"), "{err}");
-
-    std::fs::write(
-        &path,
+    let refused = |config: String, expected: &[&str]| {
+        std::fs::write(&path, config).unwrap();
+        let bad = entrex(&["check-config", path.to_str().unwrap()]);
+        assert!(!bad.status.success(), "{}", text(&bad));
+        let err = String::from_utf8_lossy(&bad.stderr);
+        for e in expected {
+            assert!(err.contains(e), "{e:?} not in {err}");
+        }
+    };
+    // An unknown key: the file, the line, the key.
+    refused(
+        example.replace("listen = ", "lisen = "),
+        &["hub.toml", "line 7", "lisen"],
+    );
+    // A plugin that is not embedded: which ones are.
+    refused(
         example.replace("builtin:ca-normaliser", "builtin:cbsa"),
-    )
-    .unwrap();
-    let bad = entrex(&["check-config", path.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(
-        err.contains("plugins.normaliser") && err.contains("builtin:ca-normaliser"),
-        "{err}"
+        &["plugins.normaliser", "builtin:ca-normaliser"],
+    );
+    // A plugin that refuses its configuration: the plugin's own words.
+    refused(
+        example.replace("modes = [\"vehicle\"", "modes = [\"boat\""),
+        &["phase2-eligibility", "boat"],
+    );
+    // A missing key file: which file, and how to make one.
+    refused(
+        example.replace("keys/us.pub.pem", "keys/mx.pub.pem"),
+        &["mx.pub.pem", "entrex keygen"],
     );
 }
