@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Embedded in the binary.
 const PLUGINS: &[&str] = &[
     "ca-normaliser",
     "us-normaliser",
@@ -14,6 +15,8 @@ const PLUGINS: &[&str] = &[
     "biographic-matcher",
     "https-transport",
 ];
+/// Built for the test suite only (`ENTREX_TEST_PLUGIN_DIR`), never embedded.
+const TEST_PLUGINS: &[&str] = &["hostile-normaliser", "forbidden-import"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -37,7 +40,7 @@ fn main() {
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir);
-    for plugin in PLUGINS {
+    for plugin in PLUGINS.iter().chain(TEST_PLUGINS) {
         cmd.arg("-p").arg(plugin);
     }
     // What the outer build set for itself (clippy's wrapper, its flags, its
@@ -62,6 +65,7 @@ fn main() {
         );
     }
     let out = target_dir.join("wasm32-wasip2").join("release");
+    println!("cargo:rustc-env=ENTREX_TEST_PLUGIN_DIR={}", out.display());
     for plugin in PLUGINS {
         let file = out.join(format!("{}.wasm", plugin.replace('-', "_")));
         assert!(file.exists(), "plugin build produced no {}", file.display());

@@ -6,6 +6,8 @@
 //! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
 //! | `GET /v1/status` | operators | counters and queue depths |
 //! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=` as unix seconds) |
+//! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
+//! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `GET /healthz` | monitoring | liveness |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
@@ -89,13 +91,22 @@ async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body
         (&Method::POST, "/v1/partner/bundles") => post_bundle(core, req).await,
         (&Method::GET, "/v1/status") => status(core).await,
         (&Method::GET, "/v1/report") => report(core, req).await,
+        (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
+        (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (_, "/v1/crossings" | "/v1/partner/bundles" | "/v1/status" | "/v1/report" | "/healthz") => {
-            error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{} is not allowed on {path}", req.method()),
-            )
-        }
+        (
+            _,
+            "/v1/crossings"
+            | "/v1/partner/bundles"
+            | "/v1/status"
+            | "/v1/report"
+            | "/healthz"
+            | "/v1/quarantine"
+            | "/v1/quarantine/retry",
+        ) => error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{} is not allowed on {path}", req.method()),
+        ),
         _ => error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
     };
     Ok(response)
@@ -229,6 +240,58 @@ async fn report(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
     match tokio::task::spawn_blocking(move || crate::report::joint_report(&core, from, to)).await {
         Ok(Ok(report)) => json(StatusCode::OK, &report),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// One quarantined record as operators see it: why and where, not its content.
+#[derive(serde::Serialize, serde::Deserialize, Debug)]
+pub struct QuarantineEntry {
+    pub id: u64,
+    pub location: String,
+    pub stage: String,
+    pub plugin: String,
+    pub reason: String,
+    pub quarantined_at: i64,
+    pub bytes: usize,
+}
+
+const QUARANTINE_PAGE: usize = 10_000;
+
+async fn quarantine_list(core: Arc<Core>) -> Response<Body> {
+    let result =
+        tokio::task::spawn_blocking(move || core.store.quarantined(0, QUARANTINE_PAGE)).await;
+    match result {
+        Ok(Ok(held)) => {
+            let entries: Vec<QuarantineEntry> = held
+                .into_iter()
+                .map(|q| QuarantineEntry {
+                    id: q.id,
+                    location: q.location,
+                    stage: q.quarantine.stage,
+                    plugin: q.quarantine.plugin,
+                    reason: q.quarantine.reason,
+                    quarantined_at: q.at,
+                    bytes: q.raw.len(),
+                })
+                .collect();
+            json(StatusCode::OK, &entries)
+        }
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn quarantine_retry(core: Arc<Core>) -> Response<Body> {
+    let result =
+        tokio::task::spawn_blocking(move || ingest::retry_quarantined(&core, QUARANTINE_PAGE))
+            .await;
+    match result {
+        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e)) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("retry failed, the records stay in quarantine: {e}"),
+        ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

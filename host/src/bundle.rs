@@ -22,6 +22,7 @@ use crate::record::{SharedRecord, Timestamp};
 
 pub const CONTENT_TYPE_BUNDLE: &str = "application/entrex-bundle+cbor";
 pub const CONTENT_TYPE_RECEIPT: &str = "application/entrex-receipt+cbor";
+pub const CONTENT_TYPE_PLUGIN_SIGNATURE: &str = "application/entrex-plugin-signature+cbor";
 /// The media type of a bundle or receipt on HTTP.
 pub const MEDIA_TYPE: &str = "application/cose; cose-type=\"cose-sign1\"";
 
@@ -304,6 +305,43 @@ fn check_receipt(verified: &Verified) -> Result<ReceiptPayload, BundleError> {
     Ok(payload)
 }
 
+/// A detached signature over a plugin component: what an agency vouches for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSignature {
+    pub version: u32,
+    #[serde(with = "serde_bytes")]
+    pub component_sha256: Vec<u8>,
+    pub name: String,
+    pub plugin_version: String,
+    /// normaliser, eligibility, matcher or transport.
+    pub kind: String,
+    pub signed_at: Timestamp,
+}
+
+pub fn seal_plugin_signature(signer: &Signer, payload: &PluginSignature) -> Vec<u8> {
+    let bytes = serde_cbor::to_vec(payload).expect("CBOR encoding of a signature cannot fail");
+    signer.sign(CONTENT_TYPE_PLUGIN_SIGNATURE, &bytes)
+}
+
+pub fn open_plugin_signature(
+    message: &[u8],
+    keyring: &Keyring,
+) -> Result<(Verified, PluginSignature), BundleError> {
+    let verified = verify(message, keyring)?;
+    let payload = check_plugin_signature(&verified)?;
+    Ok((verified, payload))
+}
+
+fn check_plugin_signature(verified: &Verified) -> Result<PluginSignature, BundleError> {
+    let payload: PluginSignature =
+        decode(verified, CONTENT_TYPE_PLUGIN_SIGNATURE, "plugin signature")?;
+    if payload.version != PAYLOAD_VERSION {
+        return Err(BundleError::Version(payload.version));
+    }
+    Ok(payload)
+}
+
 /// The owner of a key given to `entrex verify` without a hub id: the signature
 /// is checked, but not which hub the payload claims to come from.
 pub const UNBOUND: &str = "";
@@ -313,6 +351,7 @@ pub const UNBOUND: &str = "";
 pub enum Opened {
     Bundle(BundlePayload),
     Receipt(ReceiptPayload),
+    PluginSignature(PluginSignature),
 }
 
 /// Verifies a message and decodes it as whatever its content type says.
@@ -320,6 +359,8 @@ pub fn open_any(message: &[u8], keyring: &Keyring) -> Result<(Verified, Opened),
     let verified = verify(message, keyring)?;
     let opened = if verified.content_type == CONTENT_TYPE_RECEIPT {
         Opened::Receipt(check_receipt(&verified)?)
+    } else if verified.content_type == CONTENT_TYPE_PLUGIN_SIGNATURE {
+        Opened::PluginSignature(check_plugin_signature(&verified)?)
     } else {
         Opened::Bundle(check_bundle(&verified)?)
     };

@@ -116,6 +116,26 @@ impl Client {
             .await
     }
 
+    pub async fn quarantine(&self) -> Result<Vec<crate::api::QuarantineEntry>, ClientError> {
+        self.json(
+            Method::GET,
+            "/v1/quarantine",
+            "application/json",
+            Vec::new(),
+        )
+        .await
+    }
+
+    pub async fn retry_quarantine(&self) -> Result<IngestReport, ClientError> {
+        self.json(
+            Method::POST,
+            "/v1/quarantine/retry",
+            "application/json",
+            Vec::new(),
+        )
+        .await
+    }
+
     pub async fn report(
         &self,
         from: Option<i64>,

@@ -57,6 +57,12 @@ fn default_max_batch_bytes() -> usize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlugins {
+    /// Public keys (PEM) whose plugin signatures this hub accepts.
+    #[serde(default)]
+    trusted_keys: Vec<PathBuf>,
+    /// Load plugins without a trusted signature (development only).
+    #[serde(default)]
+    allow_unsigned: bool,
     normaliser: RawPlugin,
     eligibility: RawPlugin,
     matcher: RawPlugin,
@@ -134,6 +140,7 @@ pub struct Settings {
     pub eligibility: PluginSettings,
     pub matcher: PluginSettings,
     pub transport: PluginSettings,
+    pub plugin_trust: PluginTrust,
     pub exchange: ExchangeSettings,
     pub matching: MatchingSettings,
     pub partners: Vec<PartnerSettings>,
@@ -153,6 +160,14 @@ pub enum PluginSource {
     /// One of the plugins embedded in the binary, by name.
     Builtin(String),
     File(PathBuf),
+}
+
+/// Which plugin files the hub loads: those signed by a trusted key, or any
+/// when `allow_unsigned` is set. Built-in plugins are part of the binary.
+#[derive(Clone, Debug, Default)]
+pub struct PluginTrust {
+    pub trusted_keys: Vec<PathBuf>,
+    pub allow_unsigned: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -321,6 +336,15 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         eligibility: plugin("plugins.eligibility", raw.plugins.eligibility, 5_000)?,
         matcher: plugin("plugins.matcher", raw.plugins.matcher, 5_000)?,
         transport: plugin("plugins.transport", raw.plugins.transport, 120_000)?,
+        plugin_trust: PluginTrust {
+            trusted_keys: raw
+                .plugins
+                .trusted_keys
+                .iter()
+                .map(|p| base.join(p))
+                .collect(),
+            allow_unsigned: raw.plugins.allow_unsigned,
+        },
         exchange,
         matching: MatchingSettings {
             link_threshold: m.link_threshold,

@@ -357,6 +357,7 @@ fn add(total: &mut IngestReport, more: IngestReport) {
     total.duplicates += more.duplicates;
     total.shared += more.shared;
     total.withheld += more.withheld;
+    total.quarantined += more.quarantined;
     total.problems.extend(more.problems);
 }
 

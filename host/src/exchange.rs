@@ -238,6 +238,24 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
                 Err(why) => Ok(Step::Retry(format!("partner's receipt refused: {why}"))),
             }
         }
+        Delivery::Refused { status: 409, body } => {
+            // The partner continues its inbox elsewhere. Behind us (it lost
+            // records it had acknowledged, e.g. restored from a backup): send
+            // again from where it is; bundles and outbox records are kept.
+            let expected = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("expected_seq")?.as_u64());
+            match expected {
+                Some(expected) if expected >= 1 && expected < first => {
+                    tracing::warn!(%partner, expected, first, "partner is missing records it acknowledged; resending from {expected}");
+                    store.rewind_sent(partner, expected - 1)?;
+                    Ok(Step::Delivered)
+                }
+                _ => Ok(Step::Retry(format!(
+                    "partner refused bundle {first}..={last} as out of sequence: {body}"
+                ))),
+            }
+        }
         Delivery::Refused { status, body } => Ok(Step::Retry(format!(
             "partner refused bundle {first}..={last} with HTTP {status}: {body}"
         ))),

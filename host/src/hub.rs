@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::bundle::{Keyring, Signer};
 use crate::config::Settings;
 use crate::keys::{self, KeyError};
-use crate::plugins::{Eligibility, Matcher, Normaliser, PluginError, Transport};
+use crate::plugins::{Eligibility, Matcher, Normaliser, PluginError, Transport, Trust};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,11 +69,12 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
         partner_keys.add(&p.id, keys::load_public_key(&p.public_key)?);
     }
     let partner_urls: Vec<String> = settings.partners.iter().map(|p| p.url.clone()).collect();
+    let trust = Trust::load(&settings.plugin_trust)?;
     let plugins = Plugins {
-        normaliser: Normaliser::load(&settings.normaliser, Vec::new())?,
-        eligibility: Eligibility::load(&settings.eligibility, Vec::new())?,
-        matcher: Matcher::load(&settings.matcher, Vec::new())?,
-        transport: Transport::load(&settings.transport, partner_urls)?,
+        normaliser: Normaliser::load(&settings.normaliser, &trust, Vec::new())?,
+        eligibility: Eligibility::load(&settings.eligibility, &trust, Vec::new())?,
+        matcher: Matcher::load(&settings.matcher, &trust, Vec::new())?,
+        transport: Transport::load(&settings.transport, &trust, partner_urls)?,
     };
     Ok((signer, partner_keys, plugins))
 }

@@ -2,14 +2,16 @@
 //! projection → store (raw input, crossings, outbox) → flush → answer.
 //!
 //! A batch is answered only once it is durable. Records the normaliser rejects
-//! are stored with their reason and reported back; the rest of the batch goes on.
+//! are stored with their reason and reported back; records a plugin fails on
+//! (trap, deadline, memory, broken contract) are isolated by splitting the
+//! batch and quarantined whole; the rest of the batch goes on.
 
 use serde::Serialize;
 
 use crate::hub::Core;
-use crate::plugins::PluginError;
+use crate::plugins::{PluginError, SourceRecord};
 use crate::record::{Crossing, Decision, Rejection};
-use crate::store::{Ingested, ItemResult, Outcome, StoreError};
+use crate::store::{Ingested, ItemResult, Outcome, Quarantine, StoreError};
 
 /// Records handed to a plugin per call: large enough that the per-call cost
 /// vanishes, small enough to keep plugin memory modest.
@@ -38,6 +40,9 @@ pub struct IngestReport {
     pub duplicates: usize,
     pub shared: usize,
     pub withheld: usize,
+    /// Records a plugin failed on; kept whole for retry (`entrex quarantine`).
+    #[serde(default)]
+    pub quarantined: usize,
     /// Every record that was not accepted, with where it was and why.
     pub problems: Vec<Problem>,
 }
@@ -52,8 +57,8 @@ pub struct Problem {
 /// Runs the whole pipeline for one batch. Blocking: plugins and the store's
 /// flush run on the calling thread.
 pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
-    let plugins = &core.plugins;
-    let records = plugins
+    let records = core
+        .plugins
         .normaliser
         .split(batch)?
         .map_err(IngestError::BadBatch)?;
@@ -63,50 +68,69 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
             MAX_RECORDS_PER_BATCH,
         ));
     }
+    let items = process(core, records)?;
+    store(core, items)
+}
+
+/// What became of one record on its way through the plugins.
+enum Stage {
+    Normalised(Box<Crossing>),
+    Done(Outcome),
+}
+
+/// Normalise, decide, compute matching keys: every record ends as accepted,
+/// rejected or quarantined. A plugin failure is contained to the records that
+/// cause it; only a plugin that cannot even be instantiated fails the batch.
+pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>, IngestError> {
+    let plugins = &core.plugins;
     let mut items = Vec::with_capacity(records.len());
     for chunk in records.chunks(PLUGIN_BATCH) {
-        let normalised = plugins.normaliser.normalise(chunk)?;
-        let mut accepted: Vec<Crossing> = Vec::new();
-        let mut slots = Vec::with_capacity(chunk.len());
-        for result in normalised {
-            match result.and_then(check_crossing) {
-                Ok(c) => {
-                    slots.push(Ok(accepted.len()));
-                    accepted.push(c);
-                }
-                Err(r) => slots.push(Err(r)),
-            }
-        }
-        let decisions: Vec<Decision> = plugins
-            .eligibility
-            .decide(&accepted)?
+        let normaliser = plugins.normaliser.name();
+        let mut stages: Vec<Stage> = contained(chunk, &|c| plugins.normaliser.normalise(c))?
             .into_iter()
-            .map(|d| match d {
-                Decision::Withhold(reason) => Decision::Withhold(clean_reason(&reason)),
-                share => share,
+            .map(|r| match r {
+                Ok(Ok(c)) => match check_crossing(c) {
+                    Ok(c) => Stage::Normalised(Box::new(c)),
+                    Err(rejection) => Stage::Done(Outcome::Rejected(rejection)),
+                },
+                Ok(Err(rejection)) => Stage::Done(Outcome::Rejected(rejection)),
+                Err(reason) => Stage::Done(quarantine("normalise", normaliser, reason)),
             })
             .collect();
-        let projected: Vec<_> = accepted.iter().map(Crossing::project).collect();
-        let keys = plugins.matcher.block_keys(&projected)?;
-        let mut accepted: Vec<Option<(Crossing, Decision, Vec<String>)>> = accepted
+
+        let (positions, crossings): (Vec<usize>, Vec<Crossing>) = stages
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                Stage::Normalised(c) => Some((i, c.as_ref().clone())),
+                Stage::Done(_) => None,
+            })
+            .unzip();
+        let decisions = contained(&crossings, &|c| plugins.eligibility.decide(c))?;
+        let projected: Vec<_> = crossings.iter().map(Crossing::project).collect();
+        let keys = contained(&projected, &|r| plugins.matcher.block_keys(r))?;
+        for (((i, crossing), decision), keys) in positions
             .into_iter()
+            .zip(crossings)
             .zip(decisions)
             .zip(keys)
-            .map(|((c, d), k)| Some((c, d, k)))
-            .collect();
-        for (record, slot) in chunk.iter().zip(slots) {
-            let outcome = match slot {
-                Ok(i) => {
-                    let (crossing, decision, keys) = accepted[i]
-                        .take()
-                        .expect("each accepted crossing is used once");
-                    Outcome::Accepted {
-                        crossing: Box::new(crossing),
-                        decision,
-                        keys,
-                    }
-                }
-                Err(rejection) => Outcome::Rejected(rejection),
+        {
+            stages[i] = Stage::Done(match (decision, keys) {
+                (Ok(decision), Ok(keys)) => Outcome::Accepted {
+                    crossing: Box::new(crossing),
+                    decision: match decision {
+                        Decision::Withhold(reason) => Decision::Withhold(clean_reason(&reason)),
+                        share => share,
+                    },
+                    keys,
+                },
+                (Err(reason), _) => quarantine("eligibility", plugins.eligibility.name(), reason),
+                (_, Err(reason)) => quarantine("matching keys", plugins.matcher.name(), reason),
+            });
+        }
+        for (record, stage) in chunk.iter().zip(stages) {
+            let Stage::Done(outcome) = stage else {
+                unreachable!("every normalised record got a decision and keys")
             };
             items.push(Ingested {
                 location: record.location.clone(),
@@ -115,6 +139,49 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
             });
         }
     }
+    Ok(items)
+}
+
+fn quarantine(stage: &str, plugin: &str, reason: String) -> Outcome {
+    tracing::warn!(stage, plugin, "record quarantined: {reason}");
+    Outcome::Quarantined(Quarantine {
+        stage: stage.to_owned(),
+        plugin: plugin.to_owned(),
+        reason,
+    })
+}
+
+/// Calls a plugin on a batch; when the call fails (trap, deadline, memory,
+/// broken contract), splits the batch in halves on fresh instances until the
+/// record(s) at fault stand alone. Each result is the plugin's answer or why it
+/// failed on that very record.
+/// One plugin call over a batch.
+type BatchCall<'a, T, R> = &'a dyn Fn(&[T]) -> Result<Vec<R>, PluginError>;
+
+fn contained<T, R>(
+    items: &[T],
+    call: BatchCall<T, R>,
+) -> Result<Vec<Result<R, String>>, PluginError> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    match call(items) {
+        Ok(out) => Ok(out.into_iter().map(Ok).collect()),
+        Err(e) if e.is_contained() => {
+            if items.len() == 1 {
+                return Ok(vec![Err(e.to_string())]);
+            }
+            let (left, right) = items.split_at(items.len() / 2);
+            let mut out = contained(left, call)?;
+            out.extend(contained(right, call)?);
+            Ok(out)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Stores processed records in one transaction, flushes, and answers.
+pub fn store(core: &Core, items: Vec<Ingested>) -> Result<IngestReport, IngestError> {
     let results = {
         let _serial = core.ingest_lock.lock().unwrap_or_else(|e| e.into_inner());
         core.store.ingest(&items, &core.partner_ids)?
@@ -139,12 +206,31 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
             }
             ItemResult::Duplicate { .. } => report.duplicates += 1,
             ItemResult::Rejected { .. } => report.rejected += 1,
+            ItemResult::Quarantined { .. } => report.quarantined += 1,
         }
         report.problems.push(Problem {
             location: item.location.clone(),
             result,
         });
     }
+    Ok(report)
+}
+
+/// Runs quarantined records through the pipeline again (after a plugin fix or
+/// reload) and takes out of quarantine those that went through.
+pub fn retry_quarantined(core: &Core, max: usize) -> Result<IngestReport, IngestError> {
+    let held = core.store.quarantined(0, max)?;
+    let records = held
+        .iter()
+        .map(|q| SourceRecord {
+            location: q.location.clone(),
+            data: q.raw.clone(),
+        })
+        .collect();
+    let items = process(core, records)?;
+    let report = store(core, items)?;
+    let ids: Vec<u64> = held.iter().map(|q| q.id).collect();
+    core.store.release(&ids)?;
     Ok(report)
 }
 

@@ -57,6 +57,19 @@ enum Command {
         #[arg(long, default_value = "hub")]
         name: String,
     },
+    /// Work with plugin components: sign them for a hub's trust list.
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
+    /// See and retry the records a plugin failed on, on a running hub.
+    Quarantine {
+        #[command(subcommand)]
+        action: QuarantineAction,
+        /// The hub's API root.
+        #[arg(long, default_value = "http://127.0.0.1:7401", global = true)]
+        hub: String,
+    },
     /// Verify signed bundles and receipts offline and print what they contain.
     Verify {
         #[arg(required = true)]
@@ -66,6 +79,34 @@ enum Command {
         #[arg(long = "key", required = true)]
         keys: Vec<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum PluginAction {
+    /// Write COMPONENT.sig: a signature over the component's hash, name,
+    /// version and kind, with a private key whose public half hubs list in
+    /// `[plugins] trusted_keys`.
+    Sign {
+        component: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+        /// normaliser, eligibility, matcher or transport.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        version: String,
+        /// Defaults to the file name without extension.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuarantineAction {
+    /// List quarantined records: where they came from, which plugin failed, why.
+    List,
+    /// Run every quarantined record through the pipeline again.
+    Retry,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -158,6 +199,65 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 settings.listen,
                 settings.partners.len()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin {
+            action:
+                PluginAction::Sign {
+                    component,
+                    key,
+                    kind,
+                    version,
+                    name,
+                },
+        } => {
+            let kind: entrex::plugins::Kind = kind.parse()?;
+            let name = name.unwrap_or_else(|| {
+                component
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            let path = entrex::plugins::sign(&key, &component, &name, &version, kind)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "signed {name} {version} ({kind} plugin): {}",
+                path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quarantine { action, hub } => {
+            let client = entrex::client::Client::new(hub);
+            runtime().block_on(async {
+                match action {
+                    QuarantineAction::List => {
+                        let entries = client.quarantine().await.map_err(|e| e.to_string())?;
+                        if entries.is_empty() {
+                            println!("quarantine is empty");
+                        }
+                        for q in entries {
+                            println!(
+                                "#{} {} ({} bytes) at {}: {} plugin {}: {}",
+                                q.id,
+                                q.location,
+                                q.bytes,
+                                entrex::record::format_time(q.quarantined_at),
+                                q.stage,
+                                q.plugin,
+                                q.reason
+                            );
+                        }
+                    }
+                    QuarantineAction::Retry => {
+                        let report = client.retry_quarantine().await.map_err(|e| e.to_string())?;
+                        println!(
+                            "retried {}: {} accepted, {} rejected, {} duplicates, {} quarantined again",
+                            report.received, report.accepted, report.rejected, report.duplicates, report.quarantined
+                        );
+                    }
+                }
+                Ok::<_, String>(())
+            })?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Keygen { out, name } => {

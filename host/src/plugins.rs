@@ -108,12 +108,25 @@ pub enum PluginError {
         http: &'static str,
         detail: String,
     },
+    #[error("plugin {plugin} is not trusted: {detail}")]
+    Untrusted { plugin: String, detail: String },
     #[error("plugin {plugin} refused its configuration: {message}")]
     Configure { plugin: String, message: String },
     #[error("plugin {plugin} failed: {detail}")]
     Trap { plugin: String, detail: String },
     #[error("plugin {plugin} broke its contract: {detail}")]
     Contract { plugin: String, detail: String },
+}
+
+impl PluginError {
+    /// Whether the failure belongs to the call (and so perhaps to one record of
+    /// it) rather than to the plugin as a whole.
+    pub fn is_contained(&self) -> bool {
+        matches!(
+            self,
+            PluginError::Trap { .. } | PluginError::Contract { .. }
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -302,6 +315,163 @@ fn compile(name: &str, bytes: &[u8]) -> Result<Component, PluginError> {
     Ok(component)
 }
 
+/// The keys whose plugin signatures the hub accepts, and whether it accepts
+/// unsigned plugin files at all (development only).
+pub struct Trust {
+    keyring: crate::bundle::Keyring,
+    allow_unsigned: bool,
+}
+
+impl Trust {
+    pub fn load(settings: &crate::config::PluginTrust) -> Result<Trust, crate::keys::KeyError> {
+        let mut keyring = crate::bundle::Keyring::default();
+        for path in &settings.trusted_keys {
+            let owner = path.display().to_string();
+            keyring.add(&owner, crate::keys::load_public_key(path)?);
+        }
+        Ok(Trust {
+            keyring,
+            allow_unsigned: settings.allow_unsigned,
+        })
+    }
+
+    /// Checks `PATH.sig` against the component's bytes and the kind it is
+    /// loaded as; returns the name and version it was signed with.
+    fn check(
+        &self,
+        path: &std::path::Path,
+        bytes: &[u8],
+        kind: Kind,
+    ) -> Result<String, PluginError> {
+        let shown = path.display().to_string();
+        let untrusted = |detail: String| PluginError::Untrusted {
+            plugin: shown.clone(),
+            detail,
+        };
+        let sig_path = signature_path(path);
+        let message = match std::fs::read(&sig_path) {
+            Ok(m) => m,
+            Err(_) if self.allow_unsigned => {
+                tracing::warn!(plugin = %shown, "LOADING AN UNSIGNED PLUGIN: allow_unsigned = true is for development only; never run a hub like this in production");
+                return Ok(shown.clone());
+            }
+            Err(e) => {
+                return Err(untrusted(format!(
+                    "cannot read its signature {} ({e}); sign it with `entrex plugin sign --key KEY --kind {kind} --version V {shown}` using a key listed in [plugins] trusted_keys, or set allow_unsigned = true under [plugins] for development",
+                    sig_path.display()
+                )));
+            }
+        };
+        let (_, signature) = crate::bundle::open_plugin_signature(&message, &self.keyring)
+            .map_err(|e| {
+                untrusted(format!(
+                    "its signature {} does not verify with [plugins] trusted_keys: {e}",
+                    sig_path.display()
+                ))
+            })?;
+        let actual = crate::bundle::sha256(bytes);
+        if signature.component_sha256 != actual {
+            return Err(untrusted(format!(
+                "the component was changed after it was signed: its SHA-256 is {}, the signature covers {}",
+                hex::encode(&actual),
+                hex::encode(&signature.component_sha256)
+            )));
+        }
+        if signature.kind != kind.to_string() {
+            return Err(untrusted(format!(
+                "it was signed as a {} plugin but is configured as the {kind}",
+                signature.kind
+            )));
+        }
+        Ok(format!("{}@{}", signature.name, signature.plugin_version))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Signs a plugin component: writes `COMPONENT.sig`, a COSE_Sign1 message over
+/// the component's SHA-256, its name, version and kind. Returns the path written.
+pub fn sign(
+    key: &std::path::Path,
+    component: &std::path::Path,
+    name: &str,
+    version: &str,
+    kind: Kind,
+) -> Result<std::path::PathBuf, SignError> {
+    let signer = crate::bundle::Signer::new(crate::keys::load_signing_key(key)?);
+    let bytes = std::fs::read(component).map_err(|source| SignError::Read {
+        path: component.to_owned(),
+        source,
+    })?;
+    // Refuse to vouch for something that is not a loadable component.
+    Component::new(engine(), &bytes).map_err(|e| {
+        SignError::Invalid(format!(
+            "{} is not a WebAssembly component: {e:#}",
+            component.display()
+        ))
+    })?;
+    if name.is_empty() || version.is_empty() {
+        return Err(SignError::Invalid(
+            "--name and --version must not be empty".into(),
+        ));
+    }
+    let signature = crate::bundle::seal_plugin_signature(
+        &signer,
+        &crate::bundle::PluginSignature {
+            version: crate::bundle::PAYLOAD_VERSION,
+            component_sha256: crate::bundle::sha256(&bytes),
+            name: name.to_owned(),
+            plugin_version: version.to_owned(),
+            kind: kind.to_string(),
+            signed_at: crate::exchange::now(),
+        },
+    );
+    let path = signature_path(component);
+    std::fs::write(&path, signature).map_err(|source| SignError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
+}
+
+/// Where a plugin's detached signature lives: beside it, `NAME.wasm.sig`.
+pub fn signature_path(component: &std::path::Path) -> std::path::PathBuf {
+    let mut name = component.as_os_str().to_owned();
+    name.push(".sig");
+    std::path::PathBuf::from(name)
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Kind, String> {
+        match s {
+            "normaliser" => Ok(Kind::Normaliser),
+            "eligibility" => Ok(Kind::Eligibility),
+            "matcher" => Ok(Kind::Matcher),
+            "transport" => Ok(Kind::Transport),
+            other => Err(format!(
+                "{other:?} is not a plugin kind; use normaliser, eligibility, matcher or transport"
+            )),
+        }
+    }
+}
+
 /// A world's generated bindings, seen generically so one pool serves them all.
 pub trait World: Sized + Send + 'static {
     const KIND: Kind;
@@ -375,7 +545,11 @@ pub struct Plugin<W: World> {
 impl<W: World> Plugin<W> {
     /// Loads, links and configures a plugin; a plugin that cannot be
     /// instantiated or refuses its configuration is refused here, at start-up.
-    pub fn load(settings: &PluginSettings, allowed_urls: Vec<String>) -> Result<Self, PluginError> {
+    pub fn load(
+        settings: &PluginSettings,
+        trust: &Trust,
+        allowed_urls: Vec<String>,
+    ) -> Result<Self, PluginError> {
         let (name, bytes) = match &settings.source {
             PluginSource::Builtin(name) => {
                 let bytes = BUILTIN
@@ -393,7 +567,7 @@ impl<W: World> Plugin<W> {
                     path: path.display().to_string(),
                     source,
                 })?;
-                (path.display().to_string(), bytes)
+                (trust.check(path, &bytes, W::KIND)?, bytes)
             }
         };
         let component = compile(&name, &bytes)?;

@@ -19,6 +19,8 @@ pub struct Status {
     pub shared: u64,
     pub withheld: u64,
     pub withheld_by_reason: BTreeMap<String, u64>,
+    /// Records held in quarantine now (a plugin failed on them).
+    pub quarantined: u64,
     pub partners: Vec<PartnerStatus>,
 }
 
@@ -74,6 +76,9 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
         shared: s.counter(counter::SHARED)?,
         withheld: s.counter(counter::WITHHELD)?,
         withheld_by_reason,
+        quarantined: s
+            .counter(counter::QUARANTINED)?
+            .saturating_sub(s.counter(counter::RELEASED)?),
         partners,
     })
 }

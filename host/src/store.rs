@@ -34,6 +34,8 @@ pub mod counter {
     pub const DUPLICATES: &str = "duplicates";
     pub const SHARED: &str = "shared";
     pub const WITHHELD: &str = "withheld";
+    pub const QUARANTINED: &str = "quarantined";
+    pub const RELEASED: &str = "released_from_quarantine";
     pub fn withheld_reason(reason: &str) -> String {
         format!("withheld_reason/{reason}")
     }
@@ -77,6 +79,7 @@ pub struct Store {
     bundles_in: Tree,
     matches: Tree,
     entry_matches: Tree,
+    quarantine: Tree,
 }
 
 /// One source record after normalisation and eligibility, ready to store.
@@ -88,6 +91,9 @@ pub struct Ingested {
 
 pub enum Outcome {
     Rejected(Rejection),
+    /// A plugin failed on this record (trap, deadline, memory, broken
+    /// contract); it is kept whole for an operator to retry.
+    Quarantined(Quarantine),
     Accepted {
         crossing: Box<Crossing>,
         decision: Decision,
@@ -112,6 +118,31 @@ pub enum ItemResult {
         field: Option<String>,
         reason: String,
     },
+    Quarantined {
+        quarantine_id: u64,
+        stage: String,
+        reason: String,
+    },
+}
+
+/// Why a record is in quarantine.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    /// The pipeline stage whose plugin failed: normalise, eligibility, matching keys.
+    pub stage: String,
+    pub plugin: String,
+    pub reason: String,
+}
+
+/// A quarantined record, whole: enough to run it through the pipeline again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QuarantinedRecord {
+    pub id: u64,
+    pub location: String,
+    #[serde(with = "serde_bytes")]
+    pub raw: Vec<u8>,
+    pub quarantine: Quarantine,
+    pub at: Timestamp,
 }
 
 /// A stored crossing with its eligibility decision.
@@ -270,6 +301,7 @@ impl Store {
             bundles_in: tree("bundles_in")?,
             matches: tree("matches")?,
             entry_matches: tree("entry_matches")?,
+            quarantine: tree("quarantine")?,
             db,
         })
     }
@@ -310,11 +342,13 @@ impl Store {
             &self.source_refs,
             &self.outbox,
             &self.index,
+            &self.quarantine,
         );
         use sled::Transactional;
+        let now = crate::exchange::now();
         trees
             .transaction(
-                |(meta, raw, crossings, rejects, source_refs, outbox, index)| {
+                |(meta, raw, crossings, rejects, source_refs, outbox, index, quarantine)| {
                     let mut next_id = tx_get_u64(meta, counter::NEXT_ENTRY_ID)?.max(1);
                     let mut next_seq = Vec::with_capacity(partners.len());
                     for p in partners {
@@ -322,12 +356,32 @@ impl Store {
                     }
                     let (mut accepted, mut rejected, mut duplicates, mut shared, mut withheld) =
                         (0, 0, 0, 0, 0);
+                    let mut quarantined = 0;
                     let mut reasons: Vec<(&str, u64)> = Vec::new();
                     let mut results = Vec::with_capacity(batch.len());
                     let mut seen_in_batch = std::collections::HashMap::new();
                     for item in batch {
                         let id = next_id;
                         match &item.outcome {
+                            Outcome::Quarantined(q) => {
+                                next_id += 1;
+                                quarantine.insert(
+                                    &be(id),
+                                    encode(&QuarantinedRecord {
+                                        id,
+                                        location: item.location.clone(),
+                                        raw: item.raw.clone(),
+                                        quarantine: q.clone(),
+                                        at: now,
+                                    }),
+                                )?;
+                                quarantined += 1;
+                                results.push(ItemResult::Quarantined {
+                                    quarantine_id: id,
+                                    stage: q.stage.clone(),
+                                    reason: q.reason.clone(),
+                                });
+                            }
                             Outcome::Rejected(rejection) => {
                                 next_id += 1;
                                 raw.insert(&be(id), item.raw.as_slice())?;
@@ -412,6 +466,7 @@ impl Store {
                     tx_add(meta, counter::DUPLICATES, duplicates)?;
                     tx_add(meta, counter::SHARED, shared)?;
                     tx_add(meta, counter::WITHHELD, withheld)?;
+                    tx_add(meta, counter::QUARANTINED, quarantined)?;
                     for (reason, n) in reasons {
                         tx_add(meta, &counter::withheld_reason(reason), n)?;
                     }
@@ -581,6 +636,15 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Moves the partner's acknowledged sequence number back to `to`, so the
+    /// bundler sends again from `to + 1`. Only for a partner that proved it lost
+    /// records (it asked for an earlier sequence number than we hold receipts for).
+    pub fn rewind_sent(&self, partner: &str, to: u64) -> Result<()> {
+        self.meta
+            .insert(counter::sent_upto(partner).as_str(), &be(to))?;
+        self.flush()
+    }
+
     /// Highest sequence number received from `sender` (0 when none).
     pub fn inbox_last(&self, sender: &str) -> Result<u64> {
         Ok(self
@@ -660,15 +724,33 @@ impl Store {
             .transpose()
     }
 
-    /// Rejected records with where they were in their batch and why.
-    pub fn rejections(&self, max: usize) -> Result<Vec<(u64, String, Rejection)>> {
+    /// Records in quarantine, oldest first, from id `from` on.
+    pub fn quarantined(&self, from: u64, max: usize) -> Result<Vec<QuarantinedRecord>> {
         let mut out = Vec::new();
-        for kv in self.rejects.iter().take(max) {
-            let (k, v) = kv?;
-            let e: RejectEntry = decode("rejection", &v)?;
-            out.push((seq_of(&k), e.location, e.rejection));
+        for kv in self.quarantine.range(be(from)..).take(max) {
+            let (_, v) = kv?;
+            out.push(decode("quarantined record", &v)?);
         }
         Ok(out)
+    }
+
+    /// Takes records out of quarantine once they went through the pipeline
+    /// again (stored, rejected, or quarantined anew under another id).
+    pub fn release(&self, ids: &[u64]) -> Result<()> {
+        use sled::Transactional;
+        (&self.meta, &self.quarantine)
+            .transaction(|(meta, quarantine)| {
+                let mut released = 0;
+                for id in ids {
+                    if quarantine.remove(&be(*id))?.is_some() {
+                        released += 1;
+                    }
+                }
+                tx_add(meta, counter::RELEASED, released)?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(flatten)?;
+        self.flush()
     }
 }
 

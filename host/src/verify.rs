@@ -71,6 +71,17 @@ fn verify_file(path: &Path, keyring: &Keyring) -> Result<String, String> {
             let ports: Vec<String> = ports.iter().map(|(p, n)| format!("{p}: {n}")).collect();
             let _ = write!(out, "  records by port of entry: {}", ports.join(", "));
         }
+        Opened::PluginSignature(p) => {
+            let _ = write!(
+                out,
+                "plugin signature: {} {} ({} plugin), component sha256 {}, signed {} by key {kid}",
+                p.name,
+                p.plugin_version,
+                p.kind,
+                hex::encode(&p.component_sha256),
+                format_time(p.signed_at)
+            );
+        }
         Opened::Receipt(r) => {
             let _ = write!(
                 out,

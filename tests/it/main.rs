@@ -3,4 +3,5 @@
 
 mod cli;
 mod exchange;
+mod plugins;
 mod support;
