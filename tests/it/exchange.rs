@@ -466,3 +466,59 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     assert_eq!(stored(), 3);
     pair.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_that_lost_its_data_is_sent_everything_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
+    let (us_settings, us_listener, us_path) = prepared.pop().unwrap();
+    let (ca_settings, ca_listener, _) = prepared.pop().unwrap();
+    let ca = entrex::hub::Hub::start(ca_settings, ca_listener)
+        .await
+        .unwrap();
+    let us_addr = us_listener.local_addr().unwrap();
+    let us = entrex::hub::Hub::start(us_settings, us_listener)
+        .await
+        .unwrap();
+    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
+    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    ca_client
+        .post_crossings("text/csv", cbsa_batch())
+        .await
+        .unwrap();
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    assert_eq!(us.core.store.inbox_last("CA").unwrap(), 3);
+
+    // The US hub loses everything (a disk replaced, a restore from an empty backup).
+    let data_dir = us.core.settings.data_dir.clone();
+    us.shutdown().await;
+    std::fs::remove_dir_all(&data_dir).unwrap();
+    let listener = tokio::net::TcpListener::bind(us_addr).await.unwrap();
+    let settings = entrex::config::Settings::load(&us_path).unwrap();
+    let us = entrex::hub::Hub::start(settings, listener).await.unwrap();
+
+    // The next bundle from CA starts at 4; the US hub answers that it expects 1,
+    // and CA sends everything again from there.
+    let more = CSV_HEADER.to_owned()
+        + "\nCA-10,Okafor,Chinedu,,1984-06-01,M,NGA,,,P,A07654321,NGA,2026-11-21T15:00:00Z,0427,VEHICLE,\n";
+    ca_client
+        .post_crossings("text/csv", more.into_bytes())
+        .await
+        .unwrap();
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    let families: Vec<String> = us
+        .core
+        .store
+        .inbox_from("CA", 1, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.family_name)
+        .collect();
+    assert_eq!(families, ["MÜLLER", "PATEL", "GARCÍA LÓPEZ", "OKAFOR"]);
+    ca.shutdown().await;
+    us.shutdown().await;
+}
