@@ -16,7 +16,7 @@ const PLUGINS: &[&str] = &[
     "https-transport",
 ];
 /// Built for the test suite only (`ENTREX_TEST_PLUGIN_DIR`), never embedded.
-const TEST_PLUGINS: &[&str] = &["hostile-normaliser", "forbidden-import"];
+const TEST_PLUGINS: &[&str] = &["hostile-normaliser", "forbidden-import", "template"];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

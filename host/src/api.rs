@@ -8,6 +8,7 @@
 //! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=` as unix seconds) |
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
+//! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
 //! | `GET /healthz` | monitoring | liveness |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
@@ -92,6 +93,7 @@ async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body
         (&Method::GET, "/v1/status") => status(core).await,
         (&Method::GET, "/v1/report") => report(core, req).await,
         (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
+        (&Method::POST, "/v1/plugins/reload") => reload(core).await,
         (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         (
@@ -292,6 +294,14 @@ async fn quarantine_retry(core: Arc<Core>) -> Response<Body> {
             StatusCode::SERVICE_UNAVAILABLE,
             format!("retry failed, the records stay in quarantine: {e}"),
         ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn reload(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || core.reload_plugins()).await {
+        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e)) => error(StatusCode::CONFLICT, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -136,6 +136,16 @@ impl Client {
         .await
     }
 
+    pub async fn reload_plugins(&self) -> Result<crate::hub::ReloadReport, ClientError> {
+        self.json(
+            Method::POST,
+            "/v1/plugins/reload",
+            "application/json",
+            Vec::new(),
+        )
+        .await
+    }
+
     pub async fn report(
         &self,
         from: Option<i64>,

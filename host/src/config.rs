@@ -130,6 +130,8 @@ struct RawPartner {
 /// Validated hub settings.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The file these settings came from (plugin reload reads it again).
+    pub source: Option<PathBuf>,
     /// The hub's country code, e.g. "CA"; names it in bundles and receipts.
     pub hub_id: String,
     pub listen: SocketAddr,
@@ -327,6 +329,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         ));
     }
     Ok(Settings {
+        source: Some(path.to_owned()),
         hub_id,
         listen,
         data_dir: base.join(raw.hub.data_dir),

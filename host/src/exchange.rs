@@ -226,7 +226,7 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
         .find(|p| p.id == partner)
         .map(|p| p.url.clone())
         .expect("bundlers run only for configured partners");
-    match core.plugins.transport.send(&url, &message)? {
+    match core.plugins().transport.send(&url, &message)? {
         Delivery::Receipt(receipt) => {
             match check_receipt(core, partner, first, last, &message, &receipt) {
                 Ok(()) => {

@@ -15,8 +15,80 @@ use crate::keys::{self, KeyError};
 use crate::plugins::{Eligibility, Matcher, Normaliser, PluginError, Transport, Trust};
 use crate::store::{Store, StoreError};
 
+/// What a successful reload did.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ReloadReport {
+    pub plugins: Vec<String>,
+    /// Recent records the new plugins ran on before being swapped in.
+    pub canary_records: usize,
+    /// Of those, how many the new eligibility plugin decides differently.
+    pub decisions_changed: usize,
+}
+
+struct Canary {
+    records: usize,
+    failures: Vec<String>,
+    decisions_changed: usize,
+}
+
+/// Records the canary runs on.
+const CANARY_RECORDS: usize = 256;
+
+/// Runs candidate plugins on the most recent records. A trap or broken
+/// contract on any of them fails the canary.
+fn canary(core: &Core, candidate: &Plugins) -> Result<Canary, HubError> {
+    let store_error = |e: StoreError| HubError::Reload(format!("cannot read recent records: {e}"));
+    let raw = core.store.recent_raw(CANARY_RECORDS).map_err(store_error)?;
+    let stored = core
+        .store
+        .recent_crossings(CANARY_RECORDS)
+        .map_err(store_error)?;
+    let mut failures = Vec::new();
+    let records: Vec<crate::plugins::SourceRecord> = raw
+        .into_iter()
+        .map(|(id, data)| crate::plugins::SourceRecord {
+            location: format!("record #{id}"),
+            data,
+        })
+        .collect();
+    let count = records.len().max(stored.len());
+    if let Err(e) = candidate.normaliser.normalise(&records) {
+        failures.push(e.to_string());
+    }
+    let crossings: Vec<_> = stored.iter().map(|s| s.crossing.clone()).collect();
+    let mut decisions_changed = 0;
+    match candidate.eligibility.decide(&crossings) {
+        Ok(decisions) => {
+            decisions_changed = decisions
+                .iter()
+                .zip(&stored)
+                .filter(|(new, old)| **new != old.decision)
+                .count()
+        }
+        Err(e) => failures.push(e.to_string()),
+    }
+    let projected: Vec<_> = crossings
+        .iter()
+        .map(crate::record::Crossing::project)
+        .collect();
+    if let Err(e) = candidate.matcher.block_keys(&projected) {
+        failures.push(e.to_string());
+    }
+    let pairs: Vec<_> = projected.iter().map(|r| (r, r)).collect();
+    if let Err(e) = candidate.matcher.score(&pairs) {
+        failures.push(e.to_string());
+    }
+    Ok(Canary {
+        records: count,
+        failures,
+        decisions_changed,
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {
+    #[error("plugin reload refused: {0}")]
+    Reload(String),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(transparent)]
@@ -35,18 +107,20 @@ pub enum HubError {
     },
 }
 
+/// The four plugins a hub runs, loaded together and swapped together.
 pub struct Plugins {
-    pub normaliser: Normaliser,
-    pub eligibility: Eligibility,
-    pub matcher: Matcher,
-    pub transport: Transport,
+    pub normaliser: Arc<Normaliser>,
+    pub eligibility: Arc<Eligibility>,
+    pub matcher: Arc<Matcher>,
+    pub transport: Arc<Transport>,
 }
 
 /// Everything the API handlers and workers share.
 pub struct Core {
     pub settings: Settings,
     pub store: Store,
-    pub plugins: Plugins,
+    /// Replaced whole by a reload; work in flight keeps the set it started with.
+    plugins: std::sync::RwLock<Arc<Plugins>>,
     pub signer: Signer,
     /// Partner keys, each owned by its partner's hub id.
     pub partner_keys: Keyring,
@@ -71,10 +145,14 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
     let partner_urls: Vec<String> = settings.partners.iter().map(|p| p.url.clone()).collect();
     let trust = Trust::load(&settings.plugin_trust)?;
     let plugins = Plugins {
-        normaliser: Normaliser::load(&settings.normaliser, &trust, Vec::new())?,
-        eligibility: Eligibility::load(&settings.eligibility, &trust, Vec::new())?,
-        matcher: Matcher::load(&settings.matcher, &trust, Vec::new())?,
-        transport: Transport::load(&settings.transport, &trust, partner_urls)?,
+        normaliser: Arc::new(Normaliser::load(&settings.normaliser, &trust, Vec::new())?),
+        eligibility: Arc::new(Eligibility::load(
+            &settings.eligibility,
+            &trust,
+            Vec::new(),
+        )?),
+        matcher: Arc::new(Matcher::load(&settings.matcher, &trust, Vec::new())?),
+        transport: Arc::new(Transport::load(&settings.transport, &trust, partner_urls)?),
     };
     Ok((signer, partner_keys, plugins))
 }
@@ -100,13 +178,56 @@ impl Core {
             partner_ids: settings.partners.iter().map(|p| p.id.clone()).collect(),
             settings,
             store,
-            plugins,
+            plugins: std::sync::RwLock::new(Arc::new(plugins)),
             signer,
             partner_keys,
             outbox_ready: Notify::new(),
             inbox_ready: Notify::new(),
             ingest_lock: std::sync::Mutex::new(()),
         })
+    }
+
+    /// The current plugins. Take one snapshot per unit of work.
+    pub fn plugins(&self) -> Arc<Plugins> {
+        self.plugins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Loads the plugins named in the configuration file again, runs them on
+    /// recent records (the canary), and swaps them in only if all of them load
+    /// and none fails on the canary. Work in flight finishes on the old set.
+    pub fn reload_plugins(&self) -> Result<ReloadReport, HubError> {
+        let path =
+            self.settings.source.clone().ok_or_else(|| {
+                HubError::Reload("these settings did not come from a file".into())
+            })?;
+        let fresh = Settings::load(&path).map_err(|e| HubError::Reload(e.to_string()))?;
+        let (_, _, candidate) = load(&fresh)?;
+        let canary = canary(self, &candidate)?;
+        if let Some(failure) = canary.failures.first() {
+            return Err(HubError::Reload(format!(
+                "the canary failed on {} of {} recent records, keeping the current plugins: {failure}",
+                canary.failures.len(),
+                canary.records
+            )));
+        }
+        let report = ReloadReport {
+            plugins: [
+                candidate.normaliser.name(),
+                candidate.eligibility.name(),
+                candidate.matcher.name(),
+                candidate.transport.name(),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            canary_records: canary.records,
+            decisions_changed: canary.decisions_changed,
+        };
+        *self.plugins.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(candidate);
+        tracing::info!(plugins = ?report.plugins, canary_records = report.canary_records, "plugins reloaded");
+        Ok(report)
     }
 
     /// Where sent bundles and their receipts are also written as files, so a
@@ -166,6 +287,22 @@ impl Hub {
             .await
             .map_err(|source| HubError::Listen { addr, source })?;
         let hub = Hub::start(settings, listener).await?;
+        #[cfg(unix)]
+        {
+            let core = hub.core.clone();
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .expect("cannot install the SIGHUP handler");
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    let core = core.clone();
+                    match tokio::task::spawn_blocking(move || core.reload_plugins()).await {
+                        Ok(Ok(report)) => tracing::info!(?report, "SIGHUP: plugins reloaded"),
+                        Ok(Err(e)) => tracing::error!("SIGHUP: {e}"),
+                        Err(e) => tracing::error!("SIGHUP: reload task failed: {e}"),
+                    }
+                }
+            });
+        }
         shutdown_signal().await;
         tracing::info!("shutting down: finishing work in flight");
         hub.shutdown().await;

@@ -58,7 +58,7 @@ pub struct Problem {
 /// flush run on the calling thread.
 pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
     let records = core
-        .plugins
+        .plugins()
         .normaliser
         .split(batch)?
         .map_err(IngestError::BadBatch)?;
@@ -82,7 +82,9 @@ enum Stage {
 /// rejected or quarantined. A plugin failure is contained to the records that
 /// cause it; only a plugin that cannot even be instantiated fails the batch.
 pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>, IngestError> {
-    let plugins = &core.plugins;
+    // One snapshot for the whole batch: a reload in the meantime does not
+    // change the plugins under a batch in flight.
+    let plugins = core.plugins();
     let mut items = Vec::with_capacity(records.len());
     for chunk in records.chunks(PLUGIN_BATCH) {
         let normaliser = plugins.normaliser.name();
@@ -237,7 +239,7 @@ pub fn retry_quarantined(core: &Core, max: usize) -> Result<IngestReport, Ingest
 /// Withhold reasons are counted and shown to operators, so they must stay a
 /// small set of rule names: the host keeps them short and plain whatever the
 /// plugin says (a reason must never carry personal data).
-fn clean_reason(reason: &str) -> String {
+pub fn clean_reason(reason: &str) -> String {
     const MAX_REASON_CHARS: usize = 80;
     let cleaned: String = reason
         .chars()

@@ -99,6 +99,14 @@ enum PluginAction {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Make a running hub load the plugins in its configuration file again:
+    /// they run on recent records first and are swapped in only if none fails.
+    /// (SIGHUP to `entrex serve` does the same.)
+    Reload {
+        /// The hub's API root.
+        #[arg(long, default_value = "http://127.0.0.1:7401")]
+        hub: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +231,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
             println!(
                 "signed {name} {version} ({kind} plugin): {}",
                 path.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin {
+            action: PluginAction::Reload { hub },
+        } => {
+            let client = entrex::client::Client::new(hub);
+            let report = runtime()
+                .block_on(client.reload_plugins())
+                .map_err(|e| e.to_string())?;
+            println!(
+                "reloaded {} after a canary on {} recent records ({} eligibility decisions would change)",
+                report.plugins.join(", "),
+                report.canary_records,
+                report.decisions_changed
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -66,7 +66,8 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
         return Ok(false);
     };
     let records: Vec<SharedRecord> = exits.iter().map(|(_, r)| r.clone()).collect();
-    let keys = core.plugins.matcher.block_keys(&records)?;
+    let matcher = core.plugins().matcher.clone();
+    let keys = matcher.block_keys(&records)?;
     let settings = &core.settings.matching;
 
     // Gather every candidate pair of the batch so the plugin scores them in one call.
@@ -93,7 +94,7 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
         .iter()
         .map(|&(x, e)| (&entries[e].1, &records[x]))
         .collect();
-    let scores = core.plugins.matcher.score(&refs)?;
+    let scores = matcher.score(&refs)?;
 
     // Best pairs first, so a contested entry goes to the exit it fits best.
     // An exit closes an entry made before it; among equals, the latest entry.

@@ -14,6 +14,7 @@
 //! fresh one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -540,6 +541,27 @@ pub struct Plugin<W: World> {
     /// Partner endpoints (canonical form) a transport plugin may be asked to reach.
     allowed_urls: Vec<String>,
     idle: Mutex<Vec<Instance<W>>>,
+    stats: Counters,
+}
+
+#[derive(Default)]
+struct Counters {
+    calls: AtomicU64,
+    records: AtomicU64,
+    failures: AtomicU64,
+    busy_ns: AtomicU64,
+}
+
+/// What one plugin has done since it was loaded.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct PluginStats {
+    pub plugin: String,
+    pub kind: String,
+    pub calls: u64,
+    pub records: u64,
+    /// Calls that trapped, ran out of time or memory, or broke the contract.
+    pub failures: u64,
+    pub busy_ms: u64,
 }
 
 impl<W: World> Plugin<W> {
@@ -596,6 +618,7 @@ impl<W: World> Plugin<W> {
                 .filter_map(|u| canonical_url(u))
                 .collect(),
             idle: Mutex::new(Vec::new()),
+            stats: Counters::default(),
         };
         // Instantiate once now so a bad plugin or configuration stops start-up.
         let instance = plugin.instantiate()?;
@@ -605,6 +628,18 @@ impl<W: World> Plugin<W> {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub fn stats(&self) -> PluginStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        PluginStats {
+            plugin: self.name.to_string(),
+            kind: W::KIND.to_string(),
+            calls: get(&self.stats.calls),
+            records: get(&self.stats.records),
+            failures: get(&self.stats.failures),
+            busy_ms: get(&self.stats.busy_ns) / 1_000_000,
+        }
     }
 
     fn instantiate(&self) -> Result<Instance<W>, PluginError> {
@@ -655,6 +690,7 @@ impl<W: World> Plugin<W> {
     /// is dropped, never reused.
     fn call<R>(
         &self,
+        records: usize,
         f: impl FnOnce(&W, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let idle = self.idle.lock().unwrap().pop();
@@ -662,13 +698,32 @@ impl<W: World> Plugin<W> {
             Some(instance) => instance,
             None => self.instantiate()?,
         };
+        let started = std::time::Instant::now();
         instance.store.set_epoch_deadline(self.deadline_ticks);
-        let result = f(&instance.world, &mut instance.store).map_err(|e| self.trap(e))?;
-        self.idle.lock().unwrap().push(instance);
-        Ok(result)
+        let result = f(&instance.world, &mut instance.store);
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .records
+            .fetch_add(records as u64, Ordering::Relaxed);
+        self.stats
+            .busy_ns
+            .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        match result {
+            Ok(result) => {
+                self.idle.lock().unwrap().push(instance);
+                Ok(result)
+            }
+            Err(e) => {
+                self.stats.failures.fetch_add(1, Ordering::Relaxed);
+                Err(self.trap(e))
+            }
+        }
     }
 
     fn expect_len(&self, what: &str, got: usize, want: usize) -> Result<(), PluginError> {
+        if got != want {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
         if got == want {
             Ok(())
         } else {
@@ -694,7 +749,7 @@ pub struct SourceRecord {
 impl Normaliser {
     /// Cuts a batch into records; `Ok(Err(_))` is the plugin refusing the batch.
     pub fn split(&self, batch: &[u8]) -> Result<Result<Vec<SourceRecord>, String>, PluginError> {
-        let out = self.call(|w, s| w.entrex_plugin_normalise().call_split(s, batch))?;
+        let out = self.call(1, |w, s| w.entrex_plugin_normalise().call_split(s, batch))?;
         Ok(out.map(|records| {
             records
                 .into_iter()
@@ -717,7 +772,9 @@ impl Normaliser {
                 data: r.data.clone(),
             })
             .collect();
-        let out = self.call(|w, s| w.entrex_plugin_normalise().call_normalise(s, &input))?;
+        let out = self.call(input.len(), |w, s| {
+            w.entrex_plugin_normalise().call_normalise(s, &input)
+        })?;
         self.expect_len("normalise", out.len(), records.len())?;
         Ok(out
             .into_iter()
@@ -739,7 +796,9 @@ impl Eligibility {
     ) -> Result<Vec<record::Decision>, PluginError> {
         use bindings::eligibility::exports::entrex::plugin::filter::Decision;
         let input: Vec<wit::Crossing> = crossings.iter().map(crossing_to_wit).collect();
-        let out = self.call(|w, s| w.entrex_plugin_filter().call_decide(s, &input))?;
+        let out = self.call(input.len(), |w, s| {
+            w.entrex_plugin_filter().call_decide(s, &input)
+        })?;
         self.expect_len("decide", out.len(), crossings.len())?;
         Ok(out
             .into_iter()
@@ -757,7 +816,9 @@ impl Matcher {
         records: &[record::SharedRecord],
     ) -> Result<Vec<Vec<String>>, PluginError> {
         let input: Vec<wit::SharedRecord> = records.iter().map(shared_to_wit).collect();
-        let out = self.call(|w, s| w.entrex_plugin_matching().call_block_keys(s, &input))?;
+        let out = self.call(input.len(), |w, s| {
+            w.entrex_plugin_matching().call_block_keys(s, &input)
+        })?;
         self.expect_len("block-keys", out.len(), records.len())?;
         Ok(out)
     }
@@ -774,7 +835,9 @@ impl Matcher {
                 exit: shared_to_wit(exit),
             })
             .collect();
-        let out = self.call(|w, s| w.entrex_plugin_matching().call_score(s, &input))?;
+        let out = self.call(input.len(), |w, s| {
+            w.entrex_plugin_matching().call_score(s, &input)
+        })?;
         self.expect_len("score", out.len(), pairs.len())?;
         Ok(out
             .into_iter()
@@ -808,7 +871,7 @@ impl Transport {
                 detail: format!("{url} is not a configured partner endpoint"),
             });
         }
-        let out = self.call(|w, s| {
+        let out = self.call(1, |w, s| {
             s.data_mut().hooks.destination = destination;
             let out = w.entrex_plugin_deliver().call_send(&mut *s, url, bundle);
             s.data_mut().hooks.destination = None;

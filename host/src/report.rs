@@ -22,6 +22,8 @@ pub struct Status {
     /// Records held in quarantine now (a plugin failed on them).
     pub quarantined: u64,
     pub partners: Vec<PartnerStatus>,
+    /// Per plugin since it was loaded: calls, records, failures, time.
+    pub plugins: Vec<crate::plugins::PluginStats>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -80,6 +82,15 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             .counter(counter::QUARANTINED)?
             .saturating_sub(s.counter(counter::RELEASED)?),
         partners,
+        plugins: {
+            let p = core.plugins();
+            vec![
+                p.normaliser.stats(),
+                p.eligibility.stats(),
+                p.matcher.stats(),
+                p.transport.stats(),
+            ]
+        },
     })
 }
 

@@ -483,6 +483,26 @@ impl Store {
             .transpose()
     }
 
+    /// The most recent raw source records (entry id, bytes), newest first.
+    pub fn recent_raw(&self, max: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for kv in self.raw.iter().rev().take(max) {
+            let (k, v) = kv?;
+            out.push((seq_of(&k), v.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The most recent stored crossings with their decisions, newest first.
+    pub fn recent_crossings(&self, max: usize) -> Result<Vec<StoredCrossing>> {
+        let mut out = Vec::new();
+        for kv in self.crossings.iter().rev().take(max) {
+            let (_, v) = kv?;
+            out.push(decode("crossing", &v)?);
+        }
+        Ok(out)
+    }
+
     /// Highest sequence number queued for `partner` (0 when none).
     pub fn outbox_last(&self, partner: &str) -> Result<u64> {
         Ok(self

@@ -266,3 +266,144 @@ async fn only_plugins_signed_by_a_trusted_key_load() {
         "changed after it was signed",
     );
 }
+
+/// Source batches of `n` CSV records each, with unique record ids.
+fn cbsa_batches(batches: usize, n: usize) -> Vec<Vec<u8>> {
+    let header = "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until";
+    (0..batches)
+        .map(|b| {
+            let mut text = header.to_owned();
+            for i in 0..n {
+                text.push_str(&format!(
+                    "\nCA-R{b}-{i},Novak,Jana,,1985-03-{:02},F,CZE,,,P,C{b:03}{i:05},CZE,2026-11-21T10:00:00Z,0427,VEHICLE,",
+                    1 + i % 28
+                ));
+            }
+            text.push('\n');
+            text.into_bytes()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_reload_under_load_loses_and_repeats_nothing() {
+    let pair = crate::support::start_pair().await;
+    let batches = cbsa_batches(24, 250);
+    let total = 24 * 250;
+
+    // Post from two clients while the plugins are reloaded again and again.
+    let poster = |client: Client, batches: Vec<Vec<u8>>| {
+        tokio::spawn(async move {
+            let mut accepted = 0;
+            for batch in batches {
+                let report = client.post_crossings("text/csv", batch).await.unwrap();
+                assert_eq!(
+                    (report.rejected, report.duplicates, report.quarantined),
+                    (0, 0, 0),
+                    "{report:#?}"
+                );
+                accepted += report.accepted;
+            }
+            accepted
+        })
+    };
+    let (first, second) = batches.split_at(12);
+    let a = poster(pair.ca_client.clone(), first.to_vec());
+    let b = poster(pair.ca_client.clone(), second.to_vec());
+    let mut reloads = 0;
+    while !(a.is_finished() && b.is_finished()) {
+        let report = pair.ca_client.reload_plugins().await.unwrap();
+        assert_eq!(report.plugins.len(), 4);
+        reloads += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let accepted = a.await.unwrap() + b.await.unwrap();
+    assert!(
+        reloads >= 2,
+        "only {reloads} reloads happened during the load"
+    );
+    assert_eq!(accepted, total);
+
+    pair.settle().await;
+    let status = pair.ca_client.status().await.unwrap();
+    assert_eq!(
+        (status.accepted, status.duplicates, status.shared),
+        (total as u64, 0, total as u64),
+        "{status:#?}"
+    );
+    let us = pair.us_client.status().await.unwrap();
+    assert_eq!(us.partners[0].received_upto, total as u64, "{us:#?}");
+    let received = pair.us.core.store.inbox_from("CA", 1, total + 10).unwrap();
+    let mut numbers: Vec<String> = received
+        .into_iter()
+        .map(|(_, r)| r.document_number)
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), total, "a record was delivered twice or lost");
+    println!(
+        "hot reload under load: {reloads} reloads, {total} records posted, {accepted} accepted, {} delivered to the partner, {} distinct",
+        us.partners[0].received_upto,
+        numbers.len()
+    );
+    pair.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_to_a_plugin_that_cannot_load_keeps_the_old_one() {
+    let pair = crate::support::start_pair().await;
+    let config = pair.ca.core.settings.source.clone().unwrap();
+    let original = std::fs::read_to_string(&config).unwrap();
+
+    // A normaliser that imports wasi:http: refused, the old one keeps working.
+    let broken = original
+        .replace(
+            "component = \"builtin:ca-normaliser\"",
+            &format!(
+                "component = \"{}\"",
+                test_plugin("forbidden_import").display()
+            ),
+        )
+        .replace(
+            "[plugins.normaliser]",
+            "[plugins]\nallow_unsigned = true\n\n[plugins.normaliser]",
+        );
+    std::fs::write(&config, broken).unwrap();
+    let err = pair
+        .ca_client
+        .reload_plugins()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wasi:http"), "{err}");
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", cbsa_batches(1, 3).remove(0))
+        .await
+        .unwrap();
+    assert_eq!(report.accepted, 3, "{report:#?}");
+
+    // Another working normaliser is swapped in after its canary on recent records.
+    let other = original
+        .replace(
+            "component = \"builtin:ca-normaliser\"",
+            &format!(
+                "component = \"{}\"",
+                test_plugin("hostile_normaliser").display()
+            ),
+        )
+        .replace(
+            "[plugins.normaliser]",
+            "[plugins]\nallow_unsigned = true\n\n[plugins.normaliser]",
+        );
+    std::fs::write(&config, other).unwrap();
+    let reloaded = pair.ca_client.reload_plugins().await.unwrap();
+    assert!(reloaded.canary_records >= 3, "{reloaded:#?}");
+    let report = pair
+        .ca_client
+        .post_crossings("text/plain", b"z1,ok\n".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(report.accepted, 1, "{report:#?}");
+    pair.shutdown().await;
+}
