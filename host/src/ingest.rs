@@ -158,9 +158,9 @@ fn quarantine(stage: &str, plugin: &str, reason: String) -> Outcome {
 /// record(s) at fault stand alone. Each result is the plugin's answer or why it
 /// failed on that very record.
 /// One plugin call over a batch.
-type BatchCall<'a, T, R> = &'a dyn Fn(&[T]) -> Result<Vec<R>, PluginError>;
+pub type BatchCall<'a, T, R> = &'a dyn Fn(&[T]) -> Result<Vec<R>, PluginError>;
 
-fn contained<T, R>(
+pub fn contained<T, R>(
     items: &[T],
     call: BatchCall<T, R>,
 ) -> Result<Vec<Result<R, String>>, PluginError> {

@@ -25,6 +25,7 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod exchange;
+pub mod fixtures;
 pub mod generator;
 pub mod hub;
 pub mod ingest;

@@ -99,6 +99,12 @@ enum PluginAction {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Run a plugin against fixture cases (see plugins/README.md), without a hub.
+    Test {
+        component: PathBuf,
+        #[arg(long)]
+        fixtures: PathBuf,
+    },
     /// Make a running hub load the plugins in its configuration file again:
     /// they run on recent records first and are swapped in only if none fails.
     /// (SIGHUP to `entrex serve` does the same.)
@@ -234,6 +240,33 @@ fn run(command: Command) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plugin {
+            action:
+                PluginAction::Test {
+                    component,
+                    fixtures,
+                },
+        } => match entrex::fixtures::run(&component, &fixtures) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(ExitCode::from(2))
+            }
+            Ok(outcomes) => {
+                let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+                for outcome in &outcomes {
+                    match &outcome.result {
+                        Ok(()) => println!("ok   {}", outcome.name),
+                        Err(why) => println!("FAIL {}\n{why}", outcome.name),
+                    }
+                }
+                println!("{} passed, {failed} failed", outcomes.len() - failed);
+                Ok(if failed == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                })
+            }
+        },
         Command::Plugin {
             action: PluginAction::Reload { hub },
         } => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::hub::Core;
+use crate::ingest::contained;
 use crate::plugins::PluginError;
 use crate::record::SharedRecord;
 use crate::store::{Band, MatchRow, StoreError};
@@ -67,7 +68,20 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
     };
     let records: Vec<SharedRecord> = exits.iter().map(|(_, r)| r.clone()).collect();
     let matcher = core.plugins().matcher.clone();
-    let keys = matcher.block_keys(&records)?;
+    // A plugin failure is contained to the exits that cause it: those are left
+    // unmatched (they stay in the inbox) and counted, and matching goes on.
+    let mut failed = 0u64;
+    let keys: Vec<Vec<String>> = contained(&records, &|r| matcher.block_keys(r))?
+        .into_iter()
+        .enumerate()
+        .map(|(i, k)| {
+            k.unwrap_or_else(|why| {
+                failed += 1;
+                tracing::error!(%partner, exit_seq = exits[i].0, "matcher failed on this exit, left unmatched: {why}");
+                Vec::new()
+            })
+        })
+        .collect();
     let settings = &core.settings.matching;
 
     // Gather every candidate pair of the batch so the plugin scores them in one call.
@@ -94,7 +108,16 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
         .iter()
         .map(|&(x, e)| (&entries[e].1, &records[x]))
         .collect();
-    let scores = matcher.score(&refs)?;
+    let scores: Vec<f64> = contained(&refs, &|p| matcher.score(p))?
+        .into_iter()
+        .map(|s| {
+            s.unwrap_or_else(|why| {
+                failed += 1;
+                tracing::error!(%partner, "matcher failed to score a pair, scored 0: {why}");
+                0.0
+            })
+        })
+        .collect();
 
     // Best pairs first, so a contested entry goes to the exit it fits best.
     // An exit closes an entry made before it; among equals, the latest entry.
@@ -137,6 +160,6 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
             band,
         });
     }
-    store.store_matches(partner, upto, &rows)?;
+    store.store_matches(partner, upto, &rows, failed)?;
     Ok(true)
 }

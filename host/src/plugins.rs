@@ -88,6 +88,41 @@ pub static BUILTIN: &[(&str, &[u8])] = &[
 ];
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The WIT package this hub implements, and the version prefix it accepts:
+/// semver, where for 0.x versions the minor number is the breaking one.
+pub const WIT_PACKAGE: &str = "entrex:plugin@0.1.0";
+pub const WIT_COMPATIBLE: &str = "0.1";
+
+/// The entrex:plugin versions a component names in its imports and exports
+/// that this hub cannot serve (empty when all are compatible).
+fn incompatible_versions(component: &Component) -> Vec<String> {
+    let ty = component.component_type();
+    let engine = engine();
+    let names: Vec<String> = ty
+        .imports(engine)
+        .map(|(n, _)| n.to_owned())
+        .chain(ty.exports(engine).map(|(n, _)| n.to_owned()))
+        .collect();
+    incompatible(&names)
+}
+
+fn incompatible(names: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = names
+        .iter()
+        .filter(|n| n.starts_with("entrex:plugin/"))
+        .filter(|n| match n.split_once('@') {
+            Some((_, version)) => {
+                !(version == WIT_COMPATIBLE || version.starts_with(&format!("{WIT_COMPATIBLE}.")))
+            }
+            None => true,
+        })
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
 /// A plugin's log line is cut here: logs must not become a side channel for bulk data.
 const MAX_LOG_LINE: usize = 4096;
 
@@ -109,6 +144,10 @@ pub enum PluginError {
         http: &'static str,
         detail: String,
     },
+    #[error(
+        "plugin {plugin} was built against {found}; this hub supports entrex:plugin@{WIT_COMPATIBLE}.x (any {WIT_COMPATIBLE}.y). Rebuild it against the wit/ directory of this hub's version"
+    )]
+    Incompatible { plugin: String, found: String },
     #[error("plugin {plugin} is not trusted: {detail}")]
     Untrusted { plugin: String, detail: String },
     #[error("plugin {plugin} refused its configuration: {message}")]
@@ -308,12 +347,76 @@ fn compile(name: &str, bytes: &[u8]) -> Result<Component, PluginError> {
     if let Some(component) = cache.lock().unwrap().get(&key) {
         return Ok(component.clone());
     }
-    let component = Component::new(engine(), bytes).map_err(|e| PluginError::Compile {
-        plugin: name.to_owned(),
-        detail: format!("{e:#}"),
-    })?;
+    let component = match load_compiled(&key) {
+        Some(component) => component,
+        None => {
+            let component = Component::new(engine(), bytes).map_err(|e| PluginError::Compile {
+                plugin: name.to_owned(),
+                detail: format!("{e:#}"),
+            })?;
+            store_compiled(&key, &component);
+            component
+        }
+    };
     cache.lock().unwrap().insert(key, component.clone());
     Ok(component)
+}
+
+/// Where compiled plugins are kept across restarts: set once per process by
+/// the first hub that opens (`<data_dir>/compiled`).
+static COMPILED_DIR: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+pub fn set_compiled_cache(dir: std::path::PathBuf) {
+    let _ = COMPILED_DIR.set(dir);
+}
+
+/// A compiled component's file: keyed by the component's hash and by what makes
+/// compiled code compatible with this engine (version, settings, CPU features).
+fn compiled_path(component_sha256: &[u8]) -> Option<std::path::PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let dir = COMPILED_DIR.get()?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine().precompile_compatibility_hash().hash(&mut hasher);
+    Some(dir.join(format!(
+        "{}-{:016x}.cwasm",
+        hex::encode(component_sha256),
+        hasher.finish()
+    )))
+}
+
+fn load_compiled(component_sha256: &[u8]) -> Option<Component> {
+    let path = compiled_path(component_sha256)?;
+    if !path.exists() {
+        return None;
+    }
+    // SAFETY: deserialising runs native code. The file is read only from the
+    // hub's own data directory, where only `store_compiled` writes it, under a
+    // name that binds it to the component's hash and to this engine.
+    match unsafe { Component::deserialize_file(engine(), &path) } {
+        Ok(component) => Some(component),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), "ignoring unusable compiled plugin: {e:#}");
+            None
+        }
+    }
+}
+
+fn store_compiled(component_sha256: &[u8], component: &Component) {
+    let Some(path) = compiled_path(component_sha256) else {
+        return;
+    };
+    let write = || -> Result<(), Box<dyn std::error::Error>> {
+        let bytes = component.serialize()?;
+        let dir = path.parent().ok_or("no parent")?;
+        std::fs::create_dir_all(dir)?;
+        let temp = path.with_extension("tmp");
+        std::fs::write(&temp, bytes)?;
+        std::fs::rename(&temp, &path)?;
+        Ok(())
+    };
+    if let Err(e) = write() {
+        tracing::warn!(path = %path.display(), "cannot keep the compiled plugin: {e}");
+    }
 }
 
 /// The keys whose plugin signatures the hub accepts, and whether it accepts
@@ -321,6 +424,9 @@ fn compile(name: &str, bytes: &[u8]) -> Result<Component, PluginError> {
 pub struct Trust {
     keyring: crate::bundle::Keyring,
     allow_unsigned: bool,
+    /// False only for `entrex plugin test`: testing a component is not
+    /// installing it.
+    check_signatures: bool,
 }
 
 impl Trust {
@@ -333,7 +439,18 @@ impl Trust {
         Ok(Trust {
             keyring,
             allow_unsigned: settings.allow_unsigned,
+            check_signatures: true,
         })
+    }
+
+    /// Loads any component without looking at signatures: for running a
+    /// plugin against fixtures, never for a hub.
+    pub fn unchecked() -> Trust {
+        Trust {
+            keyring: crate::bundle::Keyring::default(),
+            allow_unsigned: true,
+            check_signatures: false,
+        }
     }
 
     /// Checks `PATH.sig` against the component's bytes and the kind it is
@@ -345,6 +462,9 @@ impl Trust {
         kind: Kind,
     ) -> Result<String, PluginError> {
         let shown = path.display().to_string();
+        if !self.check_signatures {
+            return Ok(shown);
+        }
         let untrusted = |detail: String| PluginError::Untrusted {
             plugin: shown.clone(),
             detail,
@@ -593,6 +713,13 @@ impl<W: World> Plugin<W> {
             }
         };
         let component = compile(&name, &bytes)?;
+        let wrong = incompatible_versions(&component);
+        if !wrong.is_empty() {
+            return Err(PluginError::Incompatible {
+                plugin: name,
+                found: wrong.join(", "),
+            });
+        }
         let mut linker = Linker::new(engine());
         W::link(&mut linker).expect("linking WASI and entrex interfaces cannot conflict");
         let link_error = |e: wasmtime::Error| PluginError::Link {
@@ -1008,5 +1135,49 @@ fn sex_to_wit(s: record::Sex) -> wit::Sex {
         record::Sex::F => wit::Sex::Female,
         record::Sex::M => wit::Sex::Male,
         record::Sex::X => wit::Sex::Unspecified,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn compatible_versions_are_those_of_the_same_minor() {
+        let ok = names(&[
+            "entrex:plugin/log@0.1.0",
+            "entrex:plugin/normalise@0.1.7",
+            "wasi:cli/environment@0.2.6",
+        ]);
+        assert!(incompatible(&ok).is_empty());
+        let newer = names(&["entrex:plugin/normalise@0.2.0", "entrex:plugin/log@0.1.0"]);
+        assert_eq!(incompatible(&newer), ["entrex:plugin/normalise@0.2.0"]);
+        let unversioned = names(&["entrex:plugin/normalise"]);
+        assert_eq!(incompatible(&unversioned), ["entrex:plugin/normalise"]);
+        assert_eq!(
+            incompatible(&names(&["entrex:plugin/x@1.1.0"])),
+            ["entrex:plugin/x@1.1.0"]
+        );
+    }
+
+    #[test]
+    fn a_partner_url_is_compared_by_where_it_goes() {
+        let c = |u| canonical_url(u);
+        assert_eq!(
+            c("HTTP://Hub.Example:80/v1/partner/bundles"),
+            c("http://hub.example/v1/partner/bundles")
+        );
+        assert_eq!(c("https://hub.example"), c("https://hub.example:443/"));
+        assert_ne!(
+            c("http://hub.example/v1/partner/bundles"),
+            c("http://hub.example/v1/other")
+        );
+        assert_ne!(c("http://hub.example:8080/"), c("http://hub.example/"));
+        assert_eq!(c("http://user@hub.example/"), None);
+        assert_eq!(c("not a url"), None);
     }
 }

@@ -43,6 +43,8 @@ pub struct PartnerStatus {
     pub match_cursor: u64,
     pub matched: u64,
     pub review: u64,
+    /// Exits or pairs the matcher plugin failed on (left unmatched).
+    pub match_failures: u64,
 }
 
 pub fn status(core: &Core) -> Result<Status, StoreError> {
@@ -68,6 +70,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             match_cursor: s.counter(&counter::match_cursor(p))?,
             matched: s.counter(&counter::matched(p))?,
             review: s.counter(&counter::review(p))?,
+            match_failures: s.counter(&counter::match_failures(p))?,
         });
     }
     Ok(Status {

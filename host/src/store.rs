@@ -63,6 +63,9 @@ pub mod counter {
     pub fn review(partner: &str) -> String {
         format!("review/{partner}")
     }
+    pub fn match_failures(partner: &str) -> String {
+        format!("match_failures/{partner}")
+    }
 }
 
 pub struct Store {
@@ -713,7 +716,13 @@ impl Store {
 
     /// Stores matches for `sender`'s records and moves its match cursor past
     /// `upto` in one transaction.
-    pub fn store_matches(&self, sender: &str, upto: u64, rows: &[MatchRow]) -> Result<()> {
+    pub fn store_matches(
+        &self,
+        sender: &str,
+        upto: u64,
+        rows: &[MatchRow],
+        plugin_failures: u64,
+    ) -> Result<()> {
         use sled::Transactional;
         (&self.meta, &self.matches, &self.entry_matches)
             .transaction(|(meta, matches, entry_matches)| {
@@ -731,6 +740,7 @@ impl Store {
                 meta.insert(counter::match_cursor(sender).as_str(), &be(upto))?;
                 tx_add(meta, &counter::matched(sender), linked)?;
                 tx_add(meta, &counter::review(sender), review)?;
+                tx_add(meta, &counter::match_failures(sender), plugin_failures)?;
                 Ok::<_, ConflictableTransactionError<()>>(())
             })
             .map_err(flatten)?;

@@ -193,3 +193,39 @@ fn a_bad_config_is_refused_with_the_file_and_the_key() {
         &["mx.pub.pem", "entrex keygen"],
     );
 }
+
+#[test]
+fn plugin_test_runs_fixtures_and_shows_what_differs() {
+    let template = concat!(env!("ENTREX_TEST_PLUGIN_DIR"), "/template.wasm");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/template/fixtures");
+    let ok = entrex(&["plugin", "test", template, "--fixtures", fixtures]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        String::from_utf8_lossy(&ok.stdout).contains("3 passed, 0 failed"),
+        "{}",
+        text(&ok)
+    );
+
+    // The same case with a wrong expectation: exit 1, the case, the index, both values.
+    let dir = tempfile::tempdir().unwrap();
+    let case = std::fs::read_to_string(format!("{fixtures}/default-config.json")).unwrap();
+    let wrong = case.replacen("\"share\": null", "\"withhold\": \"not a real rule\"", 1);
+    assert_ne!(case, wrong, "the fixture has a share to change");
+    std::fs::write(dir.path().join("wrong.json"), wrong).unwrap();
+    let bad = entrex(&[
+        "plugin",
+        "test",
+        template,
+        "--fixtures",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    let out = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        out.contains("FAIL wrong") && out.contains("not a real rule"),
+        "{out}"
+    );
+
+    let none = entrex(&["plugin", "test", template, "--fixtures", "/nonexistent"]);
+    assert_eq!(none.status.code(), Some(2), "{}", text(&none));
+}
