@@ -88,6 +88,8 @@ pub static BUILTIN: &[(&str, &[u8])] = &[
 ];
 
 const EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Plugin instances alive at once in this process (idle ones included).
+const MAX_LIVE_INSTANCES: u32 = 256;
 
 /// The WIT package this hub implements, and the version prefix it accepts:
 /// semver, where for 0.x versions the minor number is the breaking one.
@@ -150,6 +152,8 @@ pub enum PluginError {
     Incompatible { plugin: String, found: String },
     #[error("plugin {plugin} is not trusted: {detail}")]
     Untrusted { plugin: String, detail: String },
+    #[error("plugin {plugin} could not be started: {detail}")]
+    Instantiate { plugin: String, detail: String },
     #[error("plugin {plugin} refused its configuration: {message}")]
     Configure { plugin: String, message: String },
     #[error("plugin {plugin} failed: {detail}")]
@@ -324,6 +328,22 @@ fn engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
+        // Instances come from preallocated slots (copy-on-write memory images),
+        // so a fresh instance after a trap costs microseconds. The limits are
+        // generous per instance (the store limiter enforces each plugin's
+        // memory_mib) and bound how many instances can be live at once.
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        pool.total_component_instances(MAX_LIVE_INSTANCES)
+            .total_core_instances(MAX_LIVE_INSTANCES * 8)
+            .total_memories(MAX_LIVE_INSTANCES * 2)
+            .total_tables(MAX_LIVE_INSTANCES * 8)
+            .total_stacks(MAX_LIVE_INSTANCES)
+            .max_memory_size(4 << 30)
+            .max_tables_per_module(8)
+            .table_elements(1 << 20)
+            .max_core_instance_size(16 << 20)
+            .max_component_instance_size(16 << 20);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).expect("the wasmtime configuration is valid");
         let ticker = engine.clone();
         std::thread::Builder::new()
@@ -789,10 +809,16 @@ impl<W: World> Plugin<W> {
         let mut store = Store::new(engine(), state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(self.deadline_ticks);
-        let world = W::instantiate(&self.pre, &mut store).map_err(|e| self.trap(e))?;
+        // A failure here belongs to the plugin (or to the pool), never to a
+        // record: it must not be taken for a record's fault and quarantine it.
+        let not_started = |e: wasmtime::Error| PluginError::Instantiate {
+            plugin: self.name.to_string(),
+            detail: format!("{e:#}"),
+        };
+        let world = W::instantiate(&self.pre, &mut store).map_err(not_started)?;
         match world
             .configure(&mut store, &self.config_json)
-            .map_err(|e| self.trap(e))?
+            .map_err(not_started)?
         {
             Ok(()) => Ok(Instance { store, world }),
             Err(message) => Err(PluginError::Configure {
