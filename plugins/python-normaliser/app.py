@@ -101,22 +101,26 @@ def normalise_line(data: bytes) -> Crossing:
                              f"separated by '|': {'|'.join(FIELDS)}")
     v = dict(zip(FIELDS, values))
 
+    # Checked in column order, so the first bad column is the one reported.
     if not RECORD_ID.match(v["record_id"]):
         raise Rejected("record_id", "required: 1-64 printable ASCII characters without spaces")
     family = name(v["family"])
     if not family:
         raise Rejected("family", "required: the family name as on the document")
-    nationality = code("nationality", v["nationality"])
-    sex = SEXES.get(v["sex"].upper())
+    born = birth_date(v["birth_date"])
+    sex = SEXES.get(ascii_upper(v["sex"]))
     if sex is None:
         raise Rejected("sex", f"'{v['sex']}' is not a sex on a travel document; write F, M or X")
+    nationality = code("nationality", v["nationality"])
     if not DOC_TYPE.match(v["doc_type"]):
         raise Rejected("doc_type", "required: the ICAO document code, 1-2 letters (P, I, ID, AC...)")
     if not DOC_NUMBER.match(v["doc_number"]):
         raise Rejected("doc_number", "required: 1-20 letters or digits")
+    document_country = code("doc_country", v["doc_country"])
+    crossed_at = entry_time(v["entry_time"])
     if not PORT.match(v["port"]):
         raise Rejected("port", "required: the port code, 1-8 letters or digits")
-    mode = MODES.get(v["mode"].upper())
+    mode = MODES.get(ascii_upper(v["mode"]))
     if mode is None:
         raise Rejected("mode", f"'{v['mode']}' is not a mode; write one of "
                                "vehicle, pedestrian, ferry, rail, bus, sea")
@@ -125,19 +129,24 @@ def normalise_line(data: bytes) -> Crossing:
         given_names=name(v["given"]),
         middle_names=name(v["middle"]),
         family_name=family,
-        date_of_birth=birth_date(v["birth_date"]),
+        date_of_birth=born,
         sex=sex,
         nationality=nationality,
         document_type=v["doc_type"].upper(),
         document_number=v["doc_number"].upper(),
-        document_country=code("doc_country", v["doc_country"]),
-        crossed_at=entry_time(v["entry_time"]),
+        document_country=document_country,
+        crossed_at=crossed_at,
         port_code=v["port"].upper(),
         mode=mode,
         citizenships=[nationality],
         residency=[],
         authorised_stay_until=None,
     )
+
+
+def ascii_upper(value: str) -> str:
+    """Upper case for keywords; "ſea".upper() would be "SEA"."""
+    return value.upper() if value.isascii() else value
 
 
 def name(value: str) -> str:

@@ -73,7 +73,7 @@ class Tests(unittest.TestCase):
             "nationality": ["DE", "DEUT", "D3U"],
             "doc_country": ["", "USAA"],
             "entry_time": ["2026-11-21 14:03", "2026-11-21T14:03:00", "2026-02-29T00:00:00Z"],
-            "mode": ["plane"],
+            "mode": ["plane", "\u017fea"],  # long s: "ſea".upper() == "SEA"
             "family": [" "],
             "doc_type": ["PPP"],
             "doc_number": ["AB-12"],
@@ -84,6 +84,10 @@ class Tests(unittest.TestCase):
             for value in values:
                 with self.subTest(field=field, value=value):
                     self.assertEqual(self.rejected(replace(field, value)).field, field)
+
+    def test_first_bad_column_is_reported(self):
+        line = replace("mode", "plane").replace("1984-03-07", "1984-02-30")
+        self.assertEqual(self.rejected(line).field, "birth_date")
 
     def test_field_count_and_bad_bytes(self):
         self.assertIsNone(self.rejected("a|b|c").field)

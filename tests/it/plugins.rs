@@ -407,3 +407,65 @@ async fn a_reload_to_a_plugin_that_cannot_load_keeps_the_old_one() {
     assert_eq!(report.accepted, 1, "{report:#?}");
     pair.shutdown().await;
 }
+
+/// A normaliser written in Python (componentize-py), run by a real hub. Built by
+/// `plugins/python-normaliser/build.sh`, which `tests/run.sh` runs first; the
+/// path comes in `ENTREX_PYTHON_PLUGIN`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_written_in_python_normalises_like_any_other() {
+    let Some(path) = std::env::var_os("ENTREX_PYTHON_PLUGIN") else {
+        eprintln!(
+            "skipped: set ENTREX_PYTHON_PLUGIN to a component built by plugins/python-normaliser/build.sh (tests/run.sh does)"
+        );
+        return;
+    };
+    let path = PathBuf::from(path);
+    assert!(
+        path.exists(),
+        "ENTREX_PYTHON_PLUGIN={} does not exist",
+        path.display()
+    );
+    let (_dir, ca, us, client) = hub_with_component(&path, "[plugins]\nallow_unsigned = true\n")
+        .await
+        .unwrap();
+    let batch = "\
+CA-P1|Müller|Hans|Peter Karl|1984-03-07|M|DEU|P|C01X00T47|DEU|2026-11-21T09:03:00-05:00|0427|vehicle
+CA-P2|Tremblay|Marie||1975-01-02|F|CAN|P|HK123456|CAN|2026-11-21T10:00:00Z|0427|vehicle
+CA-P3|Doe|Jane||1990-02-30|F|GBR|P|X1234567|GBR|2026-11-21T10:00:00Z|0427|vehicle
+CA-P4|too|few|fields
+";
+    let report = client
+        .post_crossings("text/plain", batch.as_bytes().to_vec())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.received,
+            report.accepted,
+            report.shared,
+            report.withheld,
+            report.rejected
+        ),
+        (4, 2, 1, 1, 2),
+        "{report:#?}"
+    );
+    let fields: Vec<Option<String>> = report
+        .problems
+        .iter()
+        .map(|p| match &p.result {
+            ItemResult::Rejected { field, .. } => field.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(fields, [Some("birth_date".to_owned()), None]);
+    let stored = ca.core.store.recent_crossings(10).unwrap();
+    let hans = stored
+        .iter()
+        .find(|s| s.crossing.source_ref == "CA-P1")
+        .unwrap();
+    assert_eq!(hans.crossing.family_name, "MÜLLER");
+    assert_eq!(hans.crossing.middle_names, "PETER KARL");
+    assert_eq!(hans.crossing.crossed_at, 1_795_269_780);
+    ca.shutdown().await;
+    us.shutdown().await;
+}
