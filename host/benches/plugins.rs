@@ -47,6 +47,7 @@ fn builtin(name: &str, deadline_ms: u64) -> PluginSettings {
         config_json: "{}".into(),
         deadline_ms,
         memory_mib: 256,
+        max_output_kib: 16 * 1024,
     }
 }
 

@@ -79,6 +79,8 @@ struct RawPlugin {
     deadline_ms: Option<u64>,
     #[serde(default)]
     memory_mib: Option<u64>,
+    #[serde(default)]
+    max_output_kib: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +157,9 @@ pub struct PluginSettings {
     pub config_json: String,
     pub deadline_ms: u64,
     pub memory_mib: u64,
+    /// Largest output of one call, in KiB, beyond which the call counts as
+    /// failed (and its records are isolated and quarantined).
+    pub max_output_kib: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -390,11 +395,16 @@ fn plugin_settings(
     if !(1..=4096).contains(&memory_mib) {
         return Err("memory_mib must be between 1 and 4096".into());
     }
+    let max_output_kib = raw.max_output_kib.unwrap_or(16 * 1024);
+    if !(1..=1024 * 1024).contains(&max_output_kib) {
+        return Err("max_output_kib must be between 1 and 1048576 (1 GiB)".into());
+    }
     Ok(PluginSettings {
         source,
         config_json,
         deadline_ms,
         memory_mib,
+        max_output_kib,
     })
 }
 

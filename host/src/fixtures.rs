@@ -156,6 +156,7 @@ fn run_case(name: &str, file: &Path, component: &Path, trust: &Trust) -> Result<
         config_json: case.config_json,
         deadline_ms: DEADLINE_MS,
         memory_mib: MEMORY_MIB,
+        max_output_kib: 16 * 1024,
     };
     let mut report = Report {
         case: name.to_owned(),

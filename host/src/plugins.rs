@@ -678,6 +678,7 @@ pub struct Plugin<W: World> {
     config_json: String,
     deadline_ticks: u64,
     memory_bytes: usize,
+    max_output_bytes: usize,
     /// Partner endpoints (canonical form) a transport plugin may be asked to reach.
     allowed_urls: Vec<String>,
     idle: Mutex<Vec<Instance<W>>>,
@@ -688,6 +689,7 @@ pub struct Plugin<W: World> {
 struct Counters {
     calls: AtomicU64,
     records: AtomicU64,
+    rejections: AtomicU64,
     failures: AtomicU64,
     busy_ns: AtomicU64,
 }
@@ -699,6 +701,8 @@ pub struct PluginStats {
     pub kind: String,
     pub calls: u64,
     pub records: u64,
+    /// Records a normaliser rejected, or an eligibility plugin withheld.
+    pub rejections: u64,
     /// Calls that trapped, ran out of time or memory, or broke the contract.
     pub failures: u64,
     pub busy_ms: u64,
@@ -760,6 +764,7 @@ impl<W: World> Plugin<W> {
             config_json: settings.config_json.clone(),
             deadline_ticks: (settings.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1,
             memory_bytes: (settings.memory_mib as usize) << 20,
+            max_output_bytes: (settings.max_output_kib as usize) << 10,
             allowed_urls: allowed_urls
                 .iter()
                 .filter_map(|u| canonical_url(u))
@@ -784,6 +789,7 @@ impl<W: World> Plugin<W> {
             kind: W::KIND.to_string(),
             calls: get(&self.stats.calls),
             records: get(&self.stats.records),
+            rejections: get(&self.stats.rejections),
             failures: get(&self.stats.failures),
             busy_ms: get(&self.stats.busy_ns) / 1_000_000,
         }
@@ -873,6 +879,22 @@ impl<W: World> Plugin<W> {
         }
     }
 
+    /// Refuses an output larger than the plugin's `max_output_kib`: the guest's
+    /// memory cap bounds what is copied out, this bounds what goes further.
+    fn expect_size(&self, what: &str, bytes: usize) -> Result<(), PluginError> {
+        if bytes <= self.max_output_bytes {
+            return Ok(());
+        }
+        self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        Err(PluginError::Contract {
+            plugin: self.name.to_string(),
+            detail: format!(
+                "{what} returned {bytes} bytes, more than its max_output_kib ({} KiB)",
+                self.max_output_bytes >> 10
+            ),
+        })
+    }
+
     fn expect_len(&self, what: &str, got: usize, want: usize) -> Result<(), PluginError> {
         if got != want {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -929,6 +951,25 @@ impl Normaliser {
             w.entrex_plugin_normalise().call_normalise(s, &input)
         })?;
         self.expect_len("normalise", out.len(), records.len())?;
+        let bytes = out
+            .iter()
+            .map(|r| match r {
+                Ok(c) => {
+                    c.source_ref.len()
+                        + c.given_names.len()
+                        + c.middle_names.len()
+                        + c.family_name.len()
+                        + c.document_number.len()
+                        + c.port_code.len()
+                        + c.citizenships.iter().map(String::len).sum::<usize>()
+                        + 64
+                }
+                Err(r) => r.reason.len() + r.field.as_ref().map_or(0, String::len),
+            })
+            .sum();
+        self.expect_size("normalise", bytes)?;
+        let rejected = out.iter().filter(|r| r.is_err()).count() as u64;
+        self.stats.rejections.fetch_add(rejected, Ordering::Relaxed);
         Ok(out
             .into_iter()
             .map(|r| match r {
@@ -953,6 +994,21 @@ impl Eligibility {
             w.entrex_plugin_filter().call_decide(s, &input)
         })?;
         self.expect_len("decide", out.len(), crossings.len())?;
+        let bytes = out
+            .iter()
+            .map(|d| match d {
+                Decision::Share => 1,
+                Decision::Withhold(reason) => reason.len() + 1,
+            })
+            .sum();
+        self.expect_size("decide", bytes)?;
+        let withheld = out
+            .iter()
+            .filter(|d| matches!(d, Decision::Withhold(_)))
+            .count();
+        self.stats
+            .rejections
+            .fetch_add(withheld as u64, Ordering::Relaxed);
         Ok(out
             .into_iter()
             .map(|d| match d {
@@ -973,6 +1029,8 @@ impl Matcher {
             w.entrex_plugin_matching().call_block_keys(s, &input)
         })?;
         self.expect_len("block-keys", out.len(), records.len())?;
+        let bytes = out.iter().flatten().map(|k| k.len() + 8).sum();
+        self.expect_size("block-keys", bytes)?;
         Ok(out)
     }
 
