@@ -63,6 +63,9 @@ struct RawPlugins {
     /// Load plugins without a trusted signature (development only).
     #[serde(default)]
     allow_unsigned: bool,
+    /// WebAssembly stack per plugin call, KiB (one engine serves all plugins).
+    #[serde(default)]
+    max_stack_kib: Option<u64>,
     normaliser: RawPlugin,
     eligibility: RawPlugin,
     matcher: RawPlugin,
@@ -175,6 +178,9 @@ pub enum PluginSource {
 pub struct PluginTrust {
     pub trusted_keys: Vec<PathBuf>,
     pub allow_unsigned: bool,
+    /// The WebAssembly stack a plugin call may use; a deeper call traps (and
+    /// its record is quarantined).
+    pub max_stack_kib: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -317,6 +323,14 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             "must be at least exchange.retry_min_ms and at most 3600000 (an hour)".into(),
         ));
     }
+    if let Some(kib) = raw.plugins.max_stack_kib
+        && !(64..=65536).contains(&kib)
+    {
+        return Err(invalid(
+            "plugins.max_stack_kib",
+            "must be between 64 and 65536 (KiB), e.g. 512".into(),
+        ));
+    }
     let m = raw.matching;
     if !(1..=10_000).contains(&m.max_candidates) {
         return Err(invalid(
@@ -352,6 +366,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
                 .map(|p| base.join(p))
                 .collect(),
             allow_unsigned: raw.plugins.allow_unsigned,
+            max_stack_kib: raw.plugins.max_stack_kib.unwrap_or(512),
         },
         exchange,
         matching: MatchingSettings {

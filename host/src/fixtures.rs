@@ -1625,15 +1625,16 @@ mod tests {
     }
 
     #[test]
-    fn a_crossing_the_hub_would_reject_fails() {
-        // The hostile normaliser's `huge` crossing has a 64 MiB family name.
+    fn an_output_the_hub_would_refuse_fails() {
+        // The hostile normaliser's `huge` crossing has a 64 MiB family name: more
+        // than the default output cap, so the hub would not take the call.
         let case = format!(
             r#"{{"kind": "normaliser", "batch": "H1,huge\n", "expected": [{{"ok": {}}}]}}"#,
             hostile_ok("H1", "ERIKSSON")
         );
         let message = run_one(HOSTILE, &case).unwrap_err();
         assert!(
-            message.contains("the hub would reject this crossing: the normaliser produced an unusable value: family-name"),
+            message.contains("max_output_kib"),
             "{}",
             &message[..message.len().min(2000)]
         );

@@ -165,6 +165,7 @@ pub fn check(settings: &Settings) -> Result<(), HubError> {
 impl Core {
     pub fn open(settings: Settings) -> Result<Core, HubError> {
         crate::plugins::set_compiled_cache(settings.data_dir.join("compiled"));
+        crate::plugins::set_max_stack(settings.plugin_trust.max_stack_kib);
         let (signer, partner_keys, plugins) = load(&settings)?;
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| HubError::Dir {
             path: settings.data_dir.clone(),

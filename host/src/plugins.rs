@@ -322,12 +322,21 @@ pub fn canonical_url(url: &str) -> Option<String> {
     ))
 }
 
+/// The WebAssembly stack per call: engine-wide, so set by the first hub that
+/// opens in this process (from `[plugins] max_stack_kib`).
+static MAX_STACK: OnceLock<usize> = OnceLock::new();
+
+pub fn set_max_stack(kib: u64) {
+    let _ = MAX_STACK.set((kib as usize) << 10);
+}
+
 /// The process-wide engine: compiled code is shared by every hub in the process.
 fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
+        config.max_wasm_stack(*MAX_STACK.get_or_init(|| 512 << 10));
         // Instances come from preallocated slots (copy-on-write memory images),
         // so a fresh instance after a trap costs microseconds. The limits are
         // generous per instance (the store limiter enforces each plugin's
