@@ -14,7 +14,7 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-plugins/python-normaliser/build.sh target/plugins/python_normaliser.wasm
+plugins/python-normaliser/build.sh "$PWD/target/plugins/python_normaliser.wasm"
 export ENTREX_PYTHON_PLUGIN="$PWD/target/plugins/python_normaliser.wasm"
 
 cargo test --workspace

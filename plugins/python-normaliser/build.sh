@@ -14,6 +14,8 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${1:-$root/target/plugins/python_normaliser.wasm}"
+# The build runs in a scratch directory: make a relative output path absolute.
+case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
 venv="${PYTHON_NORMALISER_VENV:-$root/target/python-normaliser-venv}"
 python="${PYTHON:-python3}"
 pinned="$(grep -E '^componentize-py==' "$here/requirements.txt")"
