@@ -67,6 +67,8 @@ pub enum BundleError {
     SenderMismatch { signer: String, claimed: String },
     #[error("signed by {signer}'s key but the receipt says it was issued by {claimed}")]
     IssuerMismatch { signer: String, claimed: String },
+    #[error("the Merkle root does not match the records the bundle carries")]
+    MerkleRoot,
     #[error("sequence range {first}..={last} does not match its {count} records")]
     Range { first: u64, last: u64, count: usize },
 }
@@ -216,7 +218,70 @@ pub struct BundlePayload {
     pub first_seq: u64,
     pub last_seq: u64,
     pub created_at: Timestamp,
+    /// SHA-256 of the sender's previous bundle to this receiver (the one ending
+    /// at `first_seq - 1`), empty for the first: the bundles form a chain.
+    #[serde(with = "serde_bytes")]
+    pub prev_bundle_sha256: Vec<u8>,
+    /// RFC 9162 Merkle tree hash over the CBOR encoding of each record, in order.
+    #[serde(with = "serde_bytes")]
+    pub merkle_root: Vec<u8>,
     pub records: Vec<SharedRecord>,
+}
+
+impl BundlePayload {
+    /// Builds a bundle, computing its Merkle root.
+    pub fn new(
+        sender: &str,
+        receiver: &str,
+        first_seq: u64,
+        created_at: Timestamp,
+        prev_bundle_sha256: Vec<u8>,
+        records: Vec<SharedRecord>,
+    ) -> BundlePayload {
+        BundlePayload {
+            version: PAYLOAD_VERSION,
+            sender: sender.to_owned(),
+            receiver: receiver.to_owned(),
+            first_seq,
+            last_seq: first_seq + records.len().saturating_sub(1) as u64,
+            created_at,
+            prev_bundle_sha256,
+            merkle_root: merkle_root(&records),
+            records,
+        }
+    }
+}
+
+/// RFC 9162 (Certificate Transparency v2) Merkle tree hash of the records:
+/// leaves `SHA-256(0x00 || cbor(record))`, nodes `SHA-256(0x01 || left || right)`,
+/// split at the largest power of two below the count.
+pub fn merkle_root(records: &[SharedRecord]) -> Vec<u8> {
+    let leaves: Vec<[u8; 32]> = records
+        .iter()
+        .map(|r| {
+            let mut h = Sha256::new();
+            h.update([0u8]);
+            h.update(serde_cbor::to_vec(r).expect("CBOR encoding of a record cannot fail"));
+            h.finalize().into()
+        })
+        .collect();
+    tree_hash(&leaves).to_vec()
+}
+
+fn tree_hash(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            // The largest power of two strictly below n.
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let mut h = Sha256::new();
+            h.update([1u8]);
+            h.update(tree_hash(&leaves[..k]));
+            h.update(tree_hash(&leaves[k..]));
+            h.finalize().into()
+        }
+    }
 }
 
 /// The receiver's signed acknowledgement that a bundle is stored.
@@ -278,6 +343,9 @@ fn check_bundle(verified: &Verified) -> Result<BundlePayload, BundleError> {
             last: payload.last_seq,
             count,
         });
+    }
+    if merkle_root(&payload.records) != payload.merkle_root {
+        return Err(BundleError::MerkleRoot);
     }
     Ok(payload)
 }
@@ -478,15 +546,50 @@ mod tests {
     }
 
     fn bundle() -> BundlePayload {
-        BundlePayload {
-            version: PAYLOAD_VERSION,
-            sender: "CA".into(),
-            receiver: "US".into(),
-            first_seq: 1,
-            last_seq: 2,
-            created_at: 1_763_700_100,
-            records: vec![record(), record()],
-        }
+        BundlePayload::new(
+            "CA",
+            "US",
+            1,
+            1_763_700_100,
+            Vec::new(),
+            vec![record(), record()],
+        )
+    }
+
+    #[test]
+    fn merkle_roots_follow_rfc_9162() {
+        // One leaf: the leaf hash itself.
+        let one = [record()];
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(serde_cbor::to_vec(&one[0]).unwrap());
+        assert_eq!(merkle_root(&one), h.finalize().to_vec());
+        // Three leaves split 2 + 1.
+        let mut r2 = record();
+        r2.family_name = "B".into();
+        let mut r3 = record();
+        r3.family_name = "C".into();
+        let three = [record(), r2.clone(), r3.clone()];
+        let node = |l: &[u8], r: &[u8]| {
+            let mut h = Sha256::new();
+            h.update([1u8]);
+            h.update(l);
+            h.update(r);
+            h.finalize().to_vec()
+        };
+        let left = node(&merkle_root(&three[..1]), &merkle_root(&three[1..2]));
+        assert_eq!(merkle_root(&three), node(&left, &merkle_root(&three[2..])));
+        // Any change of any record changes the root.
+        assert_ne!(merkle_root(&three), merkle_root(&[record(), r3, r2]));
+    }
+
+    #[test]
+    fn a_bundle_whose_root_does_not_match_its_records_is_refused() {
+        let (signer, keyring) = setup();
+        let mut lying = bundle();
+        lying.records[1].family_name = "SOMEONE ELSE".into();
+        let err = open_bundle(&seal_bundle(&signer, &lying), &keyring).unwrap_err();
+        assert_eq!(err, BundleError::MerkleRoot);
     }
 
     #[test]
@@ -531,6 +634,7 @@ mod tests {
         let (signer, keyring) = setup();
         let mut sparse = bundle();
         sparse.last_seq = 5;
+        sparse.merkle_root = merkle_root(&sparse.records);
         let err = open_bundle(&seal_bundle(&signer, &sparse), &keyring).unwrap_err();
         assert!(matches!(err, BundleError::Range { .. }), "{err}");
     }

@@ -32,6 +32,10 @@ pub enum ReceiveError {
         got: u64,
         expected: u64,
     },
+    #[error(
+        "bundle {first} from {sender} does not name the last bundle received from {sender} as its previous one: the chain is broken"
+    )]
+    ChainBroken { sender: String, first: u64 },
     #[error("record {seq} of the bundle is invalid: {invalid}")]
     InvalidRecord {
         seq: u64,
@@ -78,6 +82,7 @@ pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
         &payload.sender,
         payload.first_seq,
         payload.last_seq,
+        &payload.prev_bundle_sha256,
         &payload.records,
         message,
         make_receipt,
@@ -91,6 +96,10 @@ pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
             tracing::info!(sender = %payload.sender, first = payload.first_seq, "duplicate bundle answered with its original receipt");
             Ok(receipt)
         }
+        Received::ChainBroken => Err(ReceiveError::ChainBroken {
+            sender: payload.sender,
+            first: payload.first_seq,
+        }),
         Received::Gap { expected } => Err(ReceiveError::Gap {
             sender: payload.sender,
             got: payload.first_seq,
@@ -204,15 +213,14 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
                     found: *seq,
                 });
             }
-            let payload = BundlePayload {
-                version: PAYLOAD_VERSION,
-                sender: core.settings.hub_id.clone(),
-                receiver: partner.to_owned(),
-                first_seq: first,
-                last_seq: last,
-                created_at: now(),
-                records: records.into_iter().map(|(_, r)| r).collect(),
-            };
+            let payload = BundlePayload::new(
+                &core.settings.hub_id,
+                partner,
+                first,
+                now(),
+                store.previous_bundle_sha(partner, first)?,
+                records.into_iter().map(|(_, r)| r).collect(),
+            );
             let message = bundle::seal_bundle(&core.signer, &payload);
             store.store_bundle_out(partner, first, last, &message)?;
             write_evidence(core, partner, "bundle", first, &message);

@@ -70,7 +70,10 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:7401", global = true)]
         hub: String,
     },
-    /// Verify signed bundles and receipts offline and print what they contain.
+    /// Verify signed bundles and receipts offline and print what they contain;
+    /// across the files, check that each direction's sequence is gap-free from 1
+    /// and every bundle names the previous one's hash. A directory means every
+    /// .cose file under it.
     Verify {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -325,8 +328,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Verify { files, keys } => {
             let keyring = verify::keyring(&keys).map_err(|e| e.to_string())?;
+            let files = verify::expand(&files).map_err(|e| format!("cannot list files: {e}"))?;
             let mut failed = 0;
-            for outcome in verify::verify_files(&files, &keyring) {
+            let (outcomes, chains) = verify::verify_files(&files, &keyring);
+            for outcome in outcomes {
                 match outcome.result {
                     Ok(description) => println!("OK   {}: {description}", outcome.path.display()),
                     Err(why) => {
@@ -335,8 +340,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     }
                 }
             }
-            if failed > 0 {
-                eprintln!("{failed} of {} file(s) failed verification", files.len());
+            let mut broken = 0;
+            for chain in chains {
+                match chain {
+                    Ok(line) => println!("OK   chain {line}"),
+                    Err(why) => {
+                        broken += 1;
+                        println!("FAIL chain {why}");
+                    }
+                }
+            }
+            if failed + broken > 0 {
+                eprintln!(
+                    "{failed} of {} file(s) failed verification; {broken} problem(s) across files",
+                    files.len()
+                );
                 Ok(ExitCode::FAILURE)
             } else {
                 Ok(ExitCode::SUCCESS)

@@ -63,6 +63,10 @@ pub mod counter {
     pub fn review(partner: &str) -> String {
         format!("review/{partner}")
     }
+    /// SHA-256 of the last bundle received from `partner` (the chain's head).
+    pub fn inbox_last_sha(partner: &str) -> String {
+        format!("inbox_last_sha/{partner}")
+    }
     pub fn match_failures(partner: &str) -> String {
         format!("match_failures/{partner}")
     }
@@ -211,6 +215,8 @@ pub enum Received {
     Duplicate {
         receipt: Vec<u8>,
     },
+    /// The bundle does not name the previous bundle received from this sender.
+    ChainBroken,
     /// The bundle does not start where the inbox continues.
     Gap {
         expected: u64,
@@ -565,6 +571,24 @@ impl Store {
         self.flush()
     }
 
+    /// SHA-256 of the sealed bundle that ends just before `first` (empty when
+    /// `first` is 1): what the bundle starting at `first` must name as previous.
+    pub fn previous_bundle_sha(&self, partner: &str, first: u64) -> Result<Vec<u8>> {
+        if first <= 1 {
+            return Ok(Vec::new());
+        }
+        let start = partner_key(partner, 0);
+        let end = partner_key(partner, first);
+        match self.bundles_out.range(start..end).next_back() {
+            Some(kv) => {
+                let (_, v) = kv?;
+                let b: SentBundle = decode("sent bundle", &v)?;
+                Ok(crate::bundle::sha256(&b.bundle))
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
     /// Records the partner's receipt for the bundle starting at `first` and
     /// moves the partner's acknowledged sequence number to `last`.
     pub fn store_receipt(
@@ -601,11 +625,13 @@ impl Store {
     /// Stores a verified bundle from `sender` if it continues the inbox exactly;
     /// a bundle seen before gets its original receipt back. `make_receipt` is
     /// called only for a new bundle. Durable when this returns.
+    #[allow(clippy::too_many_arguments)]
     pub fn receive(
         &self,
         sender: &str,
         first: u64,
         last: u64,
+        prev_bundle_sha256: &[u8],
         records: &[SharedRecord],
         bundle: &[u8],
         make_receipt: impl Fn() -> Vec<u8>,
@@ -632,6 +658,12 @@ impl Store {
                 if first != expected {
                     return Ok(Received::Gap { expected });
                 }
+                let chain_key = counter::inbox_last_sha(sender);
+                let previous = meta.get(chain_key.as_str())?;
+                if previous.as_deref().unwrap_or_default() != prev_bundle_sha256 {
+                    return Ok(Received::ChainBroken);
+                }
+                meta.insert(chain_key.as_str(), sha.as_slice())?;
                 let mut batch = Batch::default();
                 for (i, r) in records.iter().enumerate() {
                     batch.insert(partner_key(sender, first + i as u64), encode(r));

@@ -37,17 +37,155 @@ pub struct FileOutcome {
     pub result: Result<String, String>,
 }
 
-pub fn verify_files(paths: &[PathBuf], keyring: &Keyring) -> Vec<FileOutcome> {
-    paths
+/// Files to check: each path as given, or for a directory, the `.cose` files in
+/// it and in its subdirectories (as `entrex demo` and a hub's evidence lay them out).
+pub fn expand(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            collect_cose(path, &mut found)?;
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn collect_cose(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_cose(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "cose") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A verified bundle, kept to check the chain across files.
+struct Link {
+    path: PathBuf,
+    sha256: Vec<u8>,
+    payload: crate::bundle::BundlePayload,
+}
+
+/// Verifies each file, then checks the bundles between each pair of hubs as a
+/// whole: sequence numbers gap-free from 1, each bundle naming the previous one's
+/// hash, each receipt matching a bundle. Returns the per-file outcomes and the
+/// chain report (one line per direction, or what is wrong and where).
+pub fn verify_files(
+    paths: &[PathBuf],
+    keyring: &Keyring,
+) -> (Vec<FileOutcome>, Vec<Result<String, String>>) {
+    let mut links = Vec::new();
+    let mut receipts = Vec::new();
+    let outcomes = paths
         .iter()
         .map(|path| FileOutcome {
             path: path.clone(),
-            result: verify_file(path, keyring),
+            result: verify_file(path, keyring, &mut links, &mut receipts),
         })
-        .collect()
+        .collect();
+    (outcomes, check_chains(links, receipts))
 }
 
-fn verify_file(path: &Path, keyring: &Keyring) -> Result<String, String> {
+fn check_chains(
+    mut links: Vec<Link>,
+    receipts: Vec<(PathBuf, crate::bundle::ReceiptPayload)>,
+) -> Vec<Result<String, String>> {
+    let mut report = Vec::new();
+    links.sort_by(|a, b| {
+        (&a.payload.sender, &a.payload.receiver, a.payload.first_seq).cmp(&(
+            &b.payload.sender,
+            &b.payload.receiver,
+            b.payload.first_seq,
+        ))
+    });
+    let mut i = 0;
+    while i < links.len() {
+        let (sender, receiver) = (
+            links[i].payload.sender.clone(),
+            links[i].payload.receiver.clone(),
+        );
+        let run: Vec<&Link> = links[i..]
+            .iter()
+            .take_while(|l| l.payload.sender == sender && l.payload.receiver == receiver)
+            .collect();
+        i += run.len();
+        let mut problems = Vec::new();
+        let mut expected_first = 1;
+        let mut previous: Option<&Link> = None;
+        for link in &run {
+            let p = &link.payload;
+            if p.first_seq != expected_first {
+                problems.push(format!(
+                    "{}: starts at {}, but the sequence continues at {expected_first}: records {expected_first}..={} are missing",
+                    link.path.display(),
+                    p.first_seq,
+                    p.first_seq.saturating_sub(1)
+                ));
+            }
+            let expected_prev = previous.map(|l| l.sha256.clone()).unwrap_or_default();
+            if p.first_seq == expected_first && p.prev_bundle_sha256 != expected_prev {
+                problems.push(format!(
+                    "{}: names {} as the previous bundle's hash, but {} hashes to {}",
+                    link.path.display(),
+                    hex::encode(&p.prev_bundle_sha256),
+                    previous.map_or("nothing (this is the first)".into(), |l| l
+                        .path
+                        .display()
+                        .to_string()),
+                    hex::encode(&expected_prev)
+                ));
+            }
+            expected_first = p.last_seq + 1;
+            previous = Some(link);
+        }
+        let last = expected_first - 1;
+        if problems.is_empty() {
+            report.push(Ok(format!(
+                "{sender} → {receiver}: {} bundles, sequence 1..={last} gap-free, every bundle chained to the one before"
+                , run.len()
+            )));
+        } else {
+            report.extend(
+                problems
+                    .into_iter()
+                    .map(|p| Err(format!("{sender} → {receiver}: {p}"))),
+            );
+        }
+    }
+    for (path, r) in receipts {
+        let acknowledged = links.iter().any(|l| {
+            l.payload.sender == r.sender
+                && l.payload.receiver == r.receiver
+                && l.payload.first_seq == r.first_seq
+                && l.sha256 == r.bundle_sha256
+        });
+        if !acknowledged && links.iter().any(|l| l.payload.sender == r.sender) {
+            report.push(Err(format!(
+                "{}: acknowledges {}'s bundle {}..={} with hash {}, which is not among the bundles given",
+                path.display(),
+                r.sender,
+                r.first_seq,
+                r.last_seq,
+                hex::encode(&r.bundle_sha256)
+            )));
+        }
+    }
+    report
+}
+
+fn verify_file(
+    path: &Path,
+    keyring: &Keyring,
+    links: &mut Vec<Link>,
+    receipts: &mut Vec<(PathBuf, crate::bundle::ReceiptPayload)>,
+) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let (verified, opened) = bundle::open_any(&bytes, keyring).map_err(|e| e.to_string())?;
     let mut out = String::new();
@@ -69,7 +207,17 @@ fn verify_file(path: &Path, keyring: &Keyring) -> Result<String, String> {
                 *ports.entry(r.port_code.as_str()).or_default() += 1;
             }
             let ports: Vec<String> = ports.iter().map(|(p, n)| format!("{p}: {n}")).collect();
-            let _ = write!(out, "  records by port of entry: {}", ports.join(", "));
+            let _ = write!(
+                out,
+                "  Merkle root {} (matches the records)\n  records by port of entry: {}",
+                hex::encode(&b.merkle_root),
+                ports.join(", ")
+            );
+            links.push(Link {
+                path: path.to_owned(),
+                sha256: bundle::sha256(&bytes),
+                payload: b,
+            });
         }
         Opened::PluginSignature(p) => {
             let _ = write!(
@@ -83,6 +231,7 @@ fn verify_file(path: &Path, keyring: &Keyring) -> Result<String, String> {
             );
         }
         Opened::Receipt(r) => {
+            receipts.push((path.to_owned(), r.clone()));
             let _ = write!(
                 out,
                 "receipt from {} for {}'s bundle {}..={} (sha256 {}), received {}, signed by key {kid}",
@@ -96,4 +245,99 @@ fn verify_file(path: &Path, keyring: &Keyring) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::{BundlePayload, Signer, seal_bundle};
+    use crate::record::{PartialDate, Sex, SharedRecord};
+
+    fn record(n: u64) -> SharedRecord {
+        SharedRecord {
+            given_names: "ANNA".into(),
+            family_name: format!("PERSON{n}"),
+            middle_names: String::new(),
+            date_of_birth: PartialDate {
+                year: 1980,
+                month: Some(1),
+                day: Some(2),
+            },
+            nationality: "SWE".into(),
+            sex: Sex::F,
+            document_type: "P".into(),
+            document_number: format!("X{n}"),
+            document_country: "SWE".into(),
+            entered_at: 1_795_219_200,
+            port_code: "0427".into(),
+        }
+    }
+
+    /// Three chained bundles from CA to US, written as files; returns their paths.
+    fn chain(dir: &Path, signer: &Signer) -> Vec<PathBuf> {
+        let mut prev = Vec::new();
+        let mut paths = Vec::new();
+        for (i, first) in [1u64, 3, 5].into_iter().enumerate() {
+            let payload = BundlePayload::new(
+                "CA",
+                "US",
+                first,
+                0,
+                prev.clone(),
+                vec![record(first), record(first + 1)],
+            );
+            let bytes = seal_bundle(signer, &payload);
+            prev = bundle::sha256(&bytes);
+            let path = dir.join(format!("bundle-{i}.cose"));
+            std::fs::write(&path, bytes).unwrap();
+            paths.push(path);
+        }
+        paths
+    }
+
+    fn check(paths: &[PathBuf], keyring: &Keyring) -> Vec<Result<String, String>> {
+        let (outcomes, chains) = verify_files(paths, keyring);
+        assert!(outcomes.iter().all(|o| o.result.is_ok()));
+        chains
+    }
+
+    #[test]
+    fn a_complete_chain_passes_and_a_missing_or_replaced_bundle_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[4; 32]));
+        let mut keyring = Keyring::default();
+        keyring.add("CA", signer.verifying_key());
+        let paths = chain(dir.path(), &signer);
+
+        let report = check(&paths, &keyring);
+        assert_eq!(report.len(), 1, "{report:?}");
+        let line = report[0].as_ref().unwrap();
+        assert!(
+            line.contains("CA → US: 3 bundles, sequence 1..=6 gap-free"),
+            "{line}"
+        );
+
+        // The middle bundle withheld: the gap is named with the records missing.
+        let report = check(&[paths[0].clone(), paths[2].clone()], &keyring);
+        let problem = report[0].as_ref().unwrap_err();
+        assert!(problem.contains("records 3..=4 are missing"), "{problem}");
+
+        // The middle bundle replaced by another, correctly signed and numbered,
+        // but not the one the next bundle names: the chain names the break.
+        let other = BundlePayload::new(
+            "CA",
+            "US",
+            3,
+            0,
+            bundle::sha256(&std::fs::read(&paths[0]).unwrap()),
+            vec![record(30), record(40)],
+        );
+        std::fs::write(&paths[1], seal_bundle(&signer, &other)).unwrap();
+        let report = check(&paths, &keyring);
+        let problem = report[0].as_ref().unwrap_err();
+        assert!(
+            problem.contains("bundle-2.cose") && problem.contains("previous bundle's hash"),
+            "{problem}"
+        );
+    }
 }

@@ -87,6 +87,24 @@ fn the_demo_exchanges_and_verify_rejects_a_changed_byte() {
         "{stdout}"
     );
 
+    // The whole evidence directory: every file, and each direction as a chain.
+    let all = entrex(&[
+        "verify",
+        out.join("ca/evidence").to_str().unwrap(),
+        out.join("us/evidence").to_str().unwrap(),
+        "--key",
+        &ca_key,
+        "--key",
+        &us_key,
+    ]);
+    assert!(all.status.success(), "{}", text(&all));
+    let stdout = String::from_utf8_lossy(&all.stdout);
+    assert!(
+        stdout.contains("OK   chain CA → US:") && stdout.contains("gap-free"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("OK   chain US → CA:"), "{stdout}");
+
     // The receipt must not pass as the sender's: keys are bound to hubs.
     let swapped = entrex(&[
         "verify",

@@ -433,19 +433,18 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     let stranger = entrex::bundle::Signer::new(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
     let forged = entrex::bundle::seal_bundle(
         &stranger,
-        &entrex::bundle::BundlePayload {
-            version: entrex::bundle::PAYLOAD_VERSION,
-            sender: "CA".into(),
-            receiver: "US".into(),
-            first_seq: 4,
-            last_seq: 4,
-            created_at: 0,
-            records: vec![
+        &entrex::bundle::BundlePayload::new(
+            "CA",
+            "US",
+            4,
+            0,
+            entrex::bundle::sha256(&bundle),
+            vec![
                 pair.us.core.store.inbox_from("CA", 1, 1).unwrap()[0]
                     .1
                     .clone(),
             ],
-        },
+        ),
     );
     let (status, body) = pair
         .us_client
@@ -463,6 +462,37 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
         "{}",
         String::from_utf8_lossy(&body)
     );
+
+    // Signed with CA's own key but not naming the previous bundle: the chain is
+    // checked, not only the sequence number.
+    let unchained = entrex::bundle::seal_bundle(
+        &pair.ca.core.signer,
+        &entrex::bundle::BundlePayload::new(
+            "CA",
+            "US",
+            4,
+            0,
+            vec![0; 32],
+            vec![
+                pair.us.core.store.inbox_from("CA", 1, 1).unwrap()[0]
+                    .1
+                    .clone(),
+            ],
+        ),
+    );
+    let (status, body) = pair
+        .us_client
+        .request(
+            Method::POST,
+            "/v1/partner/bundles",
+            entrex::bundle::MEDIA_TYPE,
+            unchained,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("chain is broken"), "{body}");
     assert_eq!(stored(), 3);
     pair.shutdown().await;
 }
