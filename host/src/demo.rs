@@ -184,8 +184,9 @@ impl Summary {
         if let (Some(ca), Some(us)) = (self.hubs.first(), self.hubs.get(1)) {
             let _ = writeln!(
                 s,
-                "\ncheck them offline:\n  entrex verify {}/*/*.cose --key {}={} --key {}={}",
+                "\ncheck them offline (every bundle and receipt, and each direction as a chain):\n  entrex verify {} {} --key {}={} --key {}={}",
                 ca.evidence_dir.display(),
+                us.evidence_dir.display(),
                 ca.hub,
                 ca.public_key.display(),
                 us.hub,
