@@ -394,17 +394,34 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     let bundle = std::fs::read(evidence.join("bundle-000000000001.cose")).unwrap();
     let receipt = std::fs::read(evidence.join("receipt-000000000001.cose")).unwrap();
 
-    // A replay is answered with the very receipt given the first time.
-    let (status, body) = pair
-        .us_client
-        .request(
-            Method::POST,
-            "/v1/partner/bundles",
-            entrex::bundle::MEDIA_TYPE,
-            bundle.clone(),
+    let post = |message: Vec<u8>| {
+        let client = pair.us_client.clone();
+        async move {
+            let (status, body) = client
+                .request(
+                    Method::POST,
+                    "/v1/partner/bundles",
+                    entrex::bundle::MEDIA_TYPE,
+                    message,
+                )
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned(), body)
+        }
+    };
+    // A bundle of CA's claiming to continue at 4, sealed by `signer`, naming `prev`.
+    let next_bundle = |signer: &entrex::bundle::Signer, prev: Vec<u8>| {
+        let record = pair.us.core.store.inbox_from("CA", 1, 1).unwrap()[0]
+            .1
+            .clone();
+        entrex::bundle::seal_bundle(
+            signer,
+            &entrex::bundle::BundlePayload::new("CA", "US", 4, 0, prev, vec![record]),
         )
-        .await
-        .unwrap();
+    };
+
+    // A replay is answered with the very receipt given the first time.
+    let (status, _, body) = post(bundle.clone()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body.as_ref(), receipt.as_slice());
 
@@ -412,87 +429,20 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     let mut tampered = bundle.clone();
     let at = tampered.len() / 2;
     tampered[at] ^= 0x20;
-    let (status, body) = pair
-        .us_client
-        .request(
-            Method::POST,
-            "/v1/partner/bundles",
-            entrex::bundle::MEDIA_TYPE,
-            tampered,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    let (status, text, _) = post(tampered).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
 
     // A bundle signed by a key the US hub does not trust: refused, nothing stored.
     let stranger = entrex::bundle::Signer::new(ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
-    let forged = entrex::bundle::seal_bundle(
-        &stranger,
-        &entrex::bundle::BundlePayload::new(
-            "CA",
-            "US",
-            4,
-            0,
-            entrex::bundle::sha256(&bundle),
-            vec![
-                pair.us.core.store.inbox_from("CA", 1, 1).unwrap()[0]
-                    .1
-                    .clone(),
-            ],
-        ),
-    );
-    let (status, body) = pair
-        .us_client
-        .request(
-            Method::POST,
-            "/v1/partner/bundles",
-            entrex::bundle::MEDIA_TYPE,
-            forged,
-        )
-        .await
-        .unwrap();
+    let (status, text, _) = post(next_bundle(&stranger, entrex::bundle::sha256(&bundle))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        String::from_utf8_lossy(&body).contains("unknown signing key"),
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert!(text.contains("unknown signing key"), "{text}");
 
     // Signed with CA's own key but not naming the previous bundle: the chain is
     // checked, not only the sequence number.
-    let unchained = entrex::bundle::seal_bundle(
-        &pair.ca.core.signer,
-        &entrex::bundle::BundlePayload::new(
-            "CA",
-            "US",
-            4,
-            0,
-            vec![0; 32],
-            vec![
-                pair.us.core.store.inbox_from("CA", 1, 1).unwrap()[0]
-                    .1
-                    .clone(),
-            ],
-        ),
-    );
-    let (status, body) = pair
-        .us_client
-        .request(
-            Method::POST,
-            "/v1/partner/bundles",
-            entrex::bundle::MEDIA_TYPE,
-            unchained,
-        )
-        .await
-        .unwrap();
+    let (status, text, _) = post(next_bundle(&pair.ca.core.signer, vec![0; 32])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let body = String::from_utf8_lossy(&body);
-    assert!(body.contains("chain is broken"), "{body}");
+    assert!(text.contains("chain is broken"), "{text}");
     assert_eq!(stored(), 3);
     pair.shutdown().await;
 }
