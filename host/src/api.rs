@@ -89,6 +89,7 @@ async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body
     let path = req.uri().path().to_owned();
     let response = match (req.method(), path.as_str()) {
         (&Method::POST, "/v1/crossings") => post_crossings(core, req).await,
+        (&Method::POST, "/v1/crossings/withdrawals") => post_withdrawals(core, req).await,
         (&Method::POST, "/v1/partner/bundles") => post_bundle(core, req).await,
         (&Method::GET, "/v1/status") => status(core).await,
         (&Method::GET, "/v1/report") => report(core, req).await,
@@ -99,6 +100,7 @@ async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body
         (
             _,
             "/v1/crossings"
+            | "/v1/crossings/withdrawals"
             | "/v1/partner/bundles"
             | "/v1/status"
             | "/v1/report"
@@ -144,6 +146,10 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
         Ok(Err(e @ (IngestError::BadBatch(_) | IngestError::TooManyRecords(..)))) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
+        Ok(Err(e @ IngestError::QueueFull(_))) => {
+            tracing::warn!("source batch refused: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        }
         Ok(Err(e)) => {
             tracing::error!("ingest failed: {e}");
             error(
@@ -156,6 +162,40 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("ingest task failed: {e}; nothing was stored, send it again"),
+        ),
+    }
+}
+
+async fn post_withdrawals(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_body(req, core.settings.max_batch_bytes).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let request: ingest::WithdrawRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("expected {{\"source_refs\": [\"...\"], \"reason\": \"...\"}}: {e}"),
+            );
+        }
+    };
+    let result = tokio::task::spawn_blocking(move || ingest::withdraw(&core, &request)).await;
+    match result {
+        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e @ (IngestError::BadBatch(_) | IngestError::TooManyRecords(..)))) => {
+            error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+        }
+        Ok(Err(e)) => {
+            tracing::error!("withdrawal failed: {e}");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("the withdrawal may not have been stored ({e}); send it again"),
+            )
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("withdrawal task failed: {e}; send it again"),
         ),
     }
 }

@@ -18,11 +18,15 @@ use serde_cbor::Value;
 use sha2::{Digest, Sha256};
 
 use crate::keys::key_id;
-use crate::record::{SharedRecord, Timestamp};
+use crate::record::{Entry, SharedRecord, Timestamp};
 
 pub const CONTENT_TYPE_BUNDLE: &str = "application/entrex-bundle+cbor";
 pub const CONTENT_TYPE_RECEIPT: &str = "application/entrex-receipt+cbor";
 pub const CONTENT_TYPE_PLUGIN_SIGNATURE: &str = "application/entrex-plugin-signature+cbor";
+pub const CONTENT_TYPE_HEAD: &str = "application/entrex-bundle-head+cbor";
+/// What an inclusion proof file says it is (it is plain CBOR, not signed itself:
+/// the bundle head inside it is).
+pub const PROOF_KIND: &str = "entrex inclusion proof";
 /// The media type of a bundle or receipt on HTTP.
 pub const MEDIA_TYPE: &str = "application/cose; cose-type=\"cose-sign1\"";
 
@@ -71,6 +75,16 @@ pub enum BundleError {
     MerkleRoot,
     #[error("sequence range {first}..={last} does not match its {count} records")]
     Range { first: u64, last: u64, count: usize },
+    #[error("the signed head does not describe this bundle: {0}")]
+    Head(String),
+    #[error("inclusion proof: {0}")]
+    Proof(String),
+    #[error("key {kid} of {owner} expired at {expired}; the partner must sign with its new key")]
+    ExpiredKey {
+        kid: String,
+        owner: String,
+        expired: String,
+    },
 }
 
 /// A hub's signing identity.
@@ -117,14 +131,23 @@ struct TrustedKey {
     kid: Vec<u8>,
     owner: String,
     key: VerifyingKey,
+    /// After this time, messages signed with the key are refused: it was
+    /// rotated out and its overlap period is over.
+    not_after: Option<Timestamp>,
 }
 
 impl Keyring {
     pub fn add(&mut self, owner: &str, key: VerifyingKey) {
+        self.add_until(owner, key, None);
+    }
+
+    /// Adds a key that is trusted only until `not_after` (seconds since the epoch).
+    pub fn add_until(&mut self, owner: &str, key: VerifyingKey, not_after: Option<Timestamp>) {
         self.keys.push(TrustedKey {
             kid: key_id(&key),
             owner: owner.to_owned(),
             key,
+            not_after,
         });
     }
 
@@ -190,6 +213,15 @@ pub fn verify(message: &[u8], keyring: &Keyring) -> Result<Verified, BundleError
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
+    if let Some(not_after) = trusted.not_after
+        && crate::exchange::now() > not_after
+    {
+        return Err(BundleError::ExpiredKey {
+            kid: hex::encode(&trusted.kid),
+            owner: trusted.owner.clone(),
+            expired: crate::record::format_time(not_after),
+        });
+    }
     let bad_signature = || BundleError::BadSignature {
         kid: hex::encode(&trusted.kid),
         owner: trusted.owner.clone(),
@@ -205,6 +237,24 @@ pub fn verify(message: &[u8], keyring: &Keyring) -> Result<Verified, BundleError
         content_type: header.content_type,
         payload,
     })
+}
+
+/// What the sender signs about a bundle apart from its records. Carried inside
+/// the bundle as its own COSE_Sign1 message, so that one record's inclusion can
+/// be proved later (`entrex prove`) without showing any other record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleHead {
+    pub version: u32,
+    pub sender: String,
+    pub receiver: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub created_at: Timestamp,
+    #[serde(with = "serde_bytes")]
+    pub prev_bundle_sha256: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub merkle_root: Vec<u8>,
 }
 
 /// The body of a bundle: a dense run of one sender's sequence numbers for one
@@ -225,10 +275,48 @@ pub struct BundlePayload {
     /// RFC 9162 Merkle tree hash over the CBOR encoding of each record, in order.
     #[serde(with = "serde_bytes")]
     pub merkle_root: Vec<u8>,
-    pub records: Vec<SharedRecord>,
+    /// The fields above as a [`BundleHead`], signed on its own by the sender
+    /// (a COSE_Sign1 message); filled in by [`seal_bundle`].
+    #[serde(with = "serde_bytes")]
+    pub head: Vec<u8>,
+    pub records: Vec<Entry>,
+}
+
+/// The same payload with plain records: decoded only to explain why a payload
+/// failed to decode, since an untagged entry hides the field at fault.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct PlainPayload {
+    version: u32,
+    sender: String,
+    receiver: String,
+    first_seq: u64,
+    last_seq: u64,
+    created_at: Timestamp,
+    #[serde(with = "serde_bytes")]
+    prev_bundle_sha256: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    merkle_root: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    head: Vec<u8>,
+    records: Vec<SharedRecord>,
 }
 
 impl BundlePayload {
+    pub fn head(&self) -> BundleHead {
+        BundleHead {
+            version: self.version,
+            sender: self.sender.clone(),
+            receiver: self.receiver.clone(),
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
+            created_at: self.created_at,
+            prev_bundle_sha256: self.prev_bundle_sha256.clone(),
+            merkle_root: self.merkle_root.clone(),
+        }
+    }
+
     /// Builds a bundle, computing its Merkle root.
     pub fn new(
         sender: &str,
@@ -236,7 +324,7 @@ impl BundlePayload {
         first_seq: u64,
         created_at: Timestamp,
         prev_bundle_sha256: Vec<u8>,
-        records: Vec<SharedRecord>,
+        records: Vec<Entry>,
     ) -> BundlePayload {
         BundlePayload {
             version: PAYLOAD_VERSION,
@@ -247,25 +335,42 @@ impl BundlePayload {
             created_at,
             prev_bundle_sha256,
             merkle_root: merkle_root(&records),
+            head: Vec::new(),
             records,
         }
     }
 }
 
-/// RFC 9162 (Certificate Transparency v2) Merkle tree hash of the records:
-/// leaves `SHA-256(0x00 || cbor(record))`, nodes `SHA-256(0x01 || left || right)`,
+/// RFC 9162 (Certificate Transparency v2) Merkle tree hash of the entries:
+/// leaves `SHA-256(0x00 || cbor(entry))`, nodes `SHA-256(0x01 || left || right)`,
 /// split at the largest power of two below the count.
-pub fn merkle_root(records: &[SharedRecord]) -> Vec<u8> {
-    let leaves: Vec<[u8; 32]> = records
-        .iter()
-        .map(|r| {
-            let mut h = Sha256::new();
-            h.update([0u8]);
-            h.update(serde_cbor::to_vec(r).expect("CBOR encoding of a record cannot fail"));
-            h.finalize().into()
-        })
-        .collect();
+pub fn merkle_root(records: &[Entry]) -> Vec<u8> {
+    let leaves: Vec<[u8; 32]> = records.iter().map(|r| leaf_hash(&entry_bytes(r))).collect();
     tree_hash(&leaves).to_vec()
+}
+
+fn entry_bytes(entry: &Entry) -> Vec<u8> {
+    serde_cbor::to_vec(entry).expect("CBOR encoding of a record cannot fail")
+}
+
+fn leaf_hash(bytes: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(bytes);
+    h.finalize().into()
+}
+
+fn node_hash(left: &[u8], right: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: usize) -> usize {
+    1usize << (usize::BITS - 1 - (n - 1).leading_zeros())
 }
 
 fn tree_hash(leaves: &[[u8; 32]]) -> [u8; 32] {
@@ -273,15 +378,153 @@ fn tree_hash(leaves: &[[u8; 32]]) -> [u8; 32] {
         0 => Sha256::digest([]).into(),
         1 => leaves[0],
         n => {
-            // The largest power of two strictly below n.
-            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-            let mut h = Sha256::new();
-            h.update([1u8]);
-            h.update(tree_hash(&leaves[..k]));
-            h.update(tree_hash(&leaves[k..]));
-            h.finalize().into()
+            let k = split(n);
+            node_hash(&tree_hash(&leaves[..k]), &tree_hash(&leaves[k..]))
         }
     }
+}
+
+/// RFC 9162 §2.1.3.1: the audit path of leaf `m`.
+fn audit_path(m: usize, leaves: &[[u8; 32]], out: &mut Vec<[u8; 32]>) {
+    let n = leaves.len();
+    if n <= 1 {
+        return;
+    }
+    let k = split(n);
+    if m < k {
+        audit_path(m, &leaves[..k], out);
+        out.push(tree_hash(&leaves[k..]));
+    } else {
+        audit_path(m - k, &leaves[k..], out);
+        out.push(tree_hash(&leaves[..k]));
+    }
+}
+
+/// RFC 9162 §2.1.3.2: the root that leaf `index` of a tree of `size` leaves
+/// implies, given its audit path; `None` when the path has the wrong length.
+fn root_from_path(index: u64, size: u64, leaf: [u8; 32], path: &[Vec<u8>]) -> Option<[u8; 32]> {
+    if index >= size {
+        return None;
+    }
+    let (mut fn_, mut sn, mut r) = (index, size - 1, leaf);
+    for p in path {
+        if sn == 0 {
+            return None;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    (sn == 0).then_some(r)
+}
+
+/// Evidence that one entry is part of a signed bundle, showing no other entry:
+/// the sender's signed head, the entry, and its RFC 9162 audit path.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionProof {
+    pub kind: String,
+    /// The bundle head: a COSE_Sign1 message signed by the sender.
+    #[serde(with = "serde_bytes")]
+    pub head: Vec<u8>,
+    pub seq: u64,
+    pub entry: Entry,
+    pub path: Vec<serde_bytes::ByteBuf>,
+}
+
+/// Builds the inclusion proof of sequence number `seq` from a sealed bundle.
+pub fn prove(message: &[u8], keyring: &Keyring, seq: u64) -> Result<InclusionProof, BundleError> {
+    let (_, payload) = open_bundle(message, keyring)?;
+    if !(payload.first_seq..=payload.last_seq).contains(&seq) {
+        return Err(BundleError::Proof(format!(
+            "the bundle carries sequence numbers {}..={}, not {seq}",
+            payload.first_seq, payload.last_seq
+        )));
+    }
+    let leaves: Vec<[u8; 32]> = payload
+        .records
+        .iter()
+        .map(|r| leaf_hash(&entry_bytes(r)))
+        .collect();
+    let index = (seq - payload.first_seq) as usize;
+    let mut path = Vec::new();
+    audit_path(index, &leaves, &mut path);
+    Ok(InclusionProof {
+        kind: PROOF_KIND.to_owned(),
+        head: payload.head,
+        seq,
+        entry: payload.records[index].clone(),
+        path: path
+            .into_iter()
+            .map(|h| serde_bytes::ByteBuf::from(h.to_vec()))
+            .collect(),
+    })
+}
+
+/// Checks an inclusion proof: the head's signature, then the entry's path to
+/// the signed Merkle root. Returns the verified head.
+pub fn check_proof(
+    proof: &InclusionProof,
+    keyring: &Keyring,
+) -> Result<(Verified, BundleHead), BundleError> {
+    if proof.kind != PROOF_KIND {
+        return Err(BundleError::Proof(format!(
+            "kind is {:?}, expected {PROOF_KIND:?}",
+            proof.kind
+        )));
+    }
+    let (verified, head) = open_head(&proof.head, keyring)?;
+    if !(head.first_seq..=head.last_seq).contains(&proof.seq) {
+        return Err(BundleError::Proof(format!(
+            "sequence number {} is outside the bundle's {}..={}",
+            proof.seq, head.first_seq, head.last_seq
+        )));
+    }
+    proof
+        .entry
+        .check()
+        .map_err(|e| BundleError::Proof(format!("the entry is not a valid record: {e}")))?;
+    let path: Vec<Vec<u8>> = proof.path.iter().map(|h| h.to_vec()).collect();
+    let root = root_from_path(
+        proof.seq - head.first_seq,
+        head.last_seq - head.first_seq + 1,
+        leaf_hash(&entry_bytes(&proof.entry)),
+        &path,
+    );
+    match root {
+        Some(root) if root.as_slice() == head.merkle_root.as_slice() => Ok((verified, head)),
+        Some(_) => Err(BundleError::Proof(
+            "the entry and its path do not lead to the signed Merkle root: the entry was altered or is not in this bundle".into(),
+        )),
+        None => Err(BundleError::Proof(format!(
+            "the audit path has {} hashes, not what a tree of {} entries needs",
+            path.len(),
+            head.last_seq - head.first_seq + 1
+        ))),
+    }
+}
+
+/// Verifies and decodes a signed bundle head.
+pub fn open_head(message: &[u8], keyring: &Keyring) -> Result<(Verified, BundleHead), BundleError> {
+    let verified = verify(message, keyring)?;
+    let head: BundleHead = decode(&verified, CONTENT_TYPE_HEAD, "bundle head")?;
+    if verified.signer != UNBOUND && head.sender != verified.signer {
+        return Err(BundleError::SenderMismatch {
+            signer: verified.signer.clone(),
+            claimed: head.sender.clone(),
+        });
+    }
+    Ok((verified, head))
 }
 
 /// The receiver's signed acknowledgement that a bundle is stored.
@@ -304,8 +547,12 @@ pub fn sha256(bytes: &[u8]) -> Vec<u8> {
     Sha256::digest(bytes).to_vec()
 }
 
+/// Signs the bundle's head, then the bundle with the signed head inside.
 pub fn seal_bundle(signer: &Signer, payload: &BundlePayload) -> Vec<u8> {
-    let bytes = serde_cbor::to_vec(payload).expect("CBOR encoding of a bundle cannot fail");
+    let head = serde_cbor::to_vec(&payload.head()).expect("CBOR encoding of a head cannot fail");
+    let mut payload = payload.clone();
+    payload.head = signer.sign(CONTENT_TYPE_HEAD, &head);
+    let bytes = serde_cbor::to_vec(&payload).expect("CBOR encoding of a bundle cannot fail");
     signer.sign(CONTENT_TYPE_BUNDLE, &bytes)
 }
 
@@ -321,12 +568,28 @@ pub fn open_bundle(
     keyring: &Keyring,
 ) -> Result<(Verified, BundlePayload), BundleError> {
     let verified = verify(message, keyring)?;
-    let payload = check_bundle(&verified)?;
+    let payload = check_bundle(&verified, keyring)?;
     Ok((verified, payload))
 }
 
-fn check_bundle(verified: &Verified) -> Result<BundlePayload, BundleError> {
-    let payload: BundlePayload = decode(verified, CONTENT_TYPE_BUNDLE, "bundle")?;
+fn check_bundle(verified: &Verified, keyring: &Keyring) -> Result<BundlePayload, BundleError> {
+    let payload: BundlePayload = match decode(verified, CONTENT_TYPE_BUNDLE, "bundle") {
+        Ok(p) => p,
+        Err(e @ BundleError::Payload { .. }) => {
+            return Err(
+                match serde_cbor::from_slice::<PlainPayload>(&verified.payload) {
+                    Err(plain) if !plain.to_string().contains("did not match any variant") => {
+                        BundleError::Payload {
+                            what: "bundle",
+                            detail: plain.to_string(),
+                        }
+                    }
+                    _ => e,
+                },
+            );
+        }
+        Err(e) => return Err(e),
+    };
     if payload.version != PAYLOAD_VERSION {
         return Err(BundleError::Version(payload.version));
     }
@@ -346,6 +609,18 @@ fn check_bundle(verified: &Verified) -> Result<BundlePayload, BundleError> {
     }
     if merkle_root(&payload.records) != payload.merkle_root {
         return Err(BundleError::MerkleRoot);
+    }
+    let (head_verified, head) =
+        open_head(&payload.head, keyring).map_err(|e| BundleError::Head(e.to_string()))?;
+    if head_verified.kid != verified.kid {
+        return Err(BundleError::Head(
+            "it is signed with another key than the bundle".into(),
+        ));
+    }
+    if head != payload.head() {
+        return Err(BundleError::Head(
+            "its fields differ from the bundle's".into(),
+        ));
     }
     Ok(payload)
 }
@@ -410,6 +685,24 @@ fn check_plugin_signature(verified: &Verified) -> Result<PluginSignature, Bundle
     Ok(payload)
 }
 
+/// Whether `message` was signed with `signer`'s key (by its key id; the
+/// signature itself is not checked: for the hub's own stored bundles).
+pub fn signed_with(message: &[u8], signer: &Signer) -> bool {
+    let Some(envelope) = message.strip_prefix(&[COSE_SIGN1_TAG_BYTE]) else {
+        return false;
+    };
+    type Envelope = (
+        serde_bytes::ByteBuf,
+        serde::de::IgnoredAny,
+        serde::de::IgnoredAny,
+        serde::de::IgnoredAny,
+    );
+    serde_cbor::from_slice::<Envelope>(envelope)
+        .ok()
+        .and_then(|(protected, ..)| parse_protected(&protected).ok())
+        .is_some_and(|h| h.kid == key_id(&signer.verifying_key()))
+}
+
 /// The owner of a key given to `entrex verify` without a hub id: the signature
 /// is checked, but not which hub the payload claims to come from.
 pub const UNBOUND: &str = "";
@@ -420,6 +713,7 @@ pub enum Opened {
     Bundle(BundlePayload),
     Receipt(ReceiptPayload),
     PluginSignature(PluginSignature),
+    Head(BundleHead),
 }
 
 /// Verifies a message and decodes it as whatever its content type says.
@@ -429,8 +723,11 @@ pub fn open_any(message: &[u8], keyring: &Keyring) -> Result<(Verified, Opened),
         Opened::Receipt(check_receipt(&verified)?)
     } else if verified.content_type == CONTENT_TYPE_PLUGIN_SIGNATURE {
         Opened::PluginSignature(check_plugin_signature(&verified)?)
+    } else if verified.content_type == CONTENT_TYPE_HEAD {
+        let head: BundleHead = decode(&verified, CONTENT_TYPE_HEAD, "bundle head")?;
+        Opened::Head(head)
     } else {
-        Opened::Bundle(check_bundle(&verified)?)
+        Opened::Bundle(check_bundle(&verified, keyring)?)
     };
     Ok((verified, opened))
 }
@@ -518,7 +815,11 @@ mod tests {
     use super::*;
     use crate::record::{PartialDate, Sex};
 
-    fn record() -> SharedRecord {
+    fn record() -> Entry {
+        Entry::Record(shared())
+    }
+
+    fn shared() -> SharedRecord {
         SharedRecord {
             given_names: "ANNA".into(),
             family_name: "ERIKSSON".into(),
@@ -565,10 +866,11 @@ mod tests {
         h.update(serde_cbor::to_vec(&one[0]).unwrap());
         assert_eq!(merkle_root(&one), h.finalize().to_vec());
         // Three leaves split 2 + 1.
-        let mut r2 = record();
+        let mut r2 = shared();
         r2.family_name = "B".into();
-        let mut r3 = record();
+        let mut r3 = shared();
         r3.family_name = "C".into();
+        let (r2, r3) = (Entry::Record(r2), Entry::Record(r3));
         let three = [record(), r2.clone(), r3.clone()];
         let node = |l: &[u8], r: &[u8]| {
             let mut h = Sha256::new();
@@ -587,7 +889,9 @@ mod tests {
     fn a_bundle_whose_root_does_not_match_its_records_is_refused() {
         let (signer, keyring) = setup();
         let mut lying = bundle();
-        lying.records[1].family_name = "SOMEONE ELSE".into();
+        let mut other = shared();
+        other.family_name = "SOMEONE ELSE".into();
+        lying.records[1] = Entry::Record(other);
         let err = open_bundle(&seal_bundle(&signer, &lying), &keyring).unwrap_err();
         assert_eq!(err, BundleError::MerkleRoot);
     }
@@ -598,7 +902,82 @@ mod tests {
         let message = seal_bundle(&signer, &bundle());
         let (verified, payload) = open_bundle(&message, &keyring).unwrap();
         assert_eq!(verified.signer, "CA");
-        assert_eq!(payload, bundle());
+        let mut expected = bundle();
+        expected.head = payload.head.clone();
+        assert_eq!(payload, expected);
+        let (_, head) = open_head(&payload.head, &keyring).unwrap();
+        assert_eq!(head, expected.head());
+    }
+
+    /// Every entry of bundles of every size from 1 to 40 proves its inclusion;
+    /// a changed entry, a wrong sequence number or a cut path does not.
+    #[test]
+    fn inclusion_proofs_verify_for_every_entry_and_only_for_it() {
+        let (signer, keyring) = setup();
+        for n in 1..=40u64 {
+            let entries: Vec<Entry> = (0..n)
+                .map(|i| {
+                    let mut r = shared();
+                    r.family_name = format!("N{i}");
+                    Entry::Record(r)
+                })
+                .collect();
+            let payload = BundlePayload::new("CA", "US", 100, 1_763_700_100, vec![], entries);
+            let message = seal_bundle(&signer, &payload);
+            for seq in 100..100 + n {
+                let proof = prove(&message, &keyring, seq).unwrap();
+                let (_, head) = check_proof(&proof, &keyring).unwrap();
+                assert_eq!(head.merkle_root, payload.merkle_root);
+                let mut altered = proof.clone();
+                let mut r = shared();
+                r.family_name = "SOMEONE ELSE".into();
+                altered.entry = Entry::Record(r);
+                assert!(check_proof(&altered, &keyring).is_err(), "n={n} seq={seq}");
+                if n > 1 {
+                    let mut moved = proof.clone();
+                    moved.seq = if seq == 100 { 101 } else { seq - 1 };
+                    assert!(check_proof(&moved, &keyring).is_err(), "n={n} seq={seq}");
+                    let mut cut = proof.clone();
+                    cut.path.pop();
+                    assert!(check_proof(&cut, &keyring).is_err(), "n={n} seq={seq}");
+                }
+            }
+            assert!(prove(&message, &keyring, 100 + n).is_err());
+        }
+    }
+
+    #[test]
+    fn amendments_round_trip_and_records_keep_their_eleven_keys() {
+        let entries = vec![
+            record(),
+            Entry::Correction {
+                amends: 1,
+                record: shared(),
+            },
+            Entry::Deletion {
+                amends: 1,
+                reason: "entered in error".into(),
+            },
+        ];
+        let bytes = serde_cbor::to_vec(&entries).unwrap();
+        let back: Vec<Entry> = serde_cbor::from_slice(&bytes).unwrap();
+        assert_eq!(back, entries);
+        let plain: serde_cbor::Value =
+            serde_cbor::from_slice(&serde_cbor::to_vec(&entries[0]).unwrap()).unwrap();
+        let serde_cbor::Value::Map(map) = plain else {
+            panic!()
+        };
+        assert_eq!(map.len(), 11);
+    }
+
+    #[test]
+    fn an_expired_key_is_refused_and_named() {
+        let (signer, _) = setup();
+        let mut keyring = Keyring::default();
+        keyring.add_until("CA", signer.verifying_key(), Some(1_000));
+        let err = open_bundle(&seal_bundle(&signer, &bundle()), &keyring).unwrap_err();
+        assert!(matches!(err, BundleError::ExpiredKey { .. }), "{err}");
+        assert!(err.to_string().contains("1970-01-01"), "{err}");
     }
 
     #[test]

@@ -111,6 +111,21 @@ impl Client {
             .await
     }
 
+    /// Withdraws source records: partners holding them are sent a deletion.
+    pub async fn withdraw(
+        &self,
+        request: &crate::ingest::WithdrawRequest,
+    ) -> Result<crate::ingest::WithdrawReport, ClientError> {
+        let body = serde_json::to_vec(request).expect("JSON encoding cannot fail");
+        self.json(
+            Method::POST,
+            "/v1/crossings/withdrawals",
+            "application/json",
+            body,
+        )
+        .await
+    }
+
     pub async fn status(&self) -> Result<Status, ClientError> {
         self.json(Method::GET, "/v1/status", "application/json", Vec::new())
             .await

@@ -93,6 +93,8 @@ struct RawExchange {
     bundle_linger_ms: u64,
     retry_min_ms: u64,
     retry_max_ms: u64,
+    max_queue_records: u64,
+    queue_alarm_percent: u64,
 }
 
 impl Default for RawExchange {
@@ -102,6 +104,8 @@ impl Default for RawExchange {
             bundle_linger_ms: 200,
             retry_min_ms: 200,
             retry_max_ms: 30_000,
+            max_queue_records: 10_000_000,
+            queue_alarm_percent: 80,
         }
     }
 }
@@ -130,6 +134,16 @@ struct RawPartner {
     id: String,
     url: String,
     public_key: PathBuf,
+    #[serde(default)]
+    previous_key: Vec<RawPreviousKey>,
+}
+
+/// A partner key being rotated out: still trusted until `until`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreviousKey {
+    public_key: PathBuf,
+    until: toml::value::Datetime,
 }
 
 /// Validated hub settings.
@@ -189,6 +203,11 @@ pub struct ExchangeSettings {
     pub bundle_linger_ms: u64,
     pub retry_min_ms: u64,
     pub retry_max_ms: u64,
+    /// Records waiting for one partner at which ingest stops accepting
+    /// (HTTP 503): a bound on the disk an outage may take.
+    pub max_queue_records: u64,
+    /// Fill level (percent of `max_queue_records`) at which the hub alarms.
+    pub queue_alarm_percent: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -204,6 +223,8 @@ pub struct PartnerSettings {
     /// Where this hub posts its bundles for the partner.
     pub url: String,
     pub public_key: PathBuf,
+    /// Keys being rotated out, each trusted until its time (seconds since the epoch).
+    pub previous_keys: Vec<(PathBuf, i64)>,
 }
 
 impl Settings {
@@ -287,10 +308,26 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
                 ),
             ));
         }
+        let mut previous_keys = Vec::new();
+        for (j, k) in p.previous_key.into_iter().enumerate() {
+            let text = k.until.to_string();
+            let until = time::OffsetDateTime::parse(
+                &text,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .map_err(|_| {
+                invalid(
+                    &format!("{key}.previous_key[{j}].until"),
+                    format!("{text} is not a full date and time; write e.g. 2026-12-31T00:00:00Z"),
+                )
+            })?;
+            previous_keys.push((base.join(k.public_key), until.unix_timestamp()));
+        }
         partners.push(PartnerSettings {
             id: p.id,
             url: p.url,
             public_key: base.join(p.public_key),
+            previous_keys,
         });
     }
     let exchange = ExchangeSettings {
@@ -298,7 +335,21 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
         retry_min_ms: raw.exchange.retry_min_ms,
         retry_max_ms: raw.exchange.retry_max_ms,
+        max_queue_records: raw.exchange.max_queue_records,
+        queue_alarm_percent: raw.exchange.queue_alarm_percent,
     };
+    if exchange.max_queue_records < exchange.bundle_max_records as u64 {
+        return Err(invalid(
+            "exchange.max_queue_records",
+            "must be at least exchange.bundle_max_records, e.g. 10000000".into(),
+        ));
+    }
+    if !(1..=100).contains(&exchange.queue_alarm_percent) {
+        return Err(invalid(
+            "exchange.queue_alarm_percent",
+            "must be between 1 and 100, e.g. 80".into(),
+        ));
+    }
     if exchange.bundle_linger_ms > 60_000 {
         return Err(invalid(
             "exchange.bundle_linger_ms",

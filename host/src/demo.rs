@@ -440,7 +440,10 @@ async fn summarise(
         let Some(&(last, _)) = chunk.last() else {
             break;
         };
-        for (seq, record) in &chunk {
+        for (seq, entry) in &chunk {
+            let crate::record::Entry::Record(record) = entry else {
+                continue;
+            };
             let person =
                 truth_ref.person_by_document(&record.document_country, &record.document_number);
             if person.is_some_and(|p| truth_ref.is_citizen(p)) {

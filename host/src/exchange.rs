@@ -36,6 +36,13 @@ pub enum ReceiveError {
         "bundle {first} from {sender} does not name the last bundle received from {sender} as its previous one: the chain is broken"
     )]
     ChainBroken { sender: String, first: u64 },
+    #[error("entry {seq} from {sender} amends record {amends}, which cannot be: {why}")]
+    BadAmendment {
+        sender: String,
+        seq: u64,
+        amends: u64,
+        why: &'static str,
+    },
     #[error("record {seq} of the bundle is invalid: {invalid}")]
     InvalidRecord {
         seq: u64,
@@ -89,6 +96,9 @@ pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
     )? {
         Received::Stored { receipt } => {
             tracing::info!(sender = %payload.sender, first = payload.first_seq, last = payload.last_seq, "bundle stored");
+            let dir = format!("from-{}", payload.sender);
+            write_evidence(core, &dir, "bundle", payload.first_seq, message);
+            write_evidence(core, &dir, "receipt", payload.first_seq, &receipt);
             core.inbox_ready.notify_waiters();
             Ok(receipt)
         }
@@ -99,6 +109,12 @@ pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
         Received::ChainBroken => Err(ReceiveError::ChainBroken {
             sender: payload.sender,
             first: payload.first_seq,
+        }),
+        Received::BadAmendment { seq, amends, why } => Err(ReceiveError::BadAmendment {
+            sender: payload.sender,
+            seq,
+            amends,
+            why,
         }),
         Received::Gap { expected } => Err(ReceiveError::Gap {
             sender: payload.sender,
@@ -190,10 +206,16 @@ enum DeliverError {
 fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
     let store = &core.store;
     let first = store.sent_upto(partner)? + 1;
-    let (last, message) = match store.pending_bundle(partner, first)? {
+    let pending = store
+        .pending_bundle(partner, first)?
+        // Sealed before the hub's key was rotated: the partner refuses it
+        // once the old key's overlap ends, and has not stored it (no receipt),
+        // so it is sealed again, same records, with the current key.
+        .filter(|(_, message)| bundle::signed_with(message, &core.signer));
+    let (last, message) = match pending {
         Some((last, message)) => {
             // A crash may have come between sealing and writing the copy.
-            write_evidence(core, partner, "bundle", first, &message);
+            write_evidence(core, &format!("to-{partner}"), "bundle", first, &message);
             (last, message)
         }
         None => {
@@ -223,7 +245,7 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
             );
             let message = bundle::seal_bundle(&core.signer, &payload);
             store.store_bundle_out(partner, first, last, &message)?;
-            write_evidence(core, partner, "bundle", first, &message);
+            write_evidence(core, &format!("to-{partner}"), "bundle", first, &message);
             (last, message)
         }
     };
@@ -239,7 +261,7 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
             match check_receipt(core, partner, first, last, &message, &receipt) {
                 Ok(()) => {
                     store.store_receipt(partner, first, last, &receipt)?;
-                    write_evidence(core, partner, "receipt", first, &receipt);
+                    write_evidence(core, &format!("to-{partner}"), "receipt", first, &receipt);
                     tracing::info!(%partner, first, last, "bundle delivered and receipt verified");
                     Ok(Step::Delivered)
                 }
@@ -298,12 +320,13 @@ fn check_receipt(
     Ok(())
 }
 
-/// Writes a copy of a sent bundle or a received receipt for offline checks.
+/// Writes a copy of a bundle or receipt for offline checks (`to-P/` what this
+/// hub sent P and P's receipts, `from-P/` what P sent and this hub's receipts).
 /// The store holds the authoritative copy, so a failure here is only logged.
 /// Written to a temporary name and renamed, so a crash never leaves a torn
 /// file that would look like tampering to `entrex verify`.
-fn write_evidence(core: &Core, partner: &str, kind: &str, first: u64, bytes: &[u8]) {
-    let dir = core.evidence_dir().join(format!("to-{partner}"));
+fn write_evidence(core: &Core, subdir: &str, kind: &str, first: u64, bytes: &[u8]) {
+    let dir = core.evidence_dir().join(subdir);
     let path = dir.join(format!("{kind}-{first:012}.cose"));
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;

@@ -141,6 +141,9 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
     let mut partner_keys = Keyring::default();
     for p in &settings.partners {
         partner_keys.add(&p.id, keys::load_public_key(&p.public_key)?);
+        for (path, until) in &p.previous_keys {
+            partner_keys.add_until(&p.id, keys::load_public_key(path)?, Some(*until));
+        }
     }
     let partner_urls: Vec<String> = settings.partners.iter().map(|p| p.url.clone()).collect();
     let trust = Trust::load(&settings.plugin_trust)?;

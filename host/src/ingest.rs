@@ -23,6 +23,10 @@ pub enum IngestError {
     BadBatch(String),
     #[error("the batch holds {0} records; send at most {1} per request")]
     TooManyRecords(usize, usize),
+    /// Back-pressure: a partner has been unreachable for long enough that its
+    /// queue reached `[exchange] max_queue_records`.
+    #[error("{0}; nothing was stored, send the batch again later")]
+    QueueFull(String),
     #[error(transparent)]
     Plugin(#[from] PluginError),
     #[error(transparent)]
@@ -43,6 +47,10 @@ pub struct IngestReport {
     /// Records a plugin failed on; kept whole for retry (`entrex quarantine`).
     #[serde(default)]
     pub quarantined: usize,
+    /// Records sent before under the same source reference with other content:
+    /// stored anew, and partners holding them sent a correction.
+    #[serde(default)]
+    pub corrected: usize,
     /// Every record that was not accepted, with where it was and why.
     pub problems: Vec<Problem>,
 }
@@ -57,6 +65,7 @@ pub struct Problem {
 /// Runs the whole pipeline for one batch. Blocking: plugins and the store's
 /// flush run on the calling thread.
 pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
+    check_queues(core)?;
     let records = core
         .plugins()
         .normaliser
@@ -70,6 +79,77 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
     }
     let items = process(core, records)?;
     store(core, items)
+}
+
+/// Refuses new work while any partner's queue is full: the queue grows on
+/// disk during an outage, but only up to the bound the operator set.
+fn check_queues(core: &Core) -> Result<(), IngestError> {
+    for p in &core.partner_ids {
+        let backlog = core
+            .store
+            .outbox_last(p)?
+            .saturating_sub(core.store.sent_upto(p)?);
+        match crate::report::queue_alarm(core, p, backlog) {
+            Some(alarm) if backlog >= core.settings.exchange.max_queue_records => {
+                tracing::error!("{alarm}");
+                return Err(IngestError::QueueFull(alarm));
+            }
+            Some(alarm) => tracing::warn!("{alarm}"),
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Source records withdrawn by their source system.
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct WithdrawRequest {
+    pub source_refs: Vec<String>,
+    /// Why, as the partner will be told (e.g. "entered in error").
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct WithdrawReport {
+    pub results: Vec<WithdrawResult>,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct WithdrawResult {
+    pub source_ref: String,
+    #[serde(flatten)]
+    pub result: crate::store::Withdrawal,
+}
+
+/// Withdraws crossings at their source's request; durable when it returns.
+pub fn withdraw(core: &Core, request: &WithdrawRequest) -> Result<WithdrawReport, IngestError> {
+    if request.reason.trim().is_empty() || request.reason.len() > 200 {
+        return Err(IngestError::BadBatch(
+            "reason must say why in 1 to 200 bytes, e.g. \"entered in error\"".into(),
+        ));
+    }
+    if request.source_refs.len() > MAX_RECORDS_PER_BATCH {
+        return Err(IngestError::TooManyRecords(
+            request.source_refs.len(),
+            MAX_RECORDS_PER_BATCH,
+        ));
+    }
+    let results = {
+        let _serial = core.ingest_lock.lock().unwrap_or_else(|e| e.into_inner());
+        core.store
+            .withdraw(&request.source_refs, &request.reason, &core.partner_ids)?
+    };
+    core.store.flush()?;
+    core.outbox_ready.notify_waiters();
+    Ok(WithdrawReport {
+        results: request
+            .source_refs
+            .iter()
+            .cloned()
+            .zip(results)
+            .map(|(source_ref, result)| WithdrawResult { source_ref, result })
+            .collect(),
+    })
 }
 
 /// What became of one record on its way through the plugins.
@@ -199,6 +279,15 @@ pub fn store(core: &Core, items: Vec<Ingested>) -> Result<IngestReport, IngestEr
         match &result {
             ItemResult::Accepted { shared, .. } => {
                 report.accepted += 1;
+                if *shared {
+                    report.shared += 1;
+                } else {
+                    report.withheld += 1;
+                }
+                continue;
+            }
+            ItemResult::Corrected { shared, .. } => {
+                report.corrected += 1;
                 if *shared {
                     report.shared += 1;
                 } else {

@@ -82,6 +82,23 @@ enum Command {
         #[arg(long = "key", required = true)]
         keys: Vec<String>,
     },
+    /// Write a proof that one record is in a signed bundle, showing no other
+    /// record: the sender's signed bundle head, the record and its Merkle audit
+    /// path (RFC 9162). `entrex verify PROOF --key SENDER=PEM` checks it.
+    Prove {
+        /// A bundle file, or an evidence directory of them (e.g. DATA/evidence/from-CA).
+        #[arg(long)]
+        bundle: PathBuf,
+        /// The record's sequence number in the sender's stream to this receiver.
+        #[arg(long)]
+        seq: u64,
+        /// The sender's public key (PEM), as PATH or HUB=PATH.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// Where to write the proof (CBOR).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -324,6 +341,24 @@ fn run(command: Command) -> Result<ExitCode, String> {
             println!("private key: {}", key.private_key.display());
             println!("public key:  {}", key.public_key.display());
             println!("key id:      {}", key.key_id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Prove {
+            bundle,
+            seq,
+            keys,
+            out,
+        } => {
+            let keyring = verify::keyring(&keys).map_err(|e| e.to_string())?;
+            let proof = verify::prove(&bundle, seq, &keyring)?;
+            let bytes = serde_cbor::to_vec(&proof).map_err(|e| e.to_string())?;
+            std::fs::write(&out, bytes).map_err(|e| format!("{}: {e}", out.display()))?;
+            println!(
+                "wrote {}: entry {seq} with {} hashes of audit path; check it with `entrex verify {} --key ...`",
+                out.display(),
+                proof.path.len(),
+                out.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify { files, keys } => {

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::hub::Core;
 use crate::ingest::contained;
 use crate::plugins::PluginError;
-use crate::record::SharedRecord;
+use crate::record::{Entry, SharedRecord};
 use crate::store::{Band, MatchRow, StoreError};
 
 const MATCH_BATCH: usize = 1024;
@@ -62,11 +62,35 @@ pub async fn run_matcher(core: Arc<Core>, partner: String, mut stop: watch::Rece
 pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
     let store = &core.store;
     let cursor = store.counter(&crate::store::counter::match_cursor(partner))?;
-    let exits = store.inbox_from(partner, cursor + 1, MATCH_BATCH)?;
-    let Some(&(upto, _)) = exits.last() else {
+    let logged = store.inbox_from(partner, cursor + 1, MATCH_BATCH)?;
+    let Some(&(upto, _)) = logged.last() else {
         return Ok(false);
     };
-    let records: Vec<SharedRecord> = exits.iter().map(|(_, r)| r.clone()).collect();
+    // What to match, by the sequence number the partner's record lives under:
+    // an amendment re-matches (or, for a deletion, unmatches) the record it
+    // replaces; a tombstone left by a deletion matches nothing.
+    let mut current = std::collections::BTreeMap::new();
+    let mut amended = Vec::new();
+    for (seq, entry) in logged {
+        match entry {
+            Entry::Record(r) => {
+                current.insert(seq, r);
+            }
+            Entry::Correction { amends, record } => {
+                amended.push(amends);
+                current.insert(amends, record);
+            }
+            Entry::Deletion { amends, .. } => {
+                amended.push(amends);
+                current.remove(&amends);
+            }
+        }
+    }
+    if !amended.is_empty() {
+        store.unmatch(partner, &amended)?;
+    }
+    let (exits, records): (Vec<(u64, ())>, Vec<SharedRecord>) =
+        current.into_iter().map(|(seq, r)| ((seq, ()), r)).unzip();
     let matcher = core.plugins().matcher.clone();
     // A plugin failure is contained to the exits that cause it: those are left
     // unmatched (they stay in the inbox) and counted, and matching goes on.

@@ -265,3 +265,97 @@ pub fn format_time(ts: Timestamp) -> String {
         })
         .unwrap_or_else(|| format!("@{ts}"))
 }
+
+/// One entry of the stream a hub sends a partner: a record, or an amendment of
+/// a record sent earlier in the same stream (the accuracy principle: a partner
+/// holds the corrected record, or none, once the source corrects or withdraws it).
+///
+/// On the wire a record is exactly its eleven elements; a correction is
+/// `{amends, correction: record}` and a deletion `{amends, deletion: reason}`,
+/// `amends` being the sequence number of the record they replace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "EntryRepr", into = "EntryRepr")]
+pub enum Entry {
+    Record(SharedRecord),
+    Correction { amends: u64, record: SharedRecord },
+    Deletion { amends: u64, reason: String },
+}
+
+impl Entry {
+    /// The record this entry carries (none for a deletion).
+    pub fn record(&self) -> Option<&SharedRecord> {
+        match self {
+            Entry::Record(r) | Entry::Correction { record: r, .. } => Some(r),
+            Entry::Deletion { .. } => None,
+        }
+    }
+
+    /// The sequence number an amendment replaces.
+    pub fn amends(&self) -> Option<u64> {
+        match self {
+            Entry::Record(_) => None,
+            Entry::Correction { amends, .. } | Entry::Deletion { amends, .. } => Some(*amends),
+        }
+    }
+
+    pub fn check(&self) -> Result<(), Invalid> {
+        match self {
+            Entry::Record(r) | Entry::Correction { record: r, .. } => r.check(),
+            Entry::Deletion { reason, .. } => check_text("deletion", reason, true),
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum EntryRepr {
+    Record(SharedRecord),
+    Correction(CorrectionRepr),
+    Deletion(DeletionRepr),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorrectionRepr {
+    amends: u64,
+    correction: SharedRecord,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeletionRepr {
+    amends: u64,
+    deletion: String,
+}
+
+impl From<EntryRepr> for Entry {
+    fn from(r: EntryRepr) -> Entry {
+        match r {
+            EntryRepr::Record(r) => Entry::Record(r),
+            EntryRepr::Correction(c) => Entry::Correction {
+                amends: c.amends,
+                record: c.correction,
+            },
+            EntryRepr::Deletion(d) => Entry::Deletion {
+                amends: d.amends,
+                reason: d.deletion,
+            },
+        }
+    }
+}
+
+impl From<Entry> for EntryRepr {
+    fn from(e: Entry) -> EntryRepr {
+        match e {
+            Entry::Record(r) => EntryRepr::Record(r),
+            Entry::Correction { amends, record } => EntryRepr::Correction(CorrectionRepr {
+                amends,
+                correction: record,
+            }),
+            Entry::Deletion { amends, reason } => EntryRepr::Deletion(DeletionRepr {
+                amends,
+                deletion: reason,
+            }),
+        }
+    }
+}

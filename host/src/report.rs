@@ -19,6 +19,16 @@ pub struct Status {
     pub shared: u64,
     pub withheld: u64,
     pub withheld_by_reason: BTreeMap<String, u64>,
+    /// Source records corrected (sent again with new content) and withdrawn.
+    #[serde(default)]
+    pub corrected: u64,
+    #[serde(default)]
+    pub withdrawn: u64,
+    /// Corrections and deletions queued for partners, and received and applied.
+    #[serde(default)]
+    pub amendments_queued: u64,
+    #[serde(default)]
+    pub amendments_applied: u64,
     /// Records held in quarantine now (a plugin failed on them).
     pub quarantined: u64,
     pub partners: Vec<PartnerStatus>,
@@ -35,6 +45,13 @@ pub struct PartnerStatus {
     pub sent_upto: u64,
     /// Records queued but not yet acknowledged.
     pub backlog: u64,
+    /// `backlog` as a percentage of `[exchange] max_queue_records`.
+    #[serde(default)]
+    pub queue_fill_percent: f64,
+    /// Set when the backlog passed `[exchange] queue_alarm_percent`, with what
+    /// it means; at 100% new source batches are refused until the queue drains.
+    #[serde(default)]
+    pub queue_alarm: Option<String>,
     pub bundles_sent: u64,
     /// Highest sequence number received from the partner (all verified).
     pub received_upto: u64,
@@ -59,11 +76,15 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
     for p in &core.partner_ids {
         let queued_upto = s.outbox_last(p)?;
         let sent_upto = s.sent_upto(p)?;
+        let backlog = queued_upto.saturating_sub(sent_upto);
+        let fill = queue_fill(core, backlog);
         partners.push(PartnerStatus {
             partner: p.clone(),
             queued_upto,
             sent_upto,
-            backlog: queued_upto.saturating_sub(sent_upto),
+            backlog,
+            queue_fill_percent: fill,
+            queue_alarm: queue_alarm(core, p, backlog),
             bundles_sent: s.counter(&counter::bundles_sent(p))?,
             received_upto: s.inbox_last(p)?,
             bundles_received: s.counter(&counter::bundles_received(p))?,
@@ -81,6 +102,10 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
         shared: s.counter(counter::SHARED)?,
         withheld: s.counter(counter::WITHHELD)?,
         withheld_by_reason,
+        corrected: s.counter(counter::CORRECTED)?,
+        withdrawn: s.counter(counter::WITHDRAWN)?,
+        amendments_queued: s.counter(counter::AMENDMENTS_QUEUED)?,
+        amendments_applied: s.counter(counter::AMENDMENTS_APPLIED)?,
         quarantined: s
             .counter(counter::QUARANTINED)?
             .saturating_sub(s.counter(counter::RELEASED)?),
@@ -95,6 +120,29 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             ]
         },
     })
+}
+
+fn queue_fill(core: &Core, backlog: u64) -> f64 {
+    backlog as f64 * 100.0 / core.settings.exchange.max_queue_records as f64
+}
+
+/// The alarm text for a partner's queue, when it is past the alarm level.
+pub fn queue_alarm(core: &Core, partner: &str, backlog: u64) -> Option<String> {
+    let e = &core.settings.exchange;
+    let fill = queue_fill(core, backlog);
+    if backlog >= e.max_queue_records {
+        Some(format!(
+            "queue for {partner} is full ({backlog} of {} records): new source batches are refused until {partner} takes bundles again",
+            e.max_queue_records
+        ))
+    } else if fill >= e.queue_alarm_percent as f64 {
+        Some(format!(
+            "queue for {partner} is {fill:.0}% full ({backlog} of {} records): check that {partner} is reachable; at 100% new source batches are refused",
+            e.max_queue_records
+        ))
+    } else {
+        None
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -141,7 +189,12 @@ pub fn joint_report(
             let Some(&(last, _)) = chunk.last() else {
                 break;
             };
-            for (seq, record) in &chunk {
+            for (seq, entry) in &chunk {
+                // Amendments are logged under their own numbers but already
+                // applied to the records they amend; tombstones count for nothing.
+                let crate::record::Entry::Record(record) = entry else {
+                    continue;
+                };
                 if !in_period(record.entered_at, from, to) {
                     continue;
                 }
@@ -164,7 +217,10 @@ pub fn joint_report(
             };
             sent += chunk
                 .iter()
-                .filter(|(seq, r)| *seq <= sent_upto && in_period(r.entered_at, from, to))
+                .filter(|(seq, e)| {
+                    *seq <= sent_upto
+                        && matches!(e, crate::record::Entry::Record(r) if in_period(r.entered_at, from, to))
+                })
                 .count() as u64;
             next = last + 1;
         }

@@ -6,20 +6,27 @@
 //! is one sled transaction across the trees it touches, and the counters it moves
 //! are written in the same transaction: sled's `generate_id` is never used,
 //! because it can repeat after a crash. Callers learn a change is durable only
-//! after [`Store::flush`] returns.
+//! after [`Store::flush`] returns: a group commit ending in a real `fsync`
+//! (ARCHITECTURE.md, "Durability"). Values stay small: sealed bundles are cut
+//! into chunks, so nothing lands in sled's separate blob files.
 
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
+use sled::Tree;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::{Batch, Tree};
 
-use crate::record::{Crossing, Decision, Rejection, SharedRecord, Timestamp};
+use crate::record::{Crossing, Decision, Entry, Rejection, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage error: {0}")]
     Sled(#[from] sled::Error),
+    #[error("cannot open the store's log file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot make writes durable (fsync failed): {0}")]
+    Sync(String),
     #[error("stored value is corrupt ({what}): {detail}")]
     Corrupt { what: &'static str, detail: String },
 }
@@ -36,6 +43,14 @@ pub mod counter {
     pub const WITHHELD: &str = "withheld";
     pub const QUARANTINED: &str = "quarantined";
     pub const RELEASED: &str = "released_from_quarantine";
+    /// Source records sent again under the same reference with new content.
+    pub const CORRECTED: &str = "corrected";
+    /// Source records withdrawn by their source.
+    pub const WITHDRAWN: &str = "withdrawn";
+    /// Amendments (corrections and deletions) queued for partners.
+    pub const AMENDMENTS_QUEUED: &str = "amendments_queued";
+    /// Amendments received from partners and applied.
+    pub const AMENDMENTS_APPLIED: &str = "amendments_applied";
     pub fn withheld_reason(reason: &str) -> String {
         format!("withheld_reason/{reason}")
     }
@@ -87,6 +102,74 @@ pub struct Store {
     matches: Tree,
     entry_matches: Tree,
     quarantine: Tree,
+    /// Sealed bundles (sent and received), cut into [`CHUNK_BYTES`] pieces.
+    chunks: Tree,
+    /// (entry id, partner) → the sequence number under which the partner holds
+    /// the entry's record: what a correction or withdrawal must amend.
+    sent_as: Tree,
+    /// sled's log file, kept open for the `fsync` sled's own flush omits.
+    log_file: std::fs::File,
+    commit: GroupCommit,
+}
+
+/// Bundles are stored in pieces this large: sled keeps values above ~128 KiB
+/// in separate blob files, outside its log and outside our `fsync`.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+/// Group commit: concurrent callers of [`Store::flush`] share one
+/// flush-and-fsync. A caller waits for a commit that *started* after its call,
+/// so its writes are covered, and one slow disk sync serves every caller that
+/// arrived during the previous one.
+#[derive(Default)]
+struct GroupCommit {
+    state: Mutex<CommitState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    /// Tickets handed out; a ticket is covered by any commit started after it.
+    issued: u64,
+    /// Every ticket up to this one is durable.
+    durable: u64,
+    /// Tickets up to this one were in a commit that failed.
+    failed: u64,
+    failure: Option<String>,
+    running: bool,
+}
+
+impl GroupCommit {
+    fn commit(&self, sync: impl Fn() -> std::io::Result<()>) -> Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.issued += 1;
+        let ticket = state.issued;
+        loop {
+            if state.durable >= ticket {
+                return Ok(());
+            }
+            if state.failed >= ticket {
+                return Err(StoreError::Sync(state.failure.clone().unwrap_or_default()));
+            }
+            if state.running {
+                state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            state.running = true;
+            let covers = state.issued;
+            drop(state);
+            let outcome = sync();
+            state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.running = false;
+            match outcome {
+                Ok(()) => state.durable = covers,
+                Err(e) => {
+                    state.failed = covers;
+                    state.failure = Some(e.to_string());
+                }
+            }
+            self.done.notify_all();
+        }
+    }
 }
 
 /// One source record after normalisation and eligibility, ready to store.
@@ -120,6 +203,13 @@ pub enum ItemResult {
     /// The source reference was accepted before; nothing new was stored.
     Duplicate {
         entry_id: u64,
+    },
+    /// The source reference was accepted before with other content: the stored
+    /// crossing is replaced, and partners holding its record get a correction
+    /// (or a deletion, if it is no longer to be shared).
+    Corrected {
+        entry_id: u64,
+        shared: bool,
     },
     Rejected {
         field: Option<String>,
@@ -162,7 +252,26 @@ pub struct StoredCrossing {
 #[derive(Serialize, Deserialize)]
 struct OutboxEntry {
     entry_id: u64,
-    record: SharedRecord,
+    record: Entry,
+}
+
+fn sent_key(entry_id: u64, partner: &str) -> Vec<u8> {
+    let mut k = be(entry_id).to_vec();
+    k.extend_from_slice(partner.as_bytes());
+    k
+}
+
+/// What became of one withdrawn source reference.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Withdrawal {
+    /// Deleted here; `partners` are sent a deletion of the record they hold.
+    Withdrawn {
+        entry_id: u64,
+        partners: Vec<String>,
+    },
+    /// No crossing is held under this reference (never sent, or withdrawn before).
+    Unknown,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -171,11 +280,13 @@ struct RejectEntry {
     rejection: Rejection,
 }
 
+/// A sealed bundle; its bytes are in the `chunks` tree.
 #[derive(Serialize, Deserialize)]
 struct SentBundle {
     last_seq: u64,
     #[serde(with = "serde_bytes")]
-    bundle: Vec<u8>,
+    sha256: Vec<u8>,
+    chunks: u32,
     #[serde(with = "serde_bytes")]
     receipt: Option<Vec<u8>>,
 }
@@ -185,10 +296,23 @@ struct ReceivedBundle {
     last_seq: u64,
     #[serde(with = "serde_bytes")]
     sha256: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    bundle: Vec<u8>,
+    chunks: u32,
     #[serde(with = "serde_bytes")]
     receipt: Vec<u8>,
+}
+
+const CHUNKS_SENT: u8 = b'o';
+const CHUNKS_RECEIVED: u8 = b'i';
+
+fn chunk_key(kind: u8, partner: &str, first: u64, i: u32) -> Vec<u8> {
+    let mut k = vec![kind];
+    k.extend_from_slice(&partner_key(partner, first));
+    k.extend_from_slice(&i.to_be_bytes());
+    k
+}
+
+fn chunk_count(bytes: &[u8]) -> u32 {
+    bytes.len().div_ceil(CHUNK_BYTES) as u32
 }
 
 /// A link between one of our entries and a partner's record (our exit).
@@ -221,6 +345,12 @@ pub enum Received {
     Gap {
         expected: u64,
     },
+    /// An entry amends a record this hub does not hold.
+    BadAmendment {
+        seq: u64,
+        amends: u64,
+        why: &'static str,
+    },
 }
 
 fn be(n: u64) -> [u8; 8] {
@@ -232,6 +362,14 @@ fn partner_key(partner: &str, seq: u64) -> Vec<u8> {
     k.extend_from_slice(partner.as_bytes());
     k.push(0);
     k.extend_from_slice(&be(seq));
+    k
+}
+
+fn index_key(key: &str, entry_id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(key.len() + 9);
+    k.extend_from_slice(key.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&be(entry_id));
     k
 }
 
@@ -311,17 +449,25 @@ impl Store {
             matches: tree("matches")?,
             entry_matches: tree("entry_matches")?,
             quarantine: tree("quarantine")?,
+            chunks: tree("chunks")?,
+            sent_as: tree("sent_as")?,
+            // sled names its single log file `db` (sled 0.34 `Config::db_path`).
+            log_file: std::fs::File::open(dir.join("db"))?,
+            commit: GroupCommit::default(),
             db,
         })
     }
 
-    /// Waits until everything written so far is on disk.
+    /// Waits until everything written before the call is on stable storage.
     ///
-    /// sled 0.34 ends its flush with `sync_file_range`, which survives a killed
-    /// process but is not a full fsync; see ARCHITECTURE.md, "Durability".
+    /// sled 0.34's own flush ends in `sync_file_range`, which survives a killed
+    /// process but neither flushes the drive's cache nor the file's metadata;
+    /// the `fsync` after it does both. Concurrent callers share one commit.
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
-        Ok(())
+        self.commit.commit(|| {
+            self.db.flush().map_err(std::io::Error::other)?;
+            self.log_file.sync_all()
+        })
     }
 
     pub fn counter(&self, name: &str) -> Result<u64> {
@@ -352,12 +498,13 @@ impl Store {
             &self.outbox,
             &self.index,
             &self.quarantine,
+            &self.sent_as,
         );
         use sled::Transactional;
         let now = crate::exchange::now();
         trees
             .transaction(
-                |(meta, raw, crossings, rejects, source_refs, outbox, index, quarantine)| {
+                |(meta, raw, crossings, rejects, source_refs, outbox, index, quarantine, sent_as)| {
                     let mut next_id = tx_get_u64(meta, counter::NEXT_ENTRY_ID)?.max(1);
                     let mut next_seq = Vec::with_capacity(partners.len());
                     for p in partners {
@@ -365,7 +512,7 @@ impl Store {
                     }
                     let (mut accepted, mut rejected, mut duplicates, mut shared, mut withheld) =
                         (0, 0, 0, 0, 0);
-                    let mut quarantined = 0;
+                    let (mut quarantined, mut corrected, mut amendments) = (0, 0, 0);
                     let mut reasons: Vec<(&str, u64)> = Vec::new();
                     let mut results = Vec::with_capacity(batch.len());
                     let mut seen_in_batch = std::collections::HashMap::new();
@@ -417,9 +564,65 @@ impl Store {
                                     Some(id) => Some(*id),
                                     None => source_refs.get(source_ref)?.map(|v| read_u64(Some(v))),
                                 };
+                                let is_shared = *decision == Decision::Share;
                                 if let Some(entry_id) = earlier {
-                                    duplicates += 1;
-                                    results.push(ItemResult::Duplicate { entry_id });
+                                    let held = raw.get(be(entry_id))?;
+                                    if held.as_deref() == Some(item.raw.as_slice()) {
+                                        duplicates += 1;
+                                        results.push(ItemResult::Duplicate { entry_id });
+                                        continue;
+                                    }
+                                    // The source corrected its record: the
+                                    // entry keeps its id, partners are told.
+                                    corrected += 1;
+                                    raw.insert(&be(entry_id), item.raw.as_slice())?;
+                                    crossings.insert(
+                                        &be(entry_id),
+                                        encode(&StoredCrossing {
+                                            crossing: crossing.as_ref().clone(),
+                                            decision: decision.clone(),
+                                        }),
+                                    )?;
+                                    for key in keys {
+                                        index.insert(index_key(key, entry_id), &[])?;
+                                    }
+                                    for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
+                                        let at = sent_key(entry_id, p);
+                                        let held_as = sent_as.get(&at)?.map(|v| read_u64(Some(v)));
+                                        let amendment = match (held_as, decision) {
+                                            (Some(amends), Decision::Share) => Entry::Correction {
+                                                amends,
+                                                record: crossing.project(),
+                                            },
+                                            (Some(amends), Decision::Withhold(why)) => {
+                                                sent_as.remove(at)?;
+                                                Entry::Deletion {
+                                                    amends,
+                                                    reason: format!("corrected at the source; no longer shared: {why}"),
+                                                }
+                                            }
+                                            (None, Decision::Share) => {
+                                                sent_as.insert(at, &be(*seq))?;
+                                                Entry::Record(crossing.project())
+                                            }
+                                            (None, Decision::Withhold(_)) => continue,
+                                        };
+                                        if amendment.amends().is_some() {
+                                            amendments += 1;
+                                        }
+                                        outbox.insert(
+                                            partner_key(p, *seq),
+                                            encode(&OutboxEntry {
+                                                entry_id,
+                                                record: amendment,
+                                            }),
+                                        )?;
+                                        *seq += 1;
+                                    }
+                                    results.push(ItemResult::Corrected {
+                                        entry_id,
+                                        shared: is_shared,
+                                    });
                                     continue;
                                 }
                                 next_id += 1;
@@ -434,22 +637,18 @@ impl Store {
                                     }),
                                 )?;
                                 for key in keys {
-                                    let mut k = Vec::with_capacity(key.len() + 9);
-                                    k.extend_from_slice(key.as_bytes());
-                                    k.push(0);
-                                    k.extend_from_slice(&be(id));
-                                    index.insert(k, &[])?;
+                                    index.insert(index_key(key, id), &[])?;
                                 }
                                 accepted += 1;
-                                let is_shared = *decision == Decision::Share;
                                 if is_shared {
                                     shared += 1;
                                     let entry = encode(&OutboxEntry {
                                         entry_id: id,
-                                        record: crossing.project(),
+                                        record: Entry::Record(crossing.project()),
                                     });
                                     for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
                                         outbox.insert(partner_key(p, *seq), entry.as_slice())?;
+                                        sent_as.insert(sent_key(id, p), &be(*seq))?;
                                         *seq += 1;
                                     }
                                 } else if let Decision::Withhold(reason) = decision {
@@ -476,9 +675,89 @@ impl Store {
                     tx_add(meta, counter::SHARED, shared)?;
                     tx_add(meta, counter::WITHHELD, withheld)?;
                     tx_add(meta, counter::QUARANTINED, quarantined)?;
+                    tx_add(meta, counter::CORRECTED, corrected)?;
+                    tx_add(meta, counter::AMENDMENTS_QUEUED, amendments)?;
                     for (reason, n) in reasons {
                         tx_add(meta, &counter::withheld_reason(reason), n)?;
                     }
+                    Ok::<_, ConflictableTransactionError<()>>(results)
+                },
+            )
+            .map_err(flatten)
+    }
+
+    /// Withdraws crossings at their source's request: the crossing, its raw
+    /// input and its links are deleted here, and every partner holding its
+    /// record is queued a deletion, all in one transaction. The source
+    /// reference stays known, so a later resend is taken as a new record.
+    pub fn withdraw(
+        &self,
+        refs: &[String],
+        reason: &str,
+        partners: &[String],
+    ) -> Result<Vec<Withdrawal>> {
+        use sled::Transactional;
+        (
+            &self.meta,
+            &self.raw,
+            &self.crossings,
+            &self.source_refs,
+            &self.outbox,
+            &self.sent_as,
+            &self.matches,
+            &self.entry_matches,
+        )
+            .transaction(
+                |(meta, raw, crossings, source_refs, outbox, sent_as, matches, entry_matches)| {
+                    let mut results = Vec::with_capacity(refs.len());
+                    let (mut withdrawn, mut amendments) = (0, 0);
+                    for source_ref in refs {
+                        let Some(id) = source_refs.get(source_ref.as_bytes())? else {
+                            results.push(Withdrawal::Unknown);
+                            continue;
+                        };
+                        let entry_id = read_u64(Some(id));
+                        if crossings.remove(&be(entry_id))?.is_none() {
+                            results.push(Withdrawal::Unknown);
+                            continue;
+                        }
+                        raw.remove(&be(entry_id))?;
+                        if let Some(exit) = entry_matches.remove(&be(entry_id))? {
+                            matches.remove(&exit)?;
+                            let sender = exit.split(|b| *b == 0).next().unwrap_or_default();
+                            let name = counter::matched(&String::from_utf8_lossy(sender));
+                            let v = tx_get_u64(meta, &name)?.saturating_sub(1);
+                            meta.insert(name.as_str(), &be(v))?;
+                        }
+                        let mut told = Vec::new();
+                        for p in partners {
+                            let Some(amends) = sent_as.remove(sent_key(entry_id, p))? else {
+                                continue;
+                            };
+                            let next_key = counter::outbox_next(p);
+                            let seq = tx_get_u64(meta, &next_key)?.max(1);
+                            outbox.insert(
+                                partner_key(p, seq),
+                                encode(&OutboxEntry {
+                                    entry_id,
+                                    record: Entry::Deletion {
+                                        amends: read_u64(Some(amends)),
+                                        reason: reason.to_owned(),
+                                    },
+                                }),
+                            )?;
+                            meta.insert(next_key.as_str(), &be(seq + 1))?;
+                            amendments += 1;
+                            told.push(p.clone());
+                        }
+                        withdrawn += 1;
+                        results.push(Withdrawal::Withdrawn {
+                            entry_id,
+                            partners: told,
+                        });
+                    }
+                    tx_add(meta, counter::WITHDRAWN, withdrawn)?;
+                    tx_add(meta, counter::AMENDMENTS_QUEUED, amendments)?;
                     Ok::<_, ConflictableTransactionError<()>>(results)
                 },
             )
@@ -520,12 +799,7 @@ impl Store {
     }
 
     /// Up to `max` outbox records from `from` on, in sequence order.
-    pub fn outbox_from(
-        &self,
-        partner: &str,
-        from: u64,
-        max: usize,
-    ) -> Result<Vec<(u64, SharedRecord)>> {
+    pub fn outbox_from(&self, partner: &str, from: u64, max: usize) -> Result<Vec<(u64, Entry)>> {
         let start = partner_key(partner, from);
         let end = partner_key(partner, u64::MAX);
         let mut out = Vec::new();
@@ -548,7 +822,8 @@ impl Store {
         match self.bundles_out.get(partner_key(partner, first))? {
             Some(v) => {
                 let b: SentBundle = decode("sent bundle", &v)?;
-                Ok(Some((b.last_seq, b.bundle)))
+                let bytes = self.read_chunks(CHUNKS_SENT, partner, first, b.chunks)?;
+                Ok(Some((b.last_seq, bytes)))
             }
             None => Ok(None),
         }
@@ -563,12 +838,53 @@ impl Store {
     ) -> Result<()> {
         let value = encode(&SentBundle {
             last_seq: last,
-            bundle: bundle.to_vec(),
+            sha256: crate::bundle::sha256(bundle),
+            chunks: chunk_count(bundle),
             receipt: None,
         });
-        self.bundles_out
-            .insert(partner_key(partner, first), value)?;
+        use sled::Transactional;
+        (&self.bundles_out, &self.chunks)
+            .transaction(|(bundles, chunks)| {
+                for (i, piece) in bundle.chunks(CHUNK_BYTES).enumerate() {
+                    chunks.insert(chunk_key(CHUNKS_SENT, partner, first, i as u32), piece)?;
+                }
+                bundles.insert(partner_key(partner, first), value.as_slice())?;
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(flatten)?;
         self.flush()
+    }
+
+    fn read_chunks(&self, kind: u8, partner: &str, first: u64, count: u32) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(count as usize * CHUNK_BYTES);
+        for i in 0..count {
+            let piece = self
+                .chunks
+                .get(chunk_key(kind, partner, first, i))?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "bundle",
+                    detail: format!("piece {i} of the bundle {partner}/{first} is missing"),
+                })?;
+            out.extend_from_slice(&piece);
+        }
+        Ok(out)
+    }
+
+    /// The bundle received from `sender` that carries sequence number `seq`,
+    /// with the receipt this hub gave for it.
+    pub fn received_bundle(&self, sender: &str, seq: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let start = partner_key(sender, 0);
+        let end = partner_key(sender, seq.saturating_add(1));
+        let Some(kv) = self.bundles_in.range(start..end).next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = kv?;
+        let b: ReceivedBundle = decode("received bundle", &v)?;
+        if b.last_seq < seq {
+            return Ok(None);
+        }
+        let bytes = self.read_chunks(CHUNKS_RECEIVED, sender, seq_of(&k), b.chunks)?;
+        Ok(Some((bytes, b.receipt)))
     }
 
     /// SHA-256 of the sealed bundle that ends just before `first` (empty when
@@ -583,7 +899,7 @@ impl Store {
             Some(kv) => {
                 let (_, v) = kv?;
                 let b: SentBundle = decode("sent bundle", &v)?;
-                Ok(crate::bundle::sha256(&b.bundle))
+                Ok(b.sha256)
             }
             None => Ok(Vec::new()),
         }
@@ -632,15 +948,15 @@ impl Store {
         first: u64,
         last: u64,
         prev_bundle_sha256: &[u8],
-        records: &[SharedRecord],
+        records: &[Entry],
         bundle: &[u8],
         make_receipt: impl Fn() -> Vec<u8>,
     ) -> Result<Received> {
         let sha = crate::bundle::sha256(bundle);
         let receipt = make_receipt();
         use sled::Transactional;
-        let outcome = (&self.meta, &self.inbox, &self.bundles_in)
-            .transaction(|(meta, inbox, bundles_in)| {
+        let outcome = (&self.meta, &self.inbox, &self.bundles_in, &self.chunks)
+            .transaction(|(meta, inbox, bundles_in, chunks)| {
                 // Checked inside the transaction, so a resend racing the
                 // original is answered with the original's receipt.
                 if let Some(v) = bundles_in.get(partner_key(sender, first))? {
@@ -664,17 +980,47 @@ impl Store {
                     return Ok(Received::ChainBroken);
                 }
                 meta.insert(chain_key.as_str(), sha.as_slice())?;
-                let mut batch = Batch::default();
-                for (i, r) in records.iter().enumerate() {
-                    batch.insert(partner_key(sender, first + i as u64), encode(r));
+                let mut applied = 0;
+                for (i, entry) in records.iter().enumerate() {
+                    let seq = first + i as u64;
+                    if let Some(amends) = entry.amends() {
+                        // The inbox holds each sequence number's current record:
+                        // an amendment replaces it (a deletion leaves a
+                        // tombstone), and stays logged under its own number.
+                        let target = if amends < seq {
+                            inbox.get(partner_key(sender, amends))?
+                        } else {
+                            None
+                        };
+                        let current: Option<Entry> =
+                            target.and_then(|v| serde_cbor::from_slice(&v).ok());
+                        let why = match current {
+                            None => Some("it names a sequence number not received before it"),
+                            Some(Entry::Deletion { .. }) => Some("that record was deleted before"),
+                            Some(_) => None,
+                        };
+                        if let Some(why) = why {
+                            return Ok(Received::BadAmendment { seq, amends, why });
+                        }
+                        let now_current = match entry {
+                            Entry::Correction { record, .. } => Entry::Record(record.clone()),
+                            other => other.clone(),
+                        };
+                        inbox.insert(partner_key(sender, amends), encode(&now_current))?;
+                        applied += 1;
+                    }
+                    inbox.insert(partner_key(sender, seq), encode(entry))?;
                 }
-                inbox.apply_batch(&batch)?;
+                tx_add(meta, counter::AMENDMENTS_APPLIED, applied)?;
+                for (i, piece) in bundle.chunks(CHUNK_BYTES).enumerate() {
+                    chunks.insert(chunk_key(CHUNKS_RECEIVED, sender, first, i as u32), piece)?;
+                }
                 bundles_in.insert(
                     partner_key(sender, first),
                     encode(&ReceivedBundle {
                         last_seq: last,
                         sha256: sha.clone(),
-                        bundle: bundle.to_vec(),
+                        chunks: chunk_count(bundle),
                         receipt: receipt.clone(),
                     }),
                 )?;
@@ -707,12 +1053,7 @@ impl Store {
             .saturating_sub(1))
     }
 
-    pub fn inbox_from(
-        &self,
-        sender: &str,
-        from: u64,
-        max: usize,
-    ) -> Result<Vec<(u64, SharedRecord)>> {
+    pub fn inbox_from(&self, sender: &str, from: u64, max: usize) -> Result<Vec<(u64, Entry)>> {
         let start = partner_key(sender, from);
         let end = partner_key(sender, u64::MAX);
         let mut out = Vec::new();
@@ -777,6 +1118,38 @@ impl Store {
             })
             .map_err(flatten)?;
         Ok(())
+    }
+
+    /// Removes the matches of `sender`'s records `exit_seqs` (amended since
+    /// they were matched), freeing the entries they were linked to.
+    pub fn unmatch(&self, sender: &str, exit_seqs: &[u64]) -> Result<()> {
+        use sled::Transactional;
+        (&self.meta, &self.matches, &self.entry_matches)
+            .transaction(|(meta, matches, entry_matches)| {
+                let (mut linked, mut review) = (0u64, 0u64);
+                for seq in exit_seqs {
+                    let Some(v) = matches.remove(partner_key(sender, *seq))? else {
+                        continue;
+                    };
+                    let row: MatchRow = serde_cbor::from_slice(&v)
+                        .map_err(|_| ConflictableTransactionError::Abort("corrupt match"))?;
+                    if row.band == Band::Link {
+                        entry_matches.remove(&be(row.entry_id))?;
+                        linked += 1;
+                    } else {
+                        review += 1;
+                    }
+                }
+                for (name, n) in [
+                    (counter::matched(sender), linked),
+                    (counter::review(sender), review),
+                ] {
+                    let v = tx_get_u64(meta, &name)?.saturating_sub(n);
+                    meta.insert(name.as_str(), &be(v))?;
+                }
+                Ok(())
+            })
+            .map_err(flatten)
     }
 
     pub fn match_for(&self, sender: &str, exit_seq: u64) -> Result<Option<MatchRow>> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::bundle::{self, Keyring, Opened, UNBOUND};
 use crate::keys;
-use crate::record::format_time;
+use crate::record::{Entry, format_time};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -99,12 +99,22 @@ fn check_chains(
 ) -> Vec<Result<String, String>> {
     let mut report = Vec::new();
     links.sort_by(|a, b| {
-        (&a.payload.sender, &a.payload.receiver, a.payload.first_seq).cmp(&(
-            &b.payload.sender,
-            &b.payload.receiver,
-            b.payload.first_seq,
-        ))
+        (
+            &a.payload.sender,
+            &a.payload.receiver,
+            a.payload.first_seq,
+            &a.sha256,
+        )
+            .cmp(&(
+                &b.payload.sender,
+                &b.payload.receiver,
+                b.payload.first_seq,
+                &b.sha256,
+            ))
     });
+    // The same bundle kept by both hubs (the sender's `to-P`, the receiver's
+    // `from-S`) is one link of the chain; a different bundle at the same place is not.
+    links.dedup_by(|a, b| a.sha256 == b.sha256);
     let mut i = 0;
     while i < links.len() {
         let (sender, receiver) = (
@@ -187,6 +197,9 @@ fn verify_file(
     receipts: &mut Vec<(PathBuf, crate::bundle::ReceiptPayload)>,
 ) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.first() != Some(&0xd2) {
+        return verify_proof(&bytes, keyring);
+    }
     let (verified, opened) = bundle::open_any(&bytes, keyring).map_err(|e| e.to_string())?;
     let mut out = String::new();
     let kid = hex::encode(&verified.kid);
@@ -203,16 +216,27 @@ fn verify_file(
                 format_time(b.created_at)
             );
             let mut ports = std::collections::BTreeMap::<&str, usize>::new();
-            for r in &b.records {
-                *ports.entry(r.port_code.as_str()).or_default() += 1;
+            let (mut corrections, mut deletions) = (0, 0);
+            for e in &b.records {
+                match e {
+                    Entry::Record(r) => *ports.entry(r.port_code.as_str()).or_default() += 1,
+                    Entry::Correction { .. } => corrections += 1,
+                    Entry::Deletion { .. } => deletions += 1,
+                }
             }
             let ports: Vec<String> = ports.iter().map(|(p, n)| format!("{p}: {n}")).collect();
             let _ = write!(
                 out,
-                "  Merkle root {} (matches the records)\n  records by port of entry: {}",
+                "  Merkle root {} (matches the records; head signed)\n  records by port of entry: {}",
                 hex::encode(&b.merkle_root),
                 ports.join(", ")
             );
+            if corrections + deletions > 0 {
+                let _ = write!(
+                    out,
+                    "\n  amendments of earlier records: {corrections} corrections, {deletions} deletions"
+                );
+            }
             links.push(Link {
                 path: path.to_owned(),
                 sha256: bundle::sha256(&bytes),
@@ -230,6 +254,17 @@ fn verify_file(
                 format_time(p.signed_at)
             );
         }
+        Opened::Head(h) => {
+            let _ = write!(
+                out,
+                "bundle head {} → {}, sequence {}..={}, Merkle root {}, signed by key {kid}",
+                h.sender,
+                h.receiver,
+                h.first_seq,
+                h.last_seq,
+                hex::encode(&h.merkle_root)
+            );
+        }
         Opened::Receipt(r) => {
             receipts.push((path.to_owned(), r.clone()));
             let _ = write!(
@@ -245,6 +280,72 @@ fn verify_file(
         }
     }
     Ok(out)
+}
+
+fn verify_proof(bytes: &[u8], keyring: &Keyring) -> Result<String, String> {
+    let proof: bundle::InclusionProof = serde_cbor::from_slice(bytes).map_err(|e| {
+        format!("neither a COSE_Sign1 message (tag 18) nor an inclusion proof: {e}")
+    })?;
+    let (verified, head) = bundle::check_proof(&proof, keyring).map_err(|e| e.to_string())?;
+    let what = match &proof.entry {
+        Entry::Record(r) => format!(
+            "record of {} ({}), port {}, {}",
+            r.family_name,
+            r.document_country,
+            r.port_code,
+            format_time(r.entered_at)
+        ),
+        Entry::Correction { amends, record } => format!(
+            "correction of record {amends}: now {} ({}), port {}",
+            record.family_name, record.document_country, record.port_code
+        ),
+        Entry::Deletion { amends, reason } => format!("deletion of record {amends}: {reason}"),
+    };
+    Ok(format!(
+        "inclusion proof: entry {} is in {}'s bundle {}..={} to {} (Merkle root {}, head signed by key {}), proved with {} hashes and no other entry\n  {what}",
+        proof.seq,
+        head.sender,
+        head.first_seq,
+        head.last_seq,
+        head.receiver,
+        hex::encode(&head.merkle_root),
+        hex::encode(&verified.kid),
+        proof.path.len(),
+    ))
+}
+
+/// Builds an inclusion proof for sequence number `seq` from a bundle file, or
+/// from a directory of bundles (`bundle-FIRST.cose`, as evidence is kept).
+pub fn prove(path: &Path, seq: u64, keyring: &Keyring) -> Result<bundle::InclusionProof, String> {
+    let file = if path.is_dir() {
+        let mut best: Option<(u64, PathBuf)> = None;
+        let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let first = p.file_name().and_then(|n| n.to_str()).and_then(|n| {
+                n.strip_prefix("bundle-")?
+                    .strip_suffix(".cose")?
+                    .parse::<u64>()
+                    .ok()
+            });
+            if let Some(first) = first
+                && first <= seq
+                && best.as_ref().is_none_or(|(b, _)| first > *b)
+            {
+                best = Some((first, p));
+            }
+        }
+        best.map(|(_, p)| p).ok_or_else(|| {
+            format!(
+                "{} holds no bundle-NNN.cose file that could carry sequence number {seq}",
+                path.display()
+            )
+        })?
+    } else {
+        path.to_owned()
+    };
+    let bytes = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    bundle::prove(&bytes, keyring, seq).map_err(|e| format!("{}: {e}", file.display()))
 }
 
 #[cfg(test)]
@@ -284,7 +385,10 @@ mod tests {
                 first,
                 0,
                 prev.clone(),
-                vec![record(first), record(first + 1)],
+                vec![
+                    Entry::Record(record(first)),
+                    Entry::Record(record(first + 1)),
+                ],
             );
             let bytes = seal_bundle(signer, &payload);
             prev = bundle::sha256(&bytes);
@@ -330,7 +434,7 @@ mod tests {
             3,
             0,
             bundle::sha256(&std::fs::read(&paths[0]).unwrap()),
-            vec![record(30), record(40)],
+            vec![Entry::Record(record(30)), Entry::Record(record(40))],
         );
         std::fs::write(&paths[1], seal_bundle(&signer, &other)).unwrap();
         let report = check(&paths, &keyring);

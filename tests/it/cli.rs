@@ -105,6 +105,35 @@ fn the_demo_exchanges_and_verify_rejects_a_changed_byte() {
     );
     assert!(stdout.contains("OK   chain US → CA:"), "{stdout}");
 
+    // The receiver proves one record's inclusion to a third party, showing no
+    // other record; a changed byte in the proof is caught.
+    let proof = dir.path().join("proof.cbor");
+    let prove = entrex(&[
+        "prove",
+        "--bundle",
+        out.join("us/evidence/from-CA").to_str().unwrap(),
+        "--seq",
+        "7",
+        "--key",
+        &ca_key,
+        "--out",
+        proof.to_str().unwrap(),
+    ]);
+    assert!(prove.status.success(), "{}", text(&prove));
+    let checked = entrex(&["verify", proof.to_str().unwrap(), "--key", &ca_key]);
+    assert!(checked.status.success(), "{}", text(&checked));
+    let stdout = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        stdout.contains("inclusion proof: entry 7 is in CA's bundle 1..="),
+        "{stdout}"
+    );
+    let mut bytes = std::fs::read(&proof).unwrap();
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0x01;
+    std::fs::write(&proof, bytes).unwrap();
+    let bad = entrex(&["verify", proof.to_str().unwrap(), "--key", &ca_key]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+
     // The receipt must not pass as the sender's: keys are bound to hubs.
     let swapped = entrex(&[
         "verify",

@@ -3,7 +3,7 @@
 //! rejected by field while the rest of their batch goes on; forged bundles are
 //! refused.
 
-use entrex::record::{PartialDate, Sex, SharedRecord};
+use entrex::record::{Entry, PartialDate, Sex, SharedRecord};
 use entrex_plugin_common::icao::{MrzDate, MrzParts, build_td3};
 use hyper::{Method, StatusCode};
 
@@ -159,7 +159,7 @@ async fn the_partner_stores_exactly_the_eligible_records_with_only_the_shared_el
         .inbox_from("CA", 1, 100)
         .unwrap()
         .into_iter()
-        .map(|(_, r)| r)
+        .map(|(_, e)| record_of(e))
         .collect();
     let expected = vec![
         SharedRecord {
@@ -211,7 +211,7 @@ async fn the_partner_stores_exactly_the_eligible_records_with_only_the_shared_el
         .inbox_from("US", 1, 100)
         .unwrap()
         .into_iter()
-        .map(|(_, r)| r)
+        .map(|(_, e)| record_of(e))
         .collect();
     assert_eq!(received_by_ca.len(), 1, "{received_by_ca:#?}");
     assert_eq!(received_by_ca[0].family_name, "ERIKSSON");
@@ -419,6 +419,13 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
             &entrex::bundle::BundlePayload::new("CA", "US", 4, 0, prev, vec![record]),
         )
     };
+    let last_sha = entrex::bundle::sha256(&bundle);
+    let sealed = |first: u64, entries: Vec<Entry>| {
+        entrex::bundle::seal_bundle(
+            &pair.ca.core.signer,
+            &entrex::bundle::BundlePayload::new("CA", "US", first, 0, last_sha.clone(), entries),
+        )
+    };
 
     // A replay is answered with the very receipt given the first time.
     let (status, _, body) = post(bundle.clone()).await;
@@ -443,8 +450,271 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     let (status, text, _) = post(next_bundle(&pair.ca.core.signer, vec![0; 32])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("chain is broken"), "{text}");
+
+    // Truncated in transit: refused as not a COSE message.
+    let (status, text, _) = post(bundle[..bundle.len() - 10].to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("not a COSE_Sign1 message"), "{text}");
+
+    // Reordered (5 arrives before 4): refused with the sequence number expected.
+    let record = Entry::Record(record_of(
+        pair.us.core.store.inbox_from("CA", 1, 1).unwrap()[0]
+            .1
+            .clone(),
+    ));
+    let (status, text, _) = post(sealed(5, vec![record.clone()])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert!(text.contains("\"expected_seq\": 4"), "{text}");
+
+    // Correctly signed and chained, but amending a record never received.
+    let bogus = Entry::Deletion {
+        amends: 99,
+        reason: "entered in error".into(),
+    };
+    let (status, text, _) = post(sealed(4, vec![bogus])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("amends record 99"), "{text}");
+
+    // Addressed to another country.
+    let elsewhere = entrex::bundle::seal_bundle(
+        &pair.ca.core.signer,
+        &entrex::bundle::BundlePayload::new("CA", "MX", 4, 0, last_sha.clone(), vec![record]),
+    );
+    let (status, text, _) = post(elsewhere).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("addressed to MX"), "{text}");
+
+    // Larger than any bundle may be: refused before it is read whole.
+    let (status, text, _) = post(vec![0xd2; entrex::bundle::MAX_MESSAGE_BYTES + 1]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+
     assert_eq!(stored(), 3);
+    let status = pair.us_client.status().await.unwrap();
+    assert_eq!(status.partners[0].bundles_received, 1);
     pair.shutdown().await;
+}
+
+fn record_of(entry: Entry) -> SharedRecord {
+    match entry {
+        Entry::Record(r) => r,
+        other => panic!("expected a record, found {other:?}"),
+    }
+}
+
+/// The accuracy principle: a source corrects or withdraws a record it sent,
+/// and the partner ends up holding the corrected record, or none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_and_withdrawals_reach_the_partner_and_are_applied() {
+    let pair = start_pair().await;
+    pair.ca_client
+        .post_crossings("text/csv", cbsa_batch())
+        .await
+        .unwrap();
+    pair.settle().await;
+    // Sent again unchanged: nothing new.
+    let again = pair
+        .ca_client
+        .post_crossings("text/csv", cbsa_batch())
+        .await
+        .unwrap();
+    assert_eq!((again.corrected, again.duplicates), (0, 6), "{again:#?}");
+
+    // CA-1's family name corrected; CA-4 was in fact a sea crossing (out of
+    // scope, so the partner must no longer hold it).
+    let corrected = CSV_HEADER.to_owned()
+        + "\nCA-1,Mueller,Hans,Peter,1980-04-12,M,DEU,,,P,C01X00T47,D,2026-11-21T10:00:00Z,0427,VEHICLE,2027-05-20"
+        + "\nCA-4,Patel,Ravi,Kumar,1988-07-09,M,IND,,US-LPR,P,Z1234567,IND,2026-11-21T11:00:00-05:00,0453,SEA,\n";
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", corrected.into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.corrected, report.shared, report.withheld),
+        (2, 1, 1),
+        "{report:#?}"
+    );
+
+    // CA-9 entered in error; CA-404 was never sent.
+    let withdrawn = pair
+        .ca_client
+        .withdraw(&entrex::ingest::WithdrawRequest {
+            source_refs: vec!["CA-9".into(), "CA-404".into()],
+            reason: "entered in error".into(),
+        })
+        .await
+        .unwrap();
+    let entry_id = match &withdrawn.results[0].result {
+        entrex::store::Withdrawal::Withdrawn { entry_id, partners } => {
+            assert_eq!(partners, &["US".to_owned()]);
+            *entry_id
+        }
+        other => panic!("CA-9 not withdrawn: {other:?}"),
+    };
+    assert_eq!(
+        withdrawn.results[1].result,
+        entrex::store::Withdrawal::Unknown
+    );
+    assert!(pair.ca.core.store.crossing(entry_id).unwrap().is_none());
+    pair.settle().await;
+
+    let inbox = pair.us.core.store.inbox_from("CA", 1, 100).unwrap();
+    let seqs: Vec<u64> = inbox.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5, 6]);
+    // Current state under the original numbers...
+    assert!(
+        matches!(&inbox[0].1, Entry::Record(r) if r.family_name == "MUELLER"),
+        "{inbox:#?}"
+    );
+    assert!(
+        matches!(&inbox[1].1, Entry::Deletion { amends: 2, reason } if reason.contains("no longer shared")),
+        "{inbox:#?}"
+    );
+    assert!(
+        matches!(&inbox[2].1, Entry::Deletion { amends: 3, reason } if reason == "entered in error"),
+        "{inbox:#?}"
+    );
+    // ...and the amendments logged under their own.
+    assert!(
+        matches!(&inbox[3].1, Entry::Correction { amends: 1, .. }),
+        "{inbox:#?}"
+    );
+    assert!(
+        matches!(&inbox[4].1, Entry::Deletion { amends: 2, .. }),
+        "{inbox:#?}"
+    );
+    assert!(
+        matches!(&inbox[5].1, Entry::Deletion { amends: 3, .. }),
+        "{inbox:#?}"
+    );
+
+    let ca = pair.ca_client.status().await.unwrap();
+    assert_eq!(
+        (ca.corrected, ca.withdrawn, ca.amendments_queued),
+        (2, 1, 3)
+    );
+    let us = pair.us_client.status().await.unwrap();
+    assert_eq!(us.amendments_applied, 3);
+    let report = pair.us_client.report(None, None).await.unwrap();
+    assert_eq!(report.directions[0].exit_records_received, 1);
+
+    // The receiver's evidence verifies as a chain, and proves the original
+    // record 1 without showing any other.
+    let mut keyring = entrex::bundle::Keyring::default();
+    keyring.add("CA", pair.ca.core.signer.verifying_key());
+    keyring.add("US", pair.us.core.signer.verifying_key());
+    let from_ca = pair.us.core.evidence_dir().join("from-CA");
+    let files = entrex::verify::expand(std::slice::from_ref(&from_ca)).unwrap();
+    let (outcomes, chains) = entrex::verify::verify_files(&files, &keyring);
+    for o in &outcomes {
+        assert!(o.result.is_ok(), "{}: {:?}", o.path.display(), o.result);
+    }
+    assert!(chains.iter().all(|c| c.is_ok()), "{chains:?}");
+    let proof = entrex::verify::prove(&from_ca, 1, &keyring).unwrap();
+    let (_, head) = entrex::bundle::check_proof(&proof, &keyring).unwrap();
+    assert_eq!((head.first_seq, head.receiver.as_str()), (1, "US"));
+    assert!(matches!(&proof.entry, Entry::Record(r) if r.family_name == "MÜLLER"));
+    pair.shutdown().await;
+}
+
+/// A partner rotates its signing key: during the overlap both keys verify;
+/// after it, the old key is refused by name and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_rotate_with_overlap_and_an_expired_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
+    let (mut us_settings, us_listener, _) = prepared.pop().unwrap();
+    let (ca_settings, ca_listener, _) = prepared.pop().unwrap();
+    // The US hub pins CA's next key as current and CA's key in use as the
+    // previous one, trusted for another hour.
+    let new_key = entrex::keys::generate(&dir.path().join("next"), "ca-next").unwrap();
+    let old_public = us_settings.partners[0].public_key.clone();
+    us_settings.partners[0].public_key = new_key.public_key.clone();
+    let hour_from_now = entrex::exchange::now() + 3600;
+    us_settings.partners[0].previous_keys = vec![(old_public.clone(), hour_from_now)];
+    let us_addr = us_listener.local_addr().unwrap();
+    let ca = entrex::hub::Hub::start(ca_settings.clone(), ca_listener)
+        .await
+        .unwrap();
+    let us = entrex::hub::Hub::start(us_settings.clone(), us_listener)
+        .await
+        .unwrap();
+    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
+    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    ca_client
+        .post_crossings("text/csv", cbsa_batch())
+        .await
+        .unwrap();
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    assert_eq!(
+        us.core.store.inbox_last("CA").unwrap(),
+        3,
+        "old key accepted during the overlap"
+    );
+
+    // The overlap ends: the old key is refused, naming it as expired.
+    us.shutdown().await;
+    us_settings.partners[0].previous_keys = vec![(old_public, entrex::exchange::now() - 1)];
+    let listener = tokio::net::TcpListener::bind(us_addr).await.unwrap();
+    let us = entrex::hub::Hub::start(us_settings, listener)
+        .await
+        .unwrap();
+    let old_signer = entrex::bundle::Signer::new(
+        entrex::keys::load_signing_key(&ca_settings.signing_key).unwrap(),
+    );
+    let prev = entrex::bundle::sha256(
+        &std::fs::read(
+            ca.core
+                .evidence_dir()
+                .join("to-US/bundle-000000000001.cose"),
+        )
+        .unwrap(),
+    );
+    let record = us.core.store.inbox_from("CA", 1, 1).unwrap()[0].1.clone();
+    let late = entrex::bundle::seal_bundle(
+        &old_signer,
+        &entrex::bundle::BundlePayload::new("CA", "US", 4, 0, prev, vec![record]),
+    );
+    let (status, body) = us_client
+        .request(
+            Method::POST,
+            "/v1/partner/bundles",
+            entrex::bundle::MEDIA_TYPE,
+            late,
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("expired"), "{text}");
+    assert_eq!(us.core.store.inbox_last("CA").unwrap(), 3);
+
+    // CA switches to its new key; what it queued meanwhile is delivered.
+    ca_client
+        .post_crossings(
+            "text/csv",
+            (CSV_HEADER.to_owned()
+                + "\nCA-10,Okafor,Chinedu,,1984-06-01,M,NGA,,,P,A07654321,NGA,2026-11-21T15:00:00Z,0427,VEHICLE,\n")
+                .into_bytes(),
+        )
+        .await
+        .unwrap();
+    ca.shutdown().await;
+    let mut ca_settings = ca_settings;
+    ca_settings.signing_key = new_key.private_key.clone();
+    let ca_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ca = entrex::hub::Hub::start(ca_settings, ca_listener)
+        .await
+        .unwrap();
+    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    assert_eq!(us.core.store.inbox_last("CA").unwrap(), 4);
+    ca.shutdown().await;
+    us.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -496,9 +766,91 @@ async fn a_partner_that_lost_its_data_is_sent_everything_again() {
         .inbox_from("CA", 1, 100)
         .unwrap()
         .into_iter()
-        .map(|(_, r)| r.family_name)
+        .map(|(_, e)| record_of(e).family_name)
         .collect();
     assert_eq!(families, ["MÜLLER", "PATEL", "GARCÍA LÓPEZ", "OKAFOR"]);
+    ca.shutdown().await;
+    us.shutdown().await;
+}
+
+/// The partner is unreachable: the queue grows on disk up to its bound, the
+/// status raises an alarm as it fills, new batches are refused (503) when it
+/// is full, and everything drains in order once the partner is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_fills_the_queue_to_its_bound_then_it_drains_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
+    let (us_settings, us_listener, _) = prepared.pop().unwrap();
+    let (mut ca_settings, ca_listener, _) = prepared.pop().unwrap();
+    ca_settings.exchange.max_queue_records = 4;
+    ca_settings.exchange.queue_alarm_percent = 50;
+    ca_settings.exchange.bundle_max_records = 2;
+    ca_settings.exchange.retry_max_ms = 300;
+    let us_addr = us_listener.local_addr().unwrap();
+    drop(us_listener);
+    let ca = entrex::hub::Hub::start(ca_settings, ca_listener)
+        .await
+        .unwrap();
+    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
+
+    ca_client
+        .post_crossings("text/csv", cbsa_batch())
+        .await
+        .unwrap();
+    let status = ca_client.status().await.unwrap();
+    let alarm = status.partners[0]
+        .queue_alarm
+        .clone()
+        .expect("an alarm at 75%");
+    assert!(alarm.contains("75% full (3 of 4 records)"), "{alarm}");
+
+    let more = CSV_HEADER.to_owned()
+        + "\nCA-10,Okafor,Chinedu,,1984-06-01,M,NGA,,,P,A07654321,NGA,2026-11-21T15:00:00Z,0427,VEHICLE,"
+        + "\nCA-11,Haddad,Rania,,1992-02-02,F,LBN,,,P,RL1234567,LBN,2026-11-21T15:10:00Z,0427,VEHICLE,\n";
+    let report = ca_client
+        .post_crossings("text/csv", more.clone().into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(report.shared, 2);
+    let refused = ca_client
+        .post_crossings(
+            "text/csv",
+            (CSV_HEADER.to_owned()
+                + "\nCA-12,Ito,Ken,,1980-01-01,M,JPN,,,P,TK1234567,JPN,2026-11-21T15:20:00Z,0427,VEHICLE,\n")
+                .into_bytes(),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("503") && refused.contains("queue for US is full (5 of 4 records)"),
+        "{refused}"
+    );
+
+    // The partner comes back: the queue drains, in order, exactly once.
+    let listener = tokio::net::TcpListener::bind(us_addr).await.unwrap();
+    let us = entrex::hub::Hub::start(us_settings, listener)
+        .await
+        .unwrap();
+    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    let families: Vec<String> = us
+        .core
+        .store
+        .inbox_from("CA", 1, 100)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| record_of(e).family_name)
+        .collect();
+    assert_eq!(
+        families,
+        ["MÜLLER", "PATEL", "GARCÍA LÓPEZ", "OKAFOR", "HADDAD"]
+    );
+    let status = ca_client.status().await.unwrap();
+    assert_eq!(status.partners[0].queue_alarm, None);
+    assert_eq!(status.partners[0].bundles_sent, 3);
     ca.shutdown().await;
     us.shutdown().await;
 }

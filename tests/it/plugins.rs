@@ -346,7 +346,7 @@ async fn a_hot_reload_under_load_loses_and_repeats_nothing() {
     let received = pair.us.core.store.inbox_from("CA", 1, total + 10).unwrap();
     let mut numbers: Vec<String> = received
         .into_iter()
-        .map(|(_, r)| r.document_number)
+        .map(|(_, e)| e.record().expect("a record").document_number.clone())
         .collect();
     numbers.sort();
     numbers.dedup();
