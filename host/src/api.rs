@@ -12,6 +12,10 @@
 //! | `GET /healthz` | monitoring | liveness |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
+//!
+//! A hub with a TLS certificate serves only TLS (see [`crate::tls`]);
+//! `POST /v1/partner/bundles` then needs the client certificate pinned for a
+//! configured partner, and that partner must be the bundle's sender.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -56,25 +60,32 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
                 // growing the hub's memory without bound.
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let core = core.clone();
-                let mut stop = stop.clone();
+                let stop = stop.clone();
                 connections.spawn(async move {
                     let _slot = slot;
-                    let service = service_fn(move |req| handle(core.clone(), req));
-                    let conn = http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(HEADER_READ_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        result = conn.as_mut() => {
-                            if let Err(e) = result {
-                                tracing::debug!("connection ended: {e}");
-                            }
+                    let Some(tls) = &core.tls else {
+                        return serve_connection(core.clone(), stream, Peer::Plain, stop).await;
+                    };
+                    // The handshake counts against the header timeout.
+                    let accepted = tokio::time::timeout(
+                        HEADER_READ_TIMEOUT,
+                        tls.acceptor.accept(stream),
+                    )
+                    .await;
+                    match accepted {
+                        Ok(Ok(stream)) => {
+                            let peer = Peer::Tls(
+                                stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| c.clone().into_owned()),
+                            );
+                            serve_connection(core.clone(), stream, peer, stop).await
                         }
-                        _ = stop.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
+                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
                 });
             }
@@ -85,11 +96,52 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
     while connections.join_next().await.is_some() {}
 }
 
-async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// Who is at the other end of a connection, as far as TLS tells.
+enum Peer {
+    /// A hub without TLS (`allow_plain_http`): nobody is authenticated.
+    Plain,
+    /// TLS, with the client's certificate if it presented one (its handshake
+    /// signature verified: the client holds the certificate's key).
+    Tls(Option<rustls::pki_types::CertificateDer<'static>>),
+}
+
+async fn serve_connection<S>(
+    core: Arc<Core>,
+    stream: S,
+    peer: Peer,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = Arc::new(peer);
+    let service = service_fn(move |req| handle(core.clone(), peer.clone(), req));
+    let conn = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!("connection ended: {e}");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+async fn handle(
+    core: Arc<Core>,
+    peer: Arc<Peer>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let response = match (req.method(), path.as_str()) {
         (&Method::POST, "/v1/crossings") => post_crossings(core, req).await,
-        (&Method::POST, "/v1/partner/bundles") => post_bundle(core, req).await,
+        (&Method::POST, "/v1/partner/bundles") => post_bundle(core, &peer, req).await,
         (&Method::GET, "/v1/status") => status(core).await,
         (&Method::GET, "/v1/report") => report(core, req).await,
         (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
@@ -160,12 +212,69 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
     }
 }
 
-async fn post_bundle(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+/// The partner a TLS client authenticated as, or the 403 that says why not.
+fn authenticated_partner(core: &Core, peer: &Peer) -> Result<Option<String>, Response<Body>> {
+    let (tls, presented) = match (&core.tls, peer) {
+        (Some(tls), Peer::Tls(presented)) => (tls, presented),
+        _ => return Ok(None),
+    };
+    let Some(cert) = presented else {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "partner bundles need the sending hub's TLS client certificate, and none was presented; nothing was stored".into(),
+        ));
+    };
+    match tls.partner_for(cert) {
+        Some(partner) => Ok(Some(partner.to_owned())),
+        None => Err(error(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the TLS client certificate presented (SHA-256 {}…) is not the one pinned for any partner of this hub (tls_cert under [[partner]]); nothing was stored",
+                crate::tls::fingerprint(cert)
+            ),
+        )),
+    }
+}
+
+async fn post_bundle(core: Arc<Core>, peer: &Peer, req: Request<Incoming>) -> Response<Body> {
+    let partner = match authenticated_partner(&core, peer) {
+        Ok(p) => p,
+        Err(refused) => {
+            tracing::warn!(
+                "partner bundle refused before reading: not from a pinned partner certificate"
+            );
+            return refused;
+        }
+    };
     let body = match read_body(req, bundle::MAX_MESSAGE_BYTES).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let result = tokio::task::spawn_blocking(move || exchange::receive(&core, &body)).await;
+    let result = tokio::task::spawn_blocking(move || {
+        // The connection's partner must be the bundle's sender, i.e. own the
+        // key that signed it (the payload's sender is checked against that
+        // owner when the bundle is opened). A bundle that does not verify is
+        // left to `receive`, which says why.
+        if let Some(partner) = &partner
+            && let Ok(verified) = bundle::verify(&body, &core.partner_keys)
+            && verified.signer != *partner
+        {
+            return Err(format!(
+                "this connection is authenticated as {partner}'s hub, but the bundle is signed by {}; a hub may deliver only its own bundles; nothing was stored",
+                verified.signer
+            ));
+        }
+        Ok(exchange::receive(&core, &body))
+    })
+    .await;
+    let result = match result {
+        Ok(Err(forbidden)) => {
+            tracing::warn!("bundle refused: {forbidden}");
+            return error(StatusCode::FORBIDDEN, forbidden);
+        }
+        Ok(Ok(received)) => Ok(received),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(Ok(receipt)) => Response::builder()
             .status(StatusCode::OK)

@@ -132,6 +132,7 @@ pub async fn run_bundler(core: Arc<Core>, partner: String, mut stop: watch::Rece
         };
         match step {
             Ok(Ok(Step::Delivered)) => {
+                core.note_delivery(&partner, None);
                 backoff = Duration::from_millis(settings.retry_min_ms);
                 continue;
             }
@@ -148,9 +149,11 @@ pub async fn run_bundler(core: Arc<Core>, partner: String, mut stop: watch::Rece
                 continue;
             }
             Ok(Ok(Step::Retry(why))) => {
+                core.note_delivery(&partner, Some(why.clone()));
                 tracing::warn!(%partner, retry_in_ms = backoff.as_millis() as u64, "delivery failed: {why}");
             }
             Ok(Err(e)) => {
+                core.note_delivery(&partner, Some(e.to_string()));
                 tracing::error!(%partner, retry_in_ms = backoff.as_millis() as u64, "delivery error: {e}");
             }
             Err(e) => {

@@ -394,8 +394,10 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     let bundle = std::fs::read(evidence.join("bundle-000000000001.cose")).unwrap();
     let receipt = std::fs::read(evidence.join("receipt-000000000001.cose")).unwrap();
 
+    // Over the connection CA's hub would use: its client certificate.
+    let as_ca = pair.us.client_as(&pair.ca);
     let post = |message: Vec<u8>| {
-        let client = pair.us_client.clone();
+        let client = as_ca.clone();
         async move {
             let (status, body) = client
                 .request(
@@ -460,8 +462,8 @@ async fn a_partner_that_lost_its_data_is_sent_everything_again() {
     let us = entrex::hub::Hub::start(us_settings, us_listener)
         .await
         .unwrap();
-    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
-    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    let ca_client = ca.client();
+    let us_client = us.client();
     ca_client
         .post_crossings("text/csv", cbsa_batch())
         .await
