@@ -213,25 +213,19 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
 }
 
 /// The partner a TLS client authenticated as, or the 403 that says why not.
-fn authenticated_partner(core: &Core, peer: &Peer) -> Result<Option<String>, Response<Body>> {
+fn authenticated_partner(core: &Core, peer: &Peer) -> Result<Option<String>, String> {
     let (tls, presented) = match (&core.tls, peer) {
         (Some(tls), Peer::Tls(presented)) => (tls, presented),
         _ => return Ok(None),
     };
     let Some(cert) = presented else {
-        return Err(error(
-            StatusCode::FORBIDDEN,
-            "partner bundles need the sending hub's TLS client certificate, and none was presented; nothing was stored".into(),
-        ));
+        return Err("partner bundles need the sending hub's TLS client certificate, and none was presented; nothing was stored".into());
     };
     match tls.partner_for(cert) {
         Some(partner) => Ok(Some(partner.to_owned())),
-        None => Err(error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "the TLS client certificate presented (SHA-256 {}…) is not the one pinned for any partner of this hub (tls_cert under [[partner]]); nothing was stored",
-                crate::tls::fingerprint(cert)
-            ),
+        None => Err(format!(
+            "the TLS client certificate presented (SHA-256 {}…) is not the one pinned for any partner of this hub (tls_cert under [[partner]]); nothing was stored",
+            crate::tls::fingerprint(cert)
         )),
     }
 }
@@ -239,11 +233,9 @@ fn authenticated_partner(core: &Core, peer: &Peer) -> Result<Option<String>, Res
 async fn post_bundle(core: Arc<Core>, peer: &Peer, req: Request<Incoming>) -> Response<Body> {
     let partner = match authenticated_partner(&core, peer) {
         Ok(p) => p,
-        Err(refused) => {
-            tracing::warn!(
-                "partner bundle refused before reading: not from a pinned partner certificate"
-            );
-            return refused;
+        Err(why) => {
+            tracing::warn!("partner bundle refused: {why}");
+            return error(StatusCode::FORBIDDEN, why);
         }
     };
     let body = match read_body(req, bundle::MAX_MESSAGE_BYTES).await {

@@ -268,9 +268,7 @@ pub fn client_config(
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "server certificate SHA-256 {presented}… is not the one pinned for {peer} ({pinned}…): check tls_cert"
-)]
+#[error("server certificate SHA-256 {presented}… is not the one pinned for {peer} ({pinned}…)")]
 struct NotPinned {
     peer: String,
     presented: String,
