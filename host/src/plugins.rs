@@ -754,7 +754,7 @@ impl<W: World> Plugin<W> {
     pub fn load_for_partners(
         settings: &PluginSettings,
         trust: &Trust,
-        partners: Vec<(String, Option<Arc<rustls::ClientConfig>>)>,
+        partners: crate::tls::PartnerEndpoints,
     ) -> Result<Self, PluginError> {
         let (name, bytes) = match &settings.source {
             PluginSource::Builtin(name) => {

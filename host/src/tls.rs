@@ -186,12 +186,13 @@ impl HubTls {
     }
 }
 
+/// Each partner's URL with, for https, the client configuration that pins it.
+pub type PartnerEndpoints = Vec<(String, Option<Arc<ClientConfig>>)>;
+
 /// Client configurations for each partner reached over https: this hub's
 /// certificate as client certificate, only the partner's pinned certificate
 /// accepted from the server. Partners with an `http://` URL get `None`.
-pub fn partner_client_configs(
-    settings: &Settings,
-) -> Result<Vec<(String, Option<Arc<ClientConfig>>)>, TlsError> {
+pub fn partner_client_configs(settings: &Settings) -> Result<PartnerEndpoints, TlsError> {
     let identity = match &settings.tls {
         Some(files) => Some(Identity::load(&files.cert, &files.key)?),
         None => None,

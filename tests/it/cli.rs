@@ -224,7 +224,11 @@ fn a_bad_config_is_refused_with_the_file_and_the_key() {
     // Plain HTTP to the partner without allow_plain_http: what to write instead.
     refused(
         example.replace("https://", "http://"),
-        &["partner[0].url", "https://127.0.0.1:7402", "allow_plain_http = true"],
+        &[
+            "partner[0].url",
+            "https://127.0.0.1:7402",
+            "allow_plain_http = true",
+        ],
     );
     // A missing key file: which file, and how to make one.
     refused(
