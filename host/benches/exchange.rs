@@ -13,7 +13,6 @@
 use std::time::Instant;
 
 use ed25519_dalek::{Signer, SigningKey};
-use entrex::client::Client;
 use entrex::demo::{DEMO_DAY_START, post_all, prepare_pair, settle};
 use entrex::generator::{self, Noise};
 use entrex::hub::Hub;
@@ -96,8 +95,8 @@ fn main() {
         for (settings, listener, _) in prepare_pair(dir.path()).await.unwrap() {
             hubs.push(Hub::start(settings, listener).await.unwrap());
         }
-        let ca = Client::new(format!("http://{}", hubs[0].addr));
-        let us = Client::new(format!("http://{}", hubs[1].addr));
+        let ca = hubs[0].client();
+        let us = hubs[1].client();
         let start = Instant::now();
         let mut records = 0;
         for (ca_batches, us_batches) in [

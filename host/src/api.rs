@@ -12,6 +12,10 @@
 //! | `GET /healthz` | monitoring | liveness |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
+//!
+//! A hub with a TLS certificate serves only TLS (see [`crate::tls`]);
+//! `POST /v1/partner/bundles` then needs the client certificate pinned for a
+//! configured partner, and that partner must be the bundle's sender.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -56,25 +60,32 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
                 // growing the hub's memory without bound.
                 let Ok(slot) = slots.clone().acquire_owned().await else { break };
                 let core = core.clone();
-                let mut stop = stop.clone();
+                let stop = stop.clone();
                 connections.spawn(async move {
                     let _slot = slot;
-                    let service = service_fn(move |req| handle(core.clone(), req));
-                    let conn = http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        .header_read_timeout(HEADER_READ_TIMEOUT)
-                        .serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        result = conn.as_mut() => {
-                            if let Err(e) = result {
-                                tracing::debug!("connection ended: {e}");
-                            }
+                    let Some(tls) = &core.tls else {
+                        return serve_connection(core.clone(), stream, Peer::Plain, stop).await;
+                    };
+                    // The handshake counts against the header timeout.
+                    let accepted = tokio::time::timeout(
+                        HEADER_READ_TIMEOUT,
+                        tls.acceptor.accept(stream),
+                    )
+                    .await;
+                    match accepted {
+                        Ok(Ok(stream)) => {
+                            let peer = Peer::Tls(
+                                stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| c.clone().into_owned()),
+                            );
+                            serve_connection(core.clone(), stream, peer, stop).await
                         }
-                        _ = stop.changed() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
+                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
                 });
             }
@@ -85,12 +96,53 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
     while connections.join_next().await.is_some() {}
 }
 
-async fn handle(core: Arc<Core>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// Who is at the other end of a connection, as far as TLS tells.
+enum Peer {
+    /// A hub without TLS (`allow_plain_http`): nobody is authenticated.
+    Plain,
+    /// TLS, with the client's certificate if it presented one (its handshake
+    /// signature verified: the client holds the certificate's key).
+    Tls(Option<rustls::pki_types::CertificateDer<'static>>),
+}
+
+async fn serve_connection<S>(
+    core: Arc<Core>,
+    stream: S,
+    peer: Peer,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer = Arc::new(peer);
+    let service = service_fn(move |req| handle(core.clone(), peer.clone(), req));
+    let conn = http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!("connection ended: {e}");
+            }
+        }
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+async fn handle(
+    core: Arc<Core>,
+    peer: Arc<Peer>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
     let response = match (req.method(), path.as_str()) {
         (&Method::POST, "/v1/crossings") => post_crossings(core, req).await,
         (&Method::POST, "/v1/crossings/withdrawals") => post_withdrawals(core, req).await,
-        (&Method::POST, "/v1/partner/bundles") => post_bundle(core, req).await,
+        (&Method::POST, "/v1/partner/bundles") => post_bundle(core, &peer, req).await,
         (&Method::GET, "/v1/status") => status(core).await,
         (&Method::GET, "/v1/report") => report(core, req).await,
         (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
@@ -200,12 +252,39 @@ async fn post_withdrawals(core: Arc<Core>, req: Request<Incoming>) -> Response<B
     }
 }
 
-async fn post_bundle(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+/// The partner a TLS client authenticated as, or the 403 that says why not.
+fn authenticated_partner(core: &Core, peer: &Peer) -> Result<Option<String>, String> {
+    let (tls, presented) = match (&core.tls, peer) {
+        (Some(tls), Peer::Tls(presented)) => (tls, presented),
+        _ => return Ok(None),
+    };
+    let Some(cert) = presented else {
+        return Err("partner bundles need the sending hub's TLS client certificate, and none was presented; nothing was stored".into());
+    };
+    match tls.partner_for(cert) {
+        Some(partner) => Ok(Some(partner.to_owned())),
+        None => Err(format!(
+            "the TLS client certificate presented (SHA-256 {}…) is not the one pinned for any partner of this hub (tls_cert under [[partner]]); nothing was stored",
+            crate::tls::fingerprint(cert)
+        )),
+    }
+}
+
+async fn post_bundle(core: Arc<Core>, peer: &Peer, req: Request<Incoming>) -> Response<Body> {
+    let partner = match authenticated_partner(&core, peer) {
+        Ok(p) => p,
+        Err(why) => {
+            tracing::warn!("partner bundle refused: {why}");
+            return error(StatusCode::FORBIDDEN, why);
+        }
+    };
     let body = match read_body(req, bundle::MAX_MESSAGE_BYTES).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let result = tokio::task::spawn_blocking(move || exchange::receive(&core, &body)).await;
+    let result =
+        tokio::task::spawn_blocking(move || exchange::receive(&core, &body, partner.as_deref()))
+            .await;
     match result {
         Ok(Ok(receipt)) => Response::builder()
             .status(StatusCode::OK)
@@ -222,6 +301,10 @@ async fn post_bundle(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> 
                 "expected_seq": expected,
             });
             json(StatusCode::CONFLICT, &body)
+        }
+        Ok(Err(e @ ReceiveError::WrongPeer { .. })) => {
+            tracing::warn!("bundle refused: {e}");
+            error(StatusCode::FORBIDDEN, e.to_string())
         }
         Ok(Err(ReceiveError::Store(e))) => {
             tracing::error!("storing a bundle failed: {e}");

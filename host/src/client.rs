@@ -1,5 +1,12 @@
 //! A small HTTP client for talking to a hub's API: what a source system or an
 //! operator's script does, used by the demo, the tests and the benchmarks.
+//!
+//! `http://` hubs through a pooled hyper client; `https://` hubs over TLS
+//! with the hub's certificate pinned (one connection per request), optionally
+//! presenting a client certificate.
+
+use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -29,7 +36,12 @@ pub enum ClientError {
 pub struct Client {
     base: String,
     http: HyperClient<HttpConnector, Full<Bytes>>,
+    /// For an https hub: its pinned certificate, and our certificate if any.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
+
+/// How long connecting and the TLS handshake may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Client {
     /// `base` is the hub's root URL, e.g. `http://127.0.0.1:7401`.
@@ -37,7 +49,110 @@ impl Client {
         Client {
             base: base.into().trim_end_matches('/').to_owned(),
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
+            tls: None,
         }
+    }
+
+    /// A client for an https hub that accepts only `server_cert` from it
+    /// (pinned) and presents `identity` as client certificate if given.
+    pub fn pinned(
+        base: impl Into<String>,
+        server_cert: rustls::pki_types::CertificateDer<'static>,
+        identity: Option<&crate::tls::Identity>,
+    ) -> Result<Client, ClientError> {
+        let mut client = Client::new(base);
+        let config =
+            crate::tls::client_config(server_cert, identity, &client.base).map_err(|detail| {
+                ClientError::Transport {
+                    url: client.base.clone(),
+                    detail,
+                }
+            })?;
+        client.tls = Some(config);
+        Ok(client)
+    }
+
+    /// [`Client::pinned`] from PEM files: the hub's certificate, and
+    /// optionally a client certificate and its key.
+    pub fn pinned_files(
+        base: impl Into<String>,
+        server_cert: &Path,
+        identity: Option<(&Path, &Path)>,
+    ) -> Result<Client, ClientError> {
+        let base = base.into();
+        let setup = |detail: String| ClientError::Transport {
+            url: base.clone(),
+            detail,
+        };
+        let pinned = crate::tls::load_pinned(server_cert).map_err(|e| setup(e.to_string()))?;
+        let identity = match identity {
+            Some((cert, key)) => {
+                Some(crate::tls::Identity::load(cert, key).map_err(|e| setup(e.to_string()))?)
+            }
+            None => None,
+        };
+        Client::pinned(base.clone(), pinned, identity.as_ref())
+    }
+
+    async fn send(
+        &self,
+        url: &str,
+        req: Request<Full<Bytes>>,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+        let failed = |detail: String| ClientError::Transport {
+            url: url.to_owned(),
+            detail,
+        };
+        let https = req.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
+        let Some(tls) = self.tls.clone().filter(|_| https) else {
+            if https {
+                return Err(failed(
+                    "an https hub needs its certificate pinned: use Client::pinned (or --hub-cert)"
+                        .into(),
+                ));
+            }
+            return self
+                .http
+                .request(req)
+                .await
+                .map_err(|e| failed(format!("{e:#}")));
+        };
+        let uri = req.uri().clone();
+        let host = uri.host().ok_or_else(|| failed("no host".into()))?;
+        let stream = crate::tls::connect(host, uri.port_u16().unwrap_or(443), tls, CONNECT_TIMEOUT)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+        let (mut parts, body) = req.into_parts();
+        parts.uri = uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| failed(e.to_string()))?;
+        if let Some(authority) = uri.authority()
+            && !parts.headers.contains_key(http::header::HOST)
+        {
+            parts.headers.insert(
+                http::header::HOST,
+                authority
+                    .as_str()
+                    .parse()
+                    .map_err(|e: http::header::InvalidHeaderValue| failed(e.to_string()))?,
+            );
+        }
+        sender
+            .send_request(Request::from_parts(parts, body))
+            .await
+            .map_err(|e| failed(format!("{e:#}")))
     }
 
     /// Sends raw bytes and returns the status and body, whatever the status.
@@ -58,14 +173,7 @@ impl Client {
                 url: url.clone(),
                 detail: e.to_string(),
             })?;
-        let resp = self
-            .http
-            .request(req)
-            .await
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                detail: format!("{e:#}"),
-            })?;
+        let resp = self.send(&url, req).await?;
         let status = resp.status();
         let body = resp
             .into_body()

@@ -48,6 +48,14 @@ struct RawHub {
     signing_key: PathBuf,
     #[serde(default = "default_max_batch_bytes")]
     max_batch_bytes: usize,
+    /// This hub's TLS certificate and key (PEM): served, and presented to partners.
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    tls_key: Option<PathBuf>,
+    /// Allow hub-to-hub traffic without TLS (local development only).
+    #[serde(default)]
+    allow_plain_http: bool,
 }
 
 fn default_max_batch_bytes() -> usize {
@@ -136,6 +144,9 @@ struct RawPartner {
     public_key: PathBuf,
     #[serde(default)]
     previous_key: Vec<RawPreviousKey>,
+    /// The partner's TLS certificate (PEM), pinned.
+    #[serde(default)]
+    tls_cert: Option<PathBuf>,
 }
 
 /// A partner key being rotated out: still trusted until `until`.
@@ -165,6 +176,16 @@ pub struct Settings {
     pub exchange: ExchangeSettings,
     pub matching: MatchingSettings,
     pub partners: Vec<PartnerSettings>,
+    /// This hub's certificate and key; `None` only with `allow_plain_http`.
+    pub tls: Option<TlsFiles>,
+    /// Plain HTTP between hubs is allowed (development only, logged loudly).
+    pub allow_plain_http: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Clone, Debug)]
@@ -225,6 +246,8 @@ pub struct PartnerSettings {
     pub public_key: PathBuf,
     /// Keys being rotated out, each trusted until its time (seconds since the epoch).
     pub previous_keys: Vec<(PathBuf, i64)>,
+    /// The partner's certificate: the only one accepted from it (pinned).
+    pub tls_cert: Option<PathBuf>,
 }
 
 impl Settings {
@@ -303,7 +326,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             return Err(invalid(
                 &format!("{key}.url"),
                 format!(
-                    "{:?} is not an http(s) URL; write e.g. \"http://127.0.0.1:7402/v1/partner/bundles\"",
+                    "{:?} is not an http(s) URL; write e.g. \"https://127.0.0.1:7402/v1/partner/bundles\"",
                     p.url
                 ),
             ));
@@ -328,8 +351,11 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             url: p.url,
             public_key: base.join(p.public_key),
             previous_keys,
+            tls_cert: p.tls_cert.map(|c| base.join(c)),
         });
     }
+    let tls =
+        transport_security(&raw.hub, &hub_id, &partners, base).map_err(|(k, m)| invalid(&k, m))?;
     let exchange = ExchangeSettings {
         bundle_max_records: raw.exchange.bundle_max_records,
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
@@ -426,7 +452,83 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             max_candidates: m.max_candidates,
         },
         partners,
+        tls,
+        allow_plain_http: raw.hub.allow_plain_http,
     })
+}
+
+/// Mutual TLS between hubs unless `allow_plain_http`: the hub's certificate
+/// and key, https partner URLs, and each partner's certificate to pin.
+fn transport_security(
+    hub: &RawHub,
+    hub_id: &str,
+    partners: &[PartnerSettings],
+    base: &Path,
+) -> Result<Option<TlsFiles>, (String, String)> {
+    let me = hub_id.to_ascii_lowercase();
+    let plain_ok = hub.allow_plain_http;
+    let dev_only = "or, for local development only, allow_plain_http = true under [hub]";
+    let tls = match (&hub.tls_cert, &hub.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: base.join(cert),
+            key: base.join(key),
+        }),
+        (None, None) if plain_ok => None,
+        (None, None) => {
+            return Err((
+                "hub.tls_cert".into(),
+                format!(
+                    "missing: hubs talk over mutual TLS; write tls_cert = \"../keys/{me}.cert.pem\" and tls_key = \"../keys/{me}.tls.key.pem\" under [hub] (`entrex keygen --out keys --name {me}` makes them), {dev_only}"
+                ),
+            ));
+        }
+        (Some(_), None) => {
+            return Err((
+                "hub.tls_key".into(),
+                format!(
+                    "missing: tls_cert needs its private key; write tls_key = \"../keys/{me}.tls.key.pem\""
+                ),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err((
+                "hub.tls_cert".into(),
+                format!(
+                    "missing: tls_key needs its certificate; write tls_cert = \"../keys/{me}.cert.pem\""
+                ),
+            ));
+        }
+    };
+    for (i, p) in partners.iter().enumerate() {
+        let https = crate::tls::is_https(&p.url);
+        let theirs = p.id.to_ascii_lowercase();
+        if !https && !plain_ok {
+            return Err((
+                format!("partner[{i}].url"),
+                format!(
+                    "{:?} is plain HTTP; write \"https://{}\" (partner hubs talk over mutual TLS), {dev_only}",
+                    p.url,
+                    p.url.get(7..).unwrap_or_default()
+                ),
+            ));
+        }
+        if https && tls.is_none() {
+            return Err((
+                format!("partner[{i}].url"),
+                "https to a partner needs this hub's own certificate (its client certificate); write tls_cert and tls_key under [hub]".into(),
+            ));
+        }
+        if p.tls_cert.is_none() && (https || tls.is_some()) {
+            return Err((
+                format!("partner[{i}].tls_cert"),
+                format!(
+                    "missing: write tls_cert = \"../keys/{theirs}.cert.pem\", the partner hub's certificate; it is pinned: only this exact certificate is accepted from {}",
+                    p.id
+                ),
+            ));
+        }
+    }
+    Ok(tls)
 }
 
 fn plugin_settings(

@@ -203,8 +203,9 @@ fn percent(x: Option<f64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// Writes keys and a config file for each hub under `dir`, binds loopback
-/// listeners, and returns the settings, ready for [`Hub::start`].
+/// Writes keys, TLS certificates and a config file for each hub under `dir`
+/// (the hubs talk over mutual TLS, each pinning the other's certificate),
+/// binds loopback listeners, and returns the settings, ready for [`Hub::start`].
 pub async fn prepare_pair(dir: &Path) -> Result<Vec<(Settings, TcpListener, PathBuf)>, DemoError> {
     let io = |path: &Path| {
         let path = path.to_owned();
@@ -215,6 +216,9 @@ pub async fn prepare_pair(dir: &Path) -> Result<Vec<(Settings, TcpListener, Path
     for hub in ["ca", "us"] {
         if !keys_dir.join(format!("{hub}.key.pem")).exists() {
             keys::generate(&keys_dir, hub)?;
+        }
+        if !crate::tls::certificate_paths(&keys_dir, hub).0.exists() {
+            crate::tls::generate(&keys_dir, hub, &[])?;
         }
     }
     let ca = TcpListener::bind("127.0.0.1:0").await.map_err(io(dir))?;
@@ -250,6 +254,8 @@ id = "{id}"
 listen = "{addr}"
 data_dir = "{me}"
 signing_key = "keys/{me}.key.pem"
+tls_cert = "keys/{me}.cert.pem"
+tls_key = "keys/{me}.tls.key.pem"
 
 [plugins.normaliser]
 component = "builtin:{normaliser}"
@@ -270,8 +276,9 @@ bundle_linger_ms = 50
 
 [[partner]]
 id = "{partner}"
-url = "http://{partner_addr}/v1/partner/bundles"
+url = "https://{partner_addr}/v1/partner/bundles"
 public_key = "keys/{partner_lower}.pub.pem"
+tls_cert = "keys/{partner_lower}.cert.pem"
 "#
     )
 }
@@ -313,8 +320,8 @@ pub async fn run(options: Options) -> Result<Summary, DemoError> {
     let data: Dataset = tokio::task::spawn_blocking(move || generator::generate(&config))
         .await
         .expect("the generator does not panic");
-    let ca = Client::new(format!("http://{}", hubs[0].addr));
-    let us = Client::new(format!("http://{}", hubs[1].addr));
+    let ca = hubs[0].client();
+    let us = hubs[1].client();
 
     say("posting the previous 30 days' entries (history) to both hubs".into());
     let (a, b) = tokio::join!(

@@ -22,6 +22,10 @@ use crate::store::{Received, StoreError};
 pub enum ReceiveError {
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(
+        "this connection is authenticated as {peer}'s hub, but the bundle is signed by {signer}; a hub may deliver only its own bundles; nothing was stored"
+    )]
+    WrongPeer { peer: String, signer: String },
     #[error("bundle is addressed to {0}, but this hub is {1}")]
     WrongReceiver(String, String),
     #[error(
@@ -54,8 +58,18 @@ pub enum ReceiveError {
 
 /// Verifies a partner's bundle (signature and sender before anything else),
 /// stores it if it continues the sequence, and returns the signed receipt.
-pub fn receive(core: &Core, message: &[u8]) -> Result<Vec<u8>, ReceiveError> {
-    let (_, payload) = bundle::open_bundle(message, &core.partner_keys)?;
+/// `peer` is the partner the connection authenticated as (mutual TLS), if any:
+/// a hub may deliver only bundles signed with its own keys.
+pub fn receive(core: &Core, message: &[u8], peer: Option<&str>) -> Result<Vec<u8>, ReceiveError> {
+    let (verified, payload) = bundle::open_bundle(message, &core.partner_keys)?;
+    if let Some(peer) = peer
+        && verified.signer != peer
+    {
+        return Err(ReceiveError::WrongPeer {
+            peer: peer.to_owned(),
+            signer: verified.signer,
+        });
+    }
     let me = &core.settings.hub_id;
     if payload.receiver != *me {
         return Err(ReceiveError::WrongReceiver(payload.receiver, me.clone()));
@@ -148,6 +162,7 @@ pub async fn run_bundler(core: Arc<Core>, partner: String, mut stop: watch::Rece
         };
         match step {
             Ok(Ok(Step::Delivered)) => {
+                core.note_delivery(&partner, None);
                 backoff = Duration::from_millis(settings.retry_min_ms);
                 continue;
             }
@@ -164,9 +179,11 @@ pub async fn run_bundler(core: Arc<Core>, partner: String, mut stop: watch::Rece
                 continue;
             }
             Ok(Ok(Step::Retry(why))) => {
+                core.note_delivery(&partner, Some(why.clone()));
                 tracing::warn!(%partner, retry_in_ms = backoff.as_millis() as u64, "delivery failed: {why}");
             }
             Ok(Err(e)) => {
+                core.note_delivery(&partner, Some(e.to_string()));
                 tracing::error!(%partner, retry_in_ms = backoff.as_millis() as u64, "delivery error: {e}");
             }
             Err(e) => {

@@ -93,6 +93,8 @@ pub enum HubError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot open the store in {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("cannot create {path}: {source}")]
@@ -132,6 +134,11 @@ pub struct Core {
     /// Serialises ingest transactions: concurrent ones would conflict on the
     /// counters and sled would rerun their closures.
     pub ingest_lock: std::sync::Mutex<()>,
+    /// The TLS the server terminates and the pinned partner certificates;
+    /// `None` when the hub serves plain HTTP (`allow_plain_http`).
+    pub tls: Option<crate::tls::HubTls>,
+    /// Per partner, why the last delivery attempt failed (cleared on success).
+    pub delivery_errors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -145,7 +152,7 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
             partner_keys.add_until(&p.id, keys::load_public_key(path)?, Some(*until));
         }
     }
-    let partner_urls: Vec<String> = settings.partners.iter().map(|p| p.url.clone()).collect();
+    let partner_urls = crate::tls::partner_client_configs(settings)?;
     let trust = Trust::load(&settings.plugin_trust)?;
     let plugins = Plugins {
         normaliser: Arc::new(Normaliser::load(&settings.normaliser, &trust, Vec::new())?),
@@ -155,13 +162,18 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
             Vec::new(),
         )?),
         matcher: Arc::new(Matcher::load(&settings.matcher, &trust, Vec::new())?),
-        transport: Arc::new(Transport::load(&settings.transport, &trust, partner_urls)?),
+        transport: Arc::new(Transport::load_for_partners(
+            &settings.transport,
+            &trust,
+            partner_urls,
+        )?),
     };
     Ok((signer, partner_keys, plugins))
 }
 
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
+    crate::tls::HubTls::load(settings)?;
     load(settings).map(|_| ())
 }
 
@@ -170,6 +182,7 @@ impl Core {
         crate::plugins::set_compiled_cache(settings.data_dir.join("compiled"));
         crate::plugins::set_max_stack(settings.plugin_trust.max_stack_kib);
         let (signer, partner_keys, plugins) = load(&settings)?;
+        let tls = crate::tls::HubTls::load(&settings)?;
         std::fs::create_dir_all(&settings.data_dir).map_err(|source| HubError::Dir {
             path: settings.data_dir.clone(),
             source,
@@ -189,6 +202,8 @@ impl Core {
             outbox_ready: Notify::new(),
             inbox_ready: Notify::new(),
             ingest_lock: std::sync::Mutex::new(()),
+            tls,
+            delivery_errors: Default::default(),
         })
     }
 
@@ -235,6 +250,18 @@ impl Core {
         Ok(report)
     }
 
+    /// Records the outcome of a delivery attempt to `partner` for the status.
+    pub fn note_delivery(&self, partner: &str, error: Option<String>) {
+        let mut errors = self
+            .delivery_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match error {
+            Some(why) => errors.insert(partner.to_owned(), why),
+            None => errors.remove(partner),
+        };
+    }
+
     /// Where sent bundles and their receipts are also written as files, so a
     /// partner or auditor can run `entrex verify` on them.
     pub fn evidence_dir(&self) -> PathBuf {
@@ -261,6 +288,9 @@ impl Hub {
             addr: core.settings.listen,
             source,
         })?;
+        if let Some(warning) = crate::tls::plain_http_warning(&core.settings) {
+            tracing::warn!("{warning}");
+        }
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::api::serve(core.clone(), listener, stopped.clone()));
@@ -276,7 +306,12 @@ impl Hub {
                 stopped.clone(),
             ));
         }
-        tracing::info!(hub = %core.settings.hub_id, %addr, "hub started");
+        let scheme = if core.tls.is_some() {
+            "https, mutual TLS"
+        } else {
+            "plain http"
+        };
+        tracing::info!(hub = %core.settings.hub_id, %addr, scheme, "hub started");
         Ok(Hub {
             core,
             addr,
@@ -312,6 +347,30 @@ impl Hub {
         tracing::info!("shutting down: finishing work in flight");
         hub.shutdown().await;
         Ok(())
+    }
+
+    /// A client for this hub's API that pins the hub's certificate (and
+    /// presents none): what an operator's script or a source system uses.
+    pub fn client(&self) -> crate::client::Client {
+        self.client_with(None)
+    }
+
+    /// A client for this hub's API that presents `partner`'s certificate,
+    /// as `partner` does when it delivers bundles here.
+    pub fn client_as(&self, partner: &Hub) -> crate::client::Client {
+        self.client_with(partner.core.tls.as_ref().map(|t| t.identity.clone()))
+    }
+
+    fn client_with(&self, identity: Option<crate::tls::Identity>) -> crate::client::Client {
+        match &self.core.tls {
+            Some(tls) => crate::client::Client::pinned(
+                format!("https://{}", self.addr),
+                tls.identity.certificate().clone(),
+                identity.as_ref(),
+            )
+            .expect("a configuration this hub serves with also works for a client"),
+            None => crate::client::Client::new(format!("http://{}", self.addr)),
+        }
     }
 
     /// Stops accepting work, lets the workers finish what they hold, flushes.

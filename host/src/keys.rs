@@ -115,7 +115,7 @@ pub fn generate(dir: &Path, name: &str) -> Result<GeneratedKey, KeyError> {
     })
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

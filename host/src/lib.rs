@@ -11,6 +11,7 @@
 //! - [`store`]: everything durable (sled).
 //! - [`bundle`]: the wire format — COSE_Sign1 bundles and receipts.
 //! - [`keys`]: Ed25519 keys and their PEM files.
+//! - [`tls`]: mutual TLS between hubs, partner certificates pinned.
 //! - [`exchange`]: the bundler (send) and the receiving side.
 //! - [`matching`]: links received exits to our entries.
 //! - [`report`]: status and the joint-report figures.
@@ -36,4 +37,5 @@ pub mod presence;
 pub mod record;
 pub mod report;
 pub mod store;
+pub mod tls;
 pub mod verify;

@@ -50,12 +50,23 @@ enum Command {
     /// Check a hub configuration file and say what is wrong with it.
     CheckConfig { file: PathBuf },
     /// Create an Ed25519 key pair: NAME.key.pem (private, PKCS#8) and NAME.pub.pem
-    /// (public, SubjectPublicKeyInfo; readable by openssl and any COSE library).
+    /// (public, SubjectPublicKeyInfo; readable by openssl and any COSE library);
+    /// and the hub's self-signed TLS certificate NAME.cert.pem (give it to the
+    /// partner, who pins it) with its key NAME.tls.key.pem. Never overwrites.
     Keygen {
         #[arg(long)]
         out: PathBuf,
         #[arg(long, default_value = "hub")]
         name: String,
+        /// Another name or IP address the TLS certificate is valid for, besides
+        /// 127.0.0.1 and localhost (repeat for several). Partners pin the
+        /// certificate, so this matters only to other tools such as curl.
+        #[arg(long = "san")]
+        sans: Vec<String>,
+        /// Write only the TLS certificate and key (for a hub that already has
+        /// its Ed25519 keys).
+        #[arg(long)]
+        tls_only: bool,
     },
     /// Work with plugin components: sign them for a hub's trust list.
     Plugin {
@@ -69,6 +80,8 @@ enum Command {
         /// The hub's API root.
         #[arg(long, default_value = "http://127.0.0.1:7401", global = true)]
         hub: String,
+        #[command(flatten)]
+        tls: HubTls,
     },
     /// Verify signed bundles and receipts offline and print what they contain;
     /// across the files, check that each direction's sequence is gap-free from 1
@@ -132,7 +145,37 @@ enum PluginAction {
         /// The hub's API root.
         #[arg(long, default_value = "http://127.0.0.1:7401")]
         hub: String,
+        #[command(flatten)]
+        tls: HubTls,
     },
+}
+
+/// How to reach an https hub.
+#[derive(clap::Args)]
+struct HubTls {
+    /// The hub's TLS certificate (PEM), pinned; needed for an https:// --hub.
+    #[arg(long, global = true)]
+    hub_cert: Option<PathBuf>,
+    /// A client certificate (PEM) to present, with --client-key.
+    #[arg(long, global = true, requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    #[arg(long, global = true, requires = "client_cert")]
+    client_key: Option<PathBuf>,
+}
+
+impl HubTls {
+    fn client(&self, hub: String) -> Result<entrex::client::Client, String> {
+        let Some(pinned) = &self.hub_cert else {
+            if hub.starts_with("https://") {
+                return Err(format!(
+                    "{hub} is https: give its certificate with --hub-cert (e.g. keys/ca.cert.pem); only that certificate is accepted from it"
+                ));
+            }
+            return Ok(entrex::client::Client::new(hub));
+        };
+        let identity = self.client_cert.as_deref().zip(self.client_key.as_deref());
+        entrex::client::Client::pinned_files(hub, pinned, identity).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Subcommand)]
@@ -226,6 +269,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::CheckConfig { file } => {
             let settings = Settings::load(&file).map_err(|e| e.to_string())?;
             entrex::hub::check(&settings).map_err(|e| format!("{}: {e}", file.display()))?;
+            if let Some(warning) = entrex::tls::plain_http_warning(&settings) {
+                eprintln!("warning: {}: {warning}", file.display());
+            }
             println!(
                 "{}: ok (hub {}, listening on {}, {} partner(s); keys and plugins load)",
                 file.display(),
@@ -288,9 +334,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
         },
         Command::Plugin {
-            action: PluginAction::Reload { hub },
+            action: PluginAction::Reload { hub, tls },
         } => {
-            let client = entrex::client::Client::new(hub);
+            let client = tls.client(hub)?;
             let report = runtime()
                 .block_on(client.reload_plugins())
                 .map_err(|e| e.to_string())?;
@@ -302,8 +348,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Quarantine { action, hub } => {
-            let client = entrex::client::Client::new(hub);
+        Command::Quarantine { action, hub, tls } => {
+            let client = tls.client(hub)?;
             runtime().block_on(async {
                 match action {
                     QuarantineAction::List => {
@@ -336,11 +382,35 @@ fn run(command: Command) -> Result<ExitCode, String> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Keygen { out, name } => {
-            let key = keys::generate(&out, &name).map_err(|e| e.to_string())?;
-            println!("private key: {}", key.private_key.display());
-            println!("public key:  {}", key.public_key.display());
-            println!("key id:      {}", key.key_id);
+        Command::Keygen {
+            out,
+            name,
+            sans,
+            tls_only,
+        } => {
+            // Refuse before writing anything if any of the files exists.
+            let (cert, tls_key) = entrex::tls::certificate_paths(&out, &name);
+            let mut paths = vec![cert, tls_key];
+            if !tls_only {
+                paths.push(out.join(format!("{name}.key.pem")));
+                paths.push(out.join(format!("{name}.pub.pem")));
+            }
+            if let Some(existing) = paths.iter().find(|p| p.exists()) {
+                return Err(keys::KeyError::Exists(existing.clone()).to_string());
+            }
+            if !tls_only {
+                let key = keys::generate(&out, &name).map_err(|e| e.to_string())?;
+                println!("private key: {}", key.private_key.display());
+                println!("public key:  {}", key.public_key.display());
+                println!("key id:      {}", key.key_id);
+            }
+            let cert = entrex::tls::generate(&out, &name, &sans).map_err(|e| e.to_string())?;
+            println!(
+                "TLS certificate: {} (partners pin this file)",
+                cert.certificate.display()
+            );
+            println!("TLS key:         {}", cert.private_key.display());
+            println!("TLS fingerprint: SHA-256 {}…", cert.fingerprint);
             Ok(ExitCode::SUCCESS)
         }
         Command::Prove {

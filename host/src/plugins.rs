@@ -259,10 +259,20 @@ impl wasmtime_wasi::HostWallClock for NoWallClock {
 }
 
 /// Lets outgoing requests reach only the configured partner endpoint that the
-/// current call is delivering to (URLs in `canonical_url` form).
+/// current call is delivering to (URLs in `canonical_url` form); an https
+/// request is carried out by the host over mutual TLS with that partner's
+/// pinned certificate (`tls::send_pinned`).
 #[derive(Clone, Default)]
 struct PartnerOnly {
-    destination: Option<String>,
+    destination: Option<Endpoint>,
+}
+
+/// A partner endpoint a transport plugin may reach: its URL (canonical form)
+/// and, for https, the client configuration that pins the partner.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub url: String,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 type SendFuture = Box<
@@ -283,10 +293,20 @@ impl WasiHttpHooks for PartnerOnly {
     ) -> SendFuture {
         drop(fut);
         let target = request.uri().to_string();
-        let allowed = self.destination.is_some() && canonical_url(&target) == self.destination;
-        if !allowed {
+        let destination = self
+            .destination
+            .as_ref()
+            .filter(|d| canonical_url(&target).as_ref() == Some(&d.url));
+        let Some(destination) = destination else {
             tracing::warn!(%target, "plugin request to a destination that is not a configured partner endpoint was denied");
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+        };
+        if request.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+            let Some(tls) = destination.tls.clone() else {
+                tracing::warn!(%target, "https to a partner without a pinned certificate was denied");
+                return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
+            };
+            return Box::new(crate::tls::send_pinned(request, options, tls));
         }
         Box::new(async move {
             use http_body_util::BodyExt;
@@ -688,8 +708,8 @@ pub struct Plugin<W: World> {
     deadline_ticks: u64,
     memory_bytes: usize,
     max_output_bytes: usize,
-    /// Partner endpoints (canonical form) a transport plugin may be asked to reach.
-    allowed_urls: Vec<String>,
+    /// Partner endpoints a transport plugin may be asked to reach.
+    endpoints: Vec<Endpoint>,
     idle: Mutex<Vec<Instance<W>>>,
     stats: Counters,
 }
@@ -724,6 +744,17 @@ impl<W: World> Plugin<W> {
         settings: &PluginSettings,
         trust: &Trust,
         allowed_urls: Vec<String>,
+    ) -> Result<Self, PluginError> {
+        let endpoints = allowed_urls.into_iter().map(|url| (url, None)).collect();
+        Self::load_for_partners(settings, trust, endpoints)
+    }
+
+    /// [`Plugin::load`] with, for each partner URL, the TLS client
+    /// configuration that pins it (needed for https URLs).
+    pub fn load_for_partners(
+        settings: &PluginSettings,
+        trust: &Trust,
+        partners: crate::tls::PartnerEndpoints,
     ) -> Result<Self, PluginError> {
         let (name, bytes) = match &settings.source {
             PluginSource::Builtin(name) => {
@@ -774,9 +805,14 @@ impl<W: World> Plugin<W> {
             deadline_ticks: (settings.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1,
             memory_bytes: (settings.memory_mib as usize) << 20,
             max_output_bytes: (settings.max_output_kib as usize) << 10,
-            allowed_urls: allowed_urls
-                .iter()
-                .filter_map(|u| canonical_url(u))
+            endpoints: partners
+                .into_iter()
+                .filter_map(|(u, tls)| {
+                    Some(Endpoint {
+                        url: canonical_url(&u)?,
+                        tls,
+                    })
+                })
                 .collect(),
             idle: Mutex::new(Vec::new()),
             stats: Counters::default(),
@@ -1084,7 +1120,9 @@ impl Transport {
     /// Delivers a bundle; blocks, so call it from a blocking thread.
     pub fn send(&self, url: &str, bundle: &[u8]) -> Result<Delivery, PluginError> {
         use bindings::transport::exports::entrex::plugin::deliver::Outcome;
-        let destination = canonical_url(url).filter(|u| self.allowed_urls.contains(u));
+        let destination = canonical_url(url)
+            .and_then(|u| self.endpoints.iter().find(|e| e.url == u))
+            .cloned();
         if destination.is_none() {
             return Err(PluginError::Contract {
                 plugin: self.name.to_string(),

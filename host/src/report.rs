@@ -62,6 +62,10 @@ pub struct PartnerStatus {
     pub review: u64,
     /// Exits or pairs the matcher plugin failed on (left unmatched).
     pub match_failures: u64,
+    /// Why the last attempt to deliver to the partner failed (TLS, network,
+    /// refusal); absent once a delivery succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
 }
 
 pub fn status(core: &Core) -> Result<Status, StoreError> {
@@ -92,6 +96,12 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             matched: s.counter(&counter::matched(p))?,
             review: s.counter(&counter::review(p))?,
             match_failures: s.counter(&counter::match_failures(p))?,
+            delivery_error: core
+                .delivery_errors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(p)
+                .cloned(),
         });
     }
     Ok(Status {

@@ -184,6 +184,22 @@ fn keygen_writes_keys_that_openssl_reads_and_never_overwrites() {
             text(&openssl)
         );
     }
+    // And a self-signed TLS certificate for the hub, with its key.
+    let cert = dir.path().join("ca.cert.pem");
+    let pem = std::fs::read_to_string(&cert).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert!(dir.path().join("ca.tls.key.pem").exists());
+    if let Ok(openssl) = Command::new("openssl")
+        .args(["x509", "-in", cert.to_str().unwrap(), "-noout", "-text"])
+        .output()
+    {
+        assert!(openssl.status.success(), "{}", text(&openssl));
+        let out = String::from_utf8_lossy(&openssl.stdout);
+        assert!(
+            out.contains("IP Address:127.0.0.1") && out.contains("DNS:localhost"),
+            "{out}"
+        );
+    }
     let again = entrex(&["keygen", "--out", out, "--name", "ca"]);
     assert!(!again.status.success());
     assert!(
@@ -233,6 +249,15 @@ fn a_bad_config_is_refused_with_the_file_and_the_key() {
     refused(
         example.replace("modes = [\"vehicle\"", "modes = [\"boat\""),
         &["phase2-eligibility", "boat"],
+    );
+    // Plain HTTP to the partner without allow_plain_http: what to write instead.
+    refused(
+        example.replace("https://", "http://"),
+        &[
+            "partner[0].url",
+            "https://127.0.0.1:7402",
+            "allow_plain_http = true",
+        ],
     );
     // A missing key file: which file, and how to make one.
     refused(

@@ -394,8 +394,10 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     let bundle = std::fs::read(evidence.join("bundle-000000000001.cose")).unwrap();
     let receipt = std::fs::read(evidence.join("receipt-000000000001.cose")).unwrap();
 
+    // Over the connection CA's hub would use: its client certificate.
+    let as_ca = pair.us.client_as(&pair.ca);
     let post = |message: Vec<u8>| {
-        let client = pair.us_client.clone();
+        let client = as_ca.clone();
         async move {
             let (status, body) = client
                 .request(
@@ -639,8 +641,8 @@ async fn keys_rotate_with_overlap_and_an_expired_key_is_refused() {
     let us = entrex::hub::Hub::start(us_settings.clone(), us_listener)
         .await
         .unwrap();
-    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
-    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    let ca_client = ca.client();
+    let us_client = us.client();
     ca_client
         .post_crossings("text/csv", cbsa_batch())
         .await
@@ -677,7 +679,8 @@ async fn keys_rotate_with_overlap_and_an_expired_key_is_refused() {
         &old_signer,
         &entrex::bundle::BundlePayload::new("CA", "US", 4, 0, prev, vec![record]),
     );
-    let (status, body) = us_client
+    let (status, body) = us
+        .client_as(&ca)
         .request(
             Method::POST,
             "/v1/partner/bundles",
@@ -708,7 +711,7 @@ async fn keys_rotate_with_overlap_and_an_expired_key_is_refused() {
     let ca = entrex::hub::Hub::start(ca_settings, ca_listener)
         .await
         .unwrap();
-    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
+    let ca_client = ca.client();
     entrex::demo::settle(&[&ca_client, &us_client])
         .await
         .unwrap();
@@ -730,8 +733,8 @@ async fn a_partner_that_lost_its_data_is_sent_everything_again() {
     let us = entrex::hub::Hub::start(us_settings, us_listener)
         .await
         .unwrap();
-    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
-    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    let ca_client = ca.client();
+    let us_client = us.client();
     ca_client
         .post_crossings("text/csv", cbsa_batch())
         .await
@@ -791,7 +794,7 @@ async fn an_outage_fills_the_queue_to_its_bound_then_it_drains_in_order() {
     let ca = entrex::hub::Hub::start(ca_settings, ca_listener)
         .await
         .unwrap();
-    let ca_client = entrex::client::Client::new(format!("http://{}", ca.addr));
+    let ca_client = ca.client();
 
     ca_client
         .post_crossings("text/csv", cbsa_batch())
@@ -832,7 +835,7 @@ async fn an_outage_fills_the_queue_to_its_bound_then_it_drains_in_order() {
     let us = entrex::hub::Hub::start(us_settings, listener)
         .await
         .unwrap();
-    let us_client = entrex::client::Client::new(format!("http://{us_addr}"));
+    let us_client = us.client();
     entrex::demo::settle(&[&ca_client, &us_client])
         .await
         .unwrap();

@@ -5,3 +5,4 @@ mod cli;
 mod exchange;
 mod plugins;
 mod support;
+mod tls;

@@ -56,7 +56,7 @@ async fn hub_with_limits(
     let us = Hub::start(us_settings, us_listener).await.unwrap();
     match Hub::start(settings, ca_listener).await {
         Ok(ca) => {
-            let client = Client::new(format!("http://{}", ca.addr));
+            let client = ca.client();
             Ok((dir, ca, us, client))
         }
         Err(e) => {

@@ -19,8 +19,8 @@ pub async fn start_pair() -> Pair {
     let (ca_settings, ca_listener, _) = prepared.pop().unwrap();
     let ca = Hub::start(ca_settings, ca_listener).await.unwrap();
     let us = Hub::start(us_settings, us_listener).await.unwrap();
-    let ca_client = Client::new(format!("http://{}", ca.addr));
-    let us_client = Client::new(format!("http://{}", us.addr));
+    let ca_client = ca.client();
+    let us_client = us.client();
     Pair {
         _dir: dir,
         ca,
