@@ -65,7 +65,7 @@ fn raw_sled_durable(n: u64, batch: u64) -> f64 {
     let start = Instant::now();
     for (i, v) in values.iter().enumerate() {
         db.insert((i as u64).to_be_bytes(), v.as_slice()).unwrap();
-        if (i as u64 + 1) % batch == 0 {
+        if (i as u64 + 1).is_multiple_of(batch) {
             db.flush().unwrap();
             log.sync_all().unwrap();
         }
