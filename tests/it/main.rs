@@ -3,5 +3,7 @@
 
 mod cli;
 mod exchange;
+mod faults;
 mod plugins;
+mod proxy;
 mod support;
