@@ -430,6 +430,7 @@ fn flatten<E: std::fmt::Debug>(e: TransactionError<E>) -> StoreError {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
+        discard_unfinished_snapshots(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(500))
@@ -1187,6 +1188,31 @@ impl Store {
             .map_err(flatten)?;
         self.flush()
     }
+}
+
+/// sled 0.34 writes a snapshot each time it opens a store, to
+/// `snap.<lsn>.generating`, and renames it to `snap.<lsn>` once written and
+/// synced. A process killed in between leaves the unfinished file, which sled
+/// then takes for the newest snapshot and refuses to open the store ("empty/
+/// corrupt snapshot file found"; sled issue #1527): the hub could not start
+/// again. Such a file is unfinished by construction; without it sled recovers
+/// from the last complete snapshot and its log, as after a kill a moment earlier.
+fn discard_unfinished_snapshots(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(sled::Error::from(e).into()),
+    };
+    for entry in entries {
+        let entry = entry.map_err(sled::Error::from)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "discarding an unfinished store snapshot left by a crash");
+            std::fs::remove_file(entry.path()).map_err(sled::Error::from)?;
+        }
+    }
+    Ok(())
 }
 
 /// A convenience for reports: `Some(ts)` falls in `[from, to)`.

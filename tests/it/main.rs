@@ -3,6 +3,8 @@
 
 mod cli;
 mod exchange;
+mod faults;
 mod plugins;
+mod proxy;
 mod support;
 mod tls;
