@@ -1198,6 +1198,14 @@ impl Store {
 /// again. Such a file is unfinished by construction; without it sled recovers
 /// from the last complete snapshot and its log, as after a kill a moment earlier.
 fn discard_unfinished_snapshots(dir: &Path) -> Result<()> {
+    // sled holds an exclusive lock on its log file while a store is open: if
+    // another process holds it, its snapshot may be in the making, so leave
+    // it, and let sled's own open report the store as in use.
+    if let Ok(log) = std::fs::File::open(dir.join("db"))
+        && log.try_lock().is_err()
+    {
+        return Ok(());
+    }
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
