@@ -19,6 +19,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use crate::record::{Crossing, Decision, Entry, Rejection, Timestamp};
 
+mod derived;
+mod removal;
+pub use derived::{Cell, CellAt, OpenStay};
+pub use removal::{FlagStatus, RemovalFlag, Screened};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage error: {0}")]
@@ -107,6 +112,12 @@ pub struct Store {
     /// (entry id, partner) → the sequence number under which the partner holds
     /// the entry's record: what a correction or withdrawal must amend.
     sent_as: Tree,
+    /// Indexes and counters computed from the trees above, updated in the
+    /// same transactions (overstays, joint-report cells): see `derived.rs`.
+    derived: Tree,
+    /// Received exits that match a person on the hub's removal-order list,
+    /// for a person to confirm: see `removal.rs`.
+    removal_flags: Tree,
     /// sled's log file, kept open for the `fsync` sled's own flush omits.
     log_file: std::fs::File,
     commit: GroupCommit,
@@ -253,6 +264,26 @@ pub struct StoredCrossing {
 struct OutboxEntry {
     entry_id: u64,
     record: Entry,
+    /// For an amendment: the crossing time and port of the record it
+    /// replaces, as the partner holds it, so the report's "sent" count moves
+    /// from that record's cell once the amendment is acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    replaces: Option<Replaces>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct Replaces {
+    at: Timestamp,
+    port: String,
+}
+
+impl Replaces {
+    fn of(c: &Crossing) -> Replaces {
+        Replaces {
+            at: c.crossed_at,
+            port: c.port_code.clone(),
+        }
+    }
 }
 
 fn sent_key(entry_id: u64, partner: &str) -> Vec<u8> {
@@ -436,7 +467,7 @@ impl Store {
             .flush_every_ms(Some(500))
             .open()?;
         let tree = |name: &str| db.open_tree(name);
-        Ok(Store {
+        let store = Store {
             meta: tree("meta")?,
             raw: tree("raw")?,
             crossings: tree("crossings")?,
@@ -452,11 +483,15 @@ impl Store {
             quarantine: tree("quarantine")?,
             chunks: tree("chunks")?,
             sent_as: tree("sent_as")?,
+            derived: tree("derived")?,
+            removal_flags: tree("removal_flags")?,
             // sled names its single log file `db` (sled 0.34 `Config::db_path`).
             log_file: std::fs::File::open(dir.join("db"))?,
             commit: GroupCommit::default(),
             db,
-        })
+        };
+        store.ensure_derived()?;
+        Ok(store)
     }
 
     /// Waits until everything written before the call is on stable storage.
@@ -500,12 +535,26 @@ impl Store {
             &self.index,
             &self.quarantine,
             &self.sent_as,
+            &self.entry_matches,
+            &self.derived,
         );
         use sled::Transactional;
         let now = crate::exchange::now();
         trees
             .transaction(
-                |(meta, raw, crossings, rejects, source_refs, outbox, index, quarantine, sent_as)| {
+                |(
+                    meta,
+                    raw,
+                    crossings,
+                    rejects,
+                    source_refs,
+                    outbox,
+                    index,
+                    quarantine,
+                    sent_as,
+                    entry_matches,
+                    derived,
+                )| {
                     let mut next_id = tx_get_u64(meta, counter::NEXT_ENTRY_ID)?.max(1);
                     let mut next_seq = Vec::with_capacity(partners.len());
                     for p in partners {
@@ -577,6 +626,19 @@ impl Store {
                                     // entry keeps its id, partners are told.
                                     corrected += 1;
                                     raw.insert(&be(entry_id), item.raw.as_slice())?;
+                                    // The corrected authorised stay replaces
+                                    // the old one in the overstay index.
+                                    let old: Option<StoredCrossing> = crossings
+                                        .get(be(entry_id))?
+                                        .and_then(|v| serde_cbor::from_slice(&v).ok());
+                                    if let Some(old) = &old {
+                                        derived::stay_closed(derived, &old.crossing, entry_id)?;
+                                    }
+                                    // What partners hold now: the old crossing's projection.
+                                    let replaces = old.as_ref().map(|o| Replaces::of(&o.crossing));
+                                    if entry_matches.get(be(entry_id))?.is_none() {
+                                        derived::stay_opened(derived, crossing, entry_id)?;
+                                    }
                                     crossings.insert(
                                         &be(entry_id),
                                         encode(&StoredCrossing {
@@ -615,6 +677,9 @@ impl Store {
                                             partner_key(p, *seq),
                                             encode(&OutboxEntry {
                                                 entry_id,
+                                                replaces: amendment
+                                                    .amends()
+                                                    .and(replaces.clone()),
                                                 record: amendment,
                                             }),
                                         )?;
@@ -637,6 +702,7 @@ impl Store {
                                         decision: decision.clone(),
                                     }),
                                 )?;
+                                derived::stay_opened(derived, crossing, id)?;
                                 for key in keys {
                                     index.insert(index_key(key, id), &[])?;
                                 }
@@ -646,6 +712,7 @@ impl Store {
                                     let entry = encode(&OutboxEntry {
                                         entry_id: id,
                                         record: Entry::Record(crossing.project()),
+                                        replaces: None,
                                     });
                                     for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
                                         outbox.insert(partner_key(p, *seq), entry.as_slice())?;
@@ -707,9 +774,21 @@ impl Store {
             &self.sent_as,
             &self.matches,
             &self.entry_matches,
+            &self.derived,
         )
             .transaction(
-                |(meta, raw, crossings, source_refs, outbox, sent_as, matches, entry_matches)| {
+                |(
+                    meta,
+                    raw,
+                    crossings,
+                    source_refs,
+                    outbox,
+                    sent_as,
+                    matches,
+                    entry_matches,
+                    derived,
+                )| {
+                    let mut deltas = derived::Deltas::default();
                     let mut results = Vec::with_capacity(refs.len());
                     let (mut withdrawn, mut amendments) = (0, 0);
                     for source_ref in refs {
@@ -718,15 +797,21 @@ impl Store {
                             continue;
                         };
                         let entry_id = read_u64(Some(id));
-                        if crossings.remove(&be(entry_id))?.is_none() {
+                        let Some(old) = crossings.remove(&be(entry_id))? else {
                             results.push(Withdrawal::Unknown);
                             continue;
+                        };
+                        let old = serde_cbor::from_slice::<StoredCrossing>(&old).ok();
+                        if let Some(old) = &old {
+                            derived::stay_closed(derived, &old.crossing, entry_id)?;
                         }
                         raw.remove(&be(entry_id))?;
                         if let Some(exit) = entry_matches.remove(&be(entry_id))? {
                             matches.remove(&exit)?;
                             let sender = exit.split(|b| *b == 0).next().unwrap_or_default();
-                            let name = counter::matched(&String::from_utf8_lossy(sender));
+                            let sender = String::from_utf8_lossy(sender);
+                            derived::unmark_match(derived, &mut deltas, &sender, seq_of(&exit))?;
+                            let name = counter::matched(&sender);
                             let v = tx_get_u64(meta, &name)?.saturating_sub(1);
                             meta.insert(name.as_str(), &be(v))?;
                         }
@@ -745,6 +830,7 @@ impl Store {
                                         amends: read_u64(Some(amends)),
                                         reason: reason.to_owned(),
                                     },
+                                    replaces: old.as_ref().map(|o| Replaces::of(&o.crossing)),
                                 }),
                             )?;
                             meta.insert(next_key.as_str(), &be(seq + 1))?;
@@ -759,6 +845,7 @@ impl Store {
                     }
                     tx_add(meta, counter::WITHDRAWN, withdrawn)?;
                     tx_add(meta, counter::AMENDMENTS_QUEUED, amendments)?;
+                    deltas.apply(derived)?;
                     Ok::<_, ConflictableTransactionError<()>>(results)
                 },
             )
@@ -916,8 +1003,8 @@ impl Store {
         receipt: &[u8],
     ) -> Result<()> {
         use sled::Transactional;
-        (&self.meta, &self.bundles_out)
-            .transaction(|(meta, bundles)| {
+        (&self.meta, &self.bundles_out, &self.outbox, &self.derived)
+            .transaction(|(meta, bundles, outbox, derived)| {
                 let key = partner_key(partner, first);
                 let Some(v) = bundles.get(&key)? else {
                     return Err(ConflictableTransactionError::Abort(
@@ -933,6 +1020,22 @@ impl Store {
                     meta.insert(upto.as_str(), &be(last))?;
                 }
                 tx_add(meta, &counter::bundles_sent(partner), 1)?;
+                // The acknowledged records are counted as sent once each,
+                // on the day and at the port of their crossing.
+                let counted = derived::sent_mark(derived, partner)?;
+                let mut deltas = derived::Deltas::default();
+                for seq in (counted + 1).max(first)..=last {
+                    let Some(v) = outbox.get(partner_key(partner, seq))? else {
+                        continue;
+                    };
+                    if let Ok(entry) = serde_cbor::from_slice::<OutboxEntry>(&v) {
+                        derived::count_sent(&mut deltas, partner, &entry);
+                    }
+                }
+                deltas.apply(derived)?;
+                if last > counted {
+                    derived::set_sent_mark(derived, partner, last)?;
+                }
                 Ok(())
             })
             .map_err(flatten)?;
@@ -956,8 +1059,14 @@ impl Store {
         let sha = crate::bundle::sha256(bundle);
         let receipt = make_receipt();
         use sled::Transactional;
-        let outcome = (&self.meta, &self.inbox, &self.bundles_in, &self.chunks)
-            .transaction(|(meta, inbox, bundles_in, chunks)| {
+        let outcome = (
+            &self.meta,
+            &self.inbox,
+            &self.bundles_in,
+            &self.chunks,
+            &self.derived,
+        )
+            .transaction(|(meta, inbox, bundles_in, chunks, derived)| {
                 // Checked inside the transaction, so a resend racing the
                 // original is answered with the original's receipt.
                 if let Some(v) = bundles_in.get(partner_key(sender, first))? {
@@ -982,6 +1091,7 @@ impl Store {
                 }
                 meta.insert(chain_key.as_str(), sha.as_slice())?;
                 let mut applied = 0;
+                let mut deltas = derived::Deltas::default();
                 for (i, entry) in records.iter().enumerate() {
                     let seq = first + i as u64;
                     if let Some(amends) = entry.amends() {
@@ -995,13 +1105,23 @@ impl Store {
                         };
                         let current: Option<Entry> =
                             target.and_then(|v| serde_cbor::from_slice(&v).ok());
-                        let why = match current {
+                        let why = match &current {
                             None => Some("it names a sequence number not received before it"),
                             Some(Entry::Deletion { .. }) => Some("that record was deleted before"),
                             Some(_) => None,
                         };
                         if let Some(why) = why {
                             return Ok(Received::BadAmendment { seq, amends, why });
+                        }
+                        // The replaced record leaves the report's cell it was counted in.
+                        if let Some(old) = current.as_ref().and_then(Entry::record) {
+                            deltas.add(
+                                sender,
+                                old.entered_at,
+                                &old.port_code,
+                                derived::Field::Received,
+                                -1,
+                            );
                         }
                         let now_current = match entry {
                             Entry::Correction { record, .. } => Entry::Record(record.clone()),
@@ -1011,7 +1131,18 @@ impl Store {
                         applied += 1;
                     }
                     inbox.insert(partner_key(sender, seq), encode(entry))?;
+                    // A record or a correction counts (once) as a record received.
+                    if let Some(r) = entry.record() {
+                        deltas.add(
+                            sender,
+                            r.entered_at,
+                            &r.port_code,
+                            derived::Field::Received,
+                            1,
+                        );
+                    }
                 }
+                deltas.apply(derived)?;
                 tx_add(meta, counter::AMENDMENTS_APPLIED, applied)?;
                 for (i, piece) in bundle.chunks(CHUNK_BYTES).enumerate() {
                     chunks.insert(chunk_key(CHUNKS_RECEIVED, sender, first, i as u32), piece)?;
@@ -1098,25 +1229,57 @@ impl Store {
         plugin_failures: u64,
     ) -> Result<()> {
         use sled::Transactional;
-        (&self.meta, &self.matches, &self.entry_matches)
-            .transaction(|(meta, matches, entry_matches)| {
-                let (mut linked, mut review) = (0, 0);
-                for row in rows {
-                    matches.insert(partner_key(sender, row.exit_seq), encode(row))?;
-                    if row.band == Band::Link {
-                        entry_matches
-                            .insert(&be(row.entry_id), partner_key(sender, row.exit_seq))?;
-                        linked += 1;
-                    } else {
-                        review += 1;
+        (
+            &self.meta,
+            &self.matches,
+            &self.entry_matches,
+            &self.crossings,
+            &self.inbox,
+            &self.derived,
+        )
+            .transaction(
+                |(meta, matches, entry_matches, crossings, inbox, derived)| {
+                    let (mut linked, mut review) = (0, 0);
+                    let mut deltas = derived::Deltas::default();
+                    for row in rows {
+                        matches.insert(partner_key(sender, row.exit_seq), encode(row))?;
+                        // Counted in the cell of the record as it is now.
+                        let exit = inbox
+                            .get(partner_key(sender, row.exit_seq))?
+                            .and_then(|v| serde_cbor::from_slice::<Entry>(&v).ok());
+                        if let Some(Entry::Record(r)) = exit {
+                            derived::mark_match(
+                                derived,
+                                &mut deltas,
+                                sender,
+                                row.exit_seq,
+                                &r,
+                                row.band,
+                            )?;
+                        }
+                        if row.band == Band::Link {
+                            entry_matches
+                                .insert(&be(row.entry_id), partner_key(sender, row.exit_seq))?;
+                            // The entry has its exit: its stay is closed.
+                            if let Some(c) = crossings
+                                .get(be(row.entry_id))?
+                                .and_then(|v| serde_cbor::from_slice::<StoredCrossing>(&v).ok())
+                            {
+                                derived::stay_closed(derived, &c.crossing, row.entry_id)?;
+                            }
+                            linked += 1;
+                        } else {
+                            review += 1;
+                        }
                     }
-                }
-                meta.insert(counter::match_cursor(sender).as_str(), &be(upto))?;
-                tx_add(meta, &counter::matched(sender), linked)?;
-                tx_add(meta, &counter::review(sender), review)?;
-                tx_add(meta, &counter::match_failures(sender), plugin_failures)?;
-                Ok::<_, ConflictableTransactionError<()>>(())
-            })
+                    deltas.apply(derived)?;
+                    meta.insert(counter::match_cursor(sender).as_str(), &be(upto))?;
+                    tx_add(meta, &counter::matched(sender), linked)?;
+                    tx_add(meta, &counter::review(sender), review)?;
+                    tx_add(meta, &counter::match_failures(sender), plugin_failures)?;
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                },
+            )
             .map_err(flatten)?;
         Ok(())
     }
@@ -1125,17 +1288,33 @@ impl Store {
     /// they were matched), freeing the entries they were linked to.
     pub fn unmatch(&self, sender: &str, exit_seqs: &[u64]) -> Result<()> {
         use sled::Transactional;
-        (&self.meta, &self.matches, &self.entry_matches)
-            .transaction(|(meta, matches, entry_matches)| {
+        (
+            &self.meta,
+            &self.matches,
+            &self.entry_matches,
+            &self.crossings,
+            &self.derived,
+        )
+            .transaction(|(meta, matches, entry_matches, crossings, derived)| {
                 let (mut linked, mut review) = (0u64, 0u64);
+                let mut deltas = derived::Deltas::default();
                 for seq in exit_seqs {
                     let Some(v) = matches.remove(partner_key(sender, *seq))? else {
                         continue;
                     };
                     let row: MatchRow = serde_cbor::from_slice(&v)
                         .map_err(|_| ConflictableTransactionError::Abort("corrupt match"))?;
+                    derived::unmark_match(derived, &mut deltas, sender, *seq)?;
                     if row.band == Band::Link {
                         entry_matches.remove(&be(row.entry_id))?;
+                        // Its exit is gone: the entry's stay is open again
+                        // (an overstay again, if its stay has run out).
+                        if let Some(c) = crossings
+                            .get(be(row.entry_id))?
+                            .and_then(|v| serde_cbor::from_slice::<StoredCrossing>(&v).ok())
+                        {
+                            derived::stay_opened(derived, &c.crossing, row.entry_id)?;
+                        }
                         linked += 1;
                     } else {
                         review += 1;
@@ -1148,9 +1327,27 @@ impl Store {
                     let v = tx_get_u64(meta, &name)?.saturating_sub(n);
                     meta.insert(name.as_str(), &be(v))?;
                 }
+                deltas.apply(derived)?;
                 Ok(())
             })
             .map_err(flatten)
+    }
+
+    /// The partner's record linked to our entry `entry_id` as its exit:
+    /// (partner, sequence number), if one is.
+    pub fn exit_of_entry(&self, entry_id: u64) -> Result<Option<(String, u64)>> {
+        Ok(self.entry_matches.get(be(entry_id))?.map(|k| {
+            let partner = String::from_utf8_lossy(&k[..k.len().saturating_sub(9)]).into_owned();
+            (partner, seq_of(&k))
+        }))
+    }
+
+    /// The record `sender` holds under `seq` now (a tombstone after a deletion).
+    pub fn inbox_record(&self, sender: &str, seq: u64) -> Result<Option<Entry>> {
+        self.inbox
+            .get(partner_key(sender, seq))?
+            .map(|v| decode("inbox record", &v))
+            .transpose()
     }
 
     pub fn match_for(&self, sender: &str, exit_seq: u64) -> Result<Option<MatchRow>> {
