@@ -37,6 +37,16 @@ struct RawConfig {
     matching: RawMatching,
     #[serde(default, rename = "partner")]
     partners: Vec<RawPartner>,
+    #[serde(default)]
+    removal_orders: Option<RawRemovalOrders>,
+}
+
+/// The hub's own list of persons under a removal or departure order (CSV,
+/// kept here, never shared; columns in `docs/removal-orders.md`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemovalOrders {
+    file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +190,9 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     /// Plain HTTP between hubs is allowed (development only, logged loudly).
     pub allow_plain_http: bool,
+    /// The removal-order list (`[removal_orders] file`), if the hub has one;
+    /// read at start and at every plugin reload.
+    pub removal_orders: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -454,6 +467,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         partners,
         tls,
         allow_plain_http: raw.hub.allow_plain_http,
+        removal_orders: raw.removal_orders.map(|r| base.join(r.file)),
     })
 }
 

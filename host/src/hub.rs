@@ -23,6 +23,9 @@ pub struct ReloadReport {
     pub canary_records: usize,
     /// Of those, how many the new eligibility plugin decides differently.
     pub decisions_changed: usize,
+    /// Rows of the removal-order list read again (absent: no list).
+    #[serde(default)]
+    pub removal_order_rows: Option<usize>,
 }
 
 struct Canary {
@@ -95,6 +98,8 @@ pub enum HubError {
     Plugin(#[from] PluginError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    RemovalOrders(#[from] crate::removal::RemovalError),
     #[error("cannot open the store in {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("cannot create {path}: {source}")]
@@ -139,6 +144,9 @@ pub struct Core {
     pub tls: Option<crate::tls::HubTls>,
     /// Per partner, why the last delivery attempt failed (cleared on success).
     pub delivery_errors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// The removal-order list, keyed by the matcher in use; replaced with the
+    /// plugins at a reload.
+    removal_list: std::sync::RwLock<Option<Arc<crate::removal::RemovalList>>>,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -174,7 +182,9 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
     crate::tls::HubTls::load(settings)?;
-    load(settings).map(|_| ())
+    let (_, _, plugins) = load(settings)?;
+    crate::removal::load_configured(settings.removal_orders.as_deref(), &plugins.matcher)?;
+    Ok(())
 }
 
 impl Core {
@@ -192,6 +202,15 @@ impl Core {
             path: store_dir,
             source,
         })?;
+        let removal_list =
+            crate::removal::load_configured(settings.removal_orders.as_deref(), &plugins.matcher)?;
+        if let Some(list) = &removal_list {
+            let partners: Vec<String> = settings.partners.iter().map(|p| p.id.clone()).collect();
+            adopt_removal_list(&store, list, &partners).map_err(|source| HubError::Store {
+                path: settings.data_dir.join("store"),
+                source,
+            })?;
+        }
         Ok(Core {
             partner_ids: settings.partners.iter().map(|p| p.id.clone()).collect(),
             settings,
@@ -204,7 +223,16 @@ impl Core {
             ingest_lock: std::sync::Mutex::new(()),
             tls,
             delivery_errors: Default::default(),
+            removal_list: std::sync::RwLock::new(removal_list.map(Arc::new)),
         })
+    }
+
+    /// The removal-order list in use, if the hub has one.
+    pub fn removal_list(&self) -> Option<Arc<crate::removal::RemovalList>> {
+        self.removal_list
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The current plugins. Take one snapshot per unit of work.
@@ -233,6 +261,13 @@ impl Core {
                 canary.records
             )));
         }
+        // The list is read again with the plugins (its keys are the new
+        // matcher's); a bad list refuses the whole reload.
+        let removal_list =
+            crate::removal::load_configured(fresh.removal_orders.as_deref(), &candidate.matcher)
+                .map_err(|e| {
+                    HubError::Reload(format!("{e}; keeping the current plugins and list"))
+                })?;
         let report = ReloadReport {
             plugins: [
                 candidate.normaliser.name(),
@@ -244,8 +279,15 @@ impl Core {
             .to_vec(),
             canary_records: canary.records,
             decisions_changed: canary.decisions_changed,
+            removal_order_rows: removal_list.as_ref().map(|l| l.persons.len()),
         };
+        if let Some(list) = &removal_list {
+            adopt_removal_list(&self.store, list, &self.partner_ids).map_err(|e| {
+                HubError::Reload(format!("cannot record the removal-order list: {e}"))
+            })?;
+        }
         *self.plugins.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(candidate);
+        *self.removal_list.write().unwrap_or_else(|e| e.into_inner()) = removal_list.map(Arc::new);
         tracing::info!(plugins = ?report.plugins, canary_records = report.canary_records, "plugins reloaded");
         Ok(report)
     }
@@ -301,6 +343,11 @@ impl Hub {
                 stopped.clone(),
             ));
             tasks.spawn(crate::matching::run_matcher(
+                core.clone(),
+                partner.clone(),
+                stopped.clone(),
+            ));
+            tasks.spawn(crate::removal::run_screen(
                 core.clone(),
                 partner,
                 stopped.clone(),
@@ -380,6 +427,20 @@ impl Hub {
         let core = self.core.clone();
         let _ = tokio::task::spawn_blocking(move || core.store.flush()).await;
     }
+}
+
+/// Makes `list` the one screened with; a list that differs from the last one
+/// screens every received record again.
+fn adopt_removal_list(
+    store: &Store,
+    list: &crate::removal::RemovalList,
+    partners: &[String],
+) -> Result<(), StoreError> {
+    let changed = store.adopt_removal_list(&list.sha256, partners)?;
+    if changed {
+        tracing::info!(file = %list.file.display(), rows = list.persons.len(), orders = list.orders(), "removal-order list loaded; screening every received record against it");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -17,6 +17,8 @@
 //! - [`report`]: status and the joint-report figures.
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
+//! - [`removal`]: the hub's removal-order list, screened against received
+//!   records, flags for a person to confirm.
 //! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
@@ -35,6 +37,7 @@ pub mod matching;
 pub mod plugins;
 pub mod presence;
 pub mod record;
+pub mod removal;
 pub mod report;
 pub mod store;
 pub mod tls;
