@@ -5,11 +5,15 @@
 //! | `POST /v1/crossings` | source systems | a batch in the agency's format; answered once durable |
 //! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
 //! | `GET /v1/status` | operators | counters and queue depths |
-//! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=` as unix seconds) |
+//! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=&by=day\|week\|month&port=`) |
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
 //! | `GET /healthz` | monitoring | liveness |
+//! | `GET /v1/overstays` | analysts | entries past their authorised stay with no exit (personal data) |
+//! | `GET /v1/removal-orders/flags` | analysts | exits matching the removal-order list (personal data) |
+//! | `POST /v1/removal-orders/flags/decision` | analysts | confirm or reject a flag |
+//! | `GET /v1/travel-history` | analysts | one person's trips, stays, presence (personal data) |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
 //!
@@ -34,6 +38,8 @@ use crate::bundle;
 use crate::exchange::{self, ReceiveError};
 use crate::hub::Core;
 use crate::ingest::{self, IngestError};
+
+mod insights;
 
 type Body = Full<Bytes>;
 
@@ -144,11 +150,17 @@ async fn handle(
         (&Method::POST, "/v1/crossings/withdrawals") => post_withdrawals(core, req).await,
         (&Method::POST, "/v1/partner/bundles") => post_bundle(core, &peer, req).await,
         (&Method::GET, "/v1/status") => status(core).await,
-        (&Method::GET, "/v1/report") => report(core, req).await,
+        (&Method::GET, "/v1/report") => insights::report(core, req).await,
         (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
         (&Method::POST, "/v1/plugins/reload") => reload(core).await,
         (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+        (&Method::GET, "/v1/overstays") => insights::overstays(core, req).await,
+        (&Method::GET, "/v1/removal-orders/flags") => insights::removal_flags(core, req).await,
+        (&Method::POST, "/v1/removal-orders/flags/decision") => {
+            insights::removal_decision(core, req).await
+        }
+        (&Method::GET, "/v1/travel-history") => insights::travel_history(core, req).await,
         (
             _,
             "/v1/crossings"
@@ -158,7 +170,11 @@ async fn handle(
             | "/v1/report"
             | "/healthz"
             | "/v1/quarantine"
-            | "/v1/quarantine/retry",
+            | "/v1/quarantine/retry"
+            | "/v1/overstays"
+            | "/v1/removal-orders/flags"
+            | "/v1/removal-orders/flags/decision"
+            | "/v1/travel-history",
         ) => error(
             StatusCode::METHOD_NOT_ALLOWED,
             format!("{} is not allowed on {path}", req.method()),
@@ -327,43 +343,6 @@ async fn post_bundle(core: Arc<Core>, peer: &Peer, req: Request<Incoming>) -> Re
 async fn status(core: Arc<Core>) -> Response<Body> {
     match tokio::task::spawn_blocking(move || crate::report::status(&core)).await {
         Ok(Ok(status)) => json(StatusCode::OK, &status),
-        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-    }
-}
-
-async fn report(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
-    let (mut from, mut to) = (None, None);
-    for pair in req
-        .uri()
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let slot = match k {
-            "from" => &mut from,
-            "to" => &mut to,
-            _ => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("unknown query parameter {k:?}; use from= and to= (unix seconds)"),
-                );
-            }
-        };
-        match v.parse::<i64>() {
-            Ok(n) => *slot = Some(n),
-            Err(_) => {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("{k}={v:?} is not a time; give unix seconds, e.g. {k}=1763683200"),
-                );
-            }
-        }
-    }
-    match tokio::task::spawn_blocking(move || crate::report::joint_report(&core, from, to)).await {
-        Ok(Ok(report)) => json(StatusCode::OK, &report),
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -289,4 +289,81 @@ impl Client {
         self.json(Method::GET, &path, "application/json", Vec::new())
             .await
     }
+
+    /// `GET path?params` (values percent-encoded), answered with JSON.
+    pub async fn get_query<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        params: &[(&str, String)],
+    ) -> Result<T, ClientError> {
+        let query: Vec<String> = params
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_query(v)))
+            .collect();
+        let path = if query.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{}", query.join("&"))
+        };
+        self.json(Method::GET, &path, "application/json", Vec::new())
+            .await
+    }
+
+    /// The joint report by period, port and direction (`params`: from, to,
+    /// by, port).
+    pub async fn report_by(&self, params: &[(&str, String)]) -> Result<JointReport, ClientError> {
+        self.get_query("/v1/report", params).await
+    }
+
+    /// Overstays (`params`: as_of, port, limit, and the required purpose).
+    pub async fn overstays(
+        &self,
+        params: &[(&str, String)],
+    ) -> Result<crate::insights::OverstayList, ClientError> {
+        self.get_query("/v1/overstays", params).await
+    }
+
+    /// Removal-order flags (`params`: status, and the required purpose).
+    pub async fn removal_flags(
+        &self,
+        params: &[(&str, String)],
+    ) -> Result<crate::removal::FlagList, ClientError> {
+        self.get_query("/v1/removal-orders/flags", params).await
+    }
+
+    /// A person's decision on a removal-order flag.
+    pub async fn decide_removal_flag(
+        &self,
+        decision: &crate::removal::Decision,
+    ) -> Result<crate::store::RemovalFlag, ClientError> {
+        let body = serde_json::to_vec(decision).expect("JSON encoding cannot fail");
+        self.json(
+            Method::POST,
+            "/v1/removal-orders/flags/decision",
+            "application/json",
+            body,
+        )
+        .await
+    }
+
+    /// One person's travel history (`params` as `GET /v1/travel-history`).
+    pub async fn travel_history(
+        &self,
+        params: &[(&str, String)],
+    ) -> Result<crate::insights::TravelHistory, ClientError> {
+        self.get_query("/v1/travel-history", params).await
+    }
+}
+
+/// Percent-encodes a query value: everything but RFC 3986's unreserved characters.
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

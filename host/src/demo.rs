@@ -409,6 +409,16 @@ pub async fn settle(clients: &[&Client]) -> Result<(), DemoError> {
                         p.partner
                     ));
                 }
+                if let Some(screened) = p.removal_screened_upto
+                    && screened < p.received_upto
+                {
+                    pending.push(format!(
+                        "{}: {} from {} to screen against the removal-order list",
+                        status.hub,
+                        p.received_upto - screened,
+                        p.partner
+                    ));
+                }
             }
         }
         if pending.is_empty() {

@@ -17,8 +17,9 @@
 //! - [`report`]: status and the joint-report figures.
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
-//! - [`removal`]: the hub's removal-order list, screened against received
-//!   records, flags for a person to confirm.
+//! - [`insights`]: overstays and one person's travel history and presence,
+//!   for analysts; [`removal`]: the hub's removal-order list, screened
+//!   against received records, flags for a person to confirm.
 //! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
@@ -32,6 +33,7 @@ pub mod fixtures;
 pub mod generator;
 pub mod hub;
 pub mod ingest;
+pub mod insights;
 pub mod keys;
 pub mod matching;
 pub mod plugins;

@@ -112,6 +112,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    #[command(flatten)]
+    Insights(InsightsCommand),
 }
 
 #[derive(Subcommand)]
@@ -431,6 +433,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Insights(command) => run_insights(command),
         Command::Verify { files, keys } => {
             let keyring = verify::keyring(&keys).map_err(|e| e.to_string())?;
             let files = verify::expand(&files).map_err(|e| format!("cannot list files: {e}"))?;
@@ -466,4 +469,342 @@ fn run(command: Command) -> Result<ExitCode, String> {
             }
         }
     }
+}
+
+/// What analysts ask of running hubs.
+#[derive(Subcommand)]
+enum InsightsCommand {
+    /// The joint report: records sent and received, reconciliation rates and
+    /// persons under a removal order who departed, per period, port and
+    /// direction, with the overstays. Give both hubs (--hub twice) for both
+    /// directions in one table.
+    Report {
+        /// A hub's API root; repeat for the partner hub.
+        #[arg(long = "hub", required = true)]
+        hubs: Vec<String>,
+        /// Each https hub's TLS certificate (PEM), pinned, in the order of --hub.
+        #[arg(long = "hub-cert")]
+        hub_certs: Vec<PathBuf>,
+        /// First day counted (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        from: Option<String>,
+        /// First day NOT counted (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = PeriodArg::Day)]
+        by: PeriodArg,
+        /// Only this port of entry.
+        #[arg(long)]
+        port: Option<String>,
+        #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// Entries whose authorised stay has run out with no exit recorded
+    /// (personal data: --purpose is required).
+    Overstays {
+        #[arg(long, default_value = "http://127.0.0.1:7401")]
+        hub: String,
+        #[command(flatten)]
+        tls: HubTls,
+        /// The moment to judge at: YYYY-MM-DD (midnight UTC), RFC 3339 or unix
+        /// seconds; now by default.
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long)]
+        port: Option<String>,
+        /// Most entries listed (the total is always counted).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Why you need the list; recorded with the request.
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Received exits that match a person on the hub's removal-order list:
+    /// list them, and confirm or reject one.
+    RemovalOrders {
+        #[command(subcommand)]
+        action: RemovalAction,
+        #[arg(long, default_value = "http://127.0.0.1:7401", global = true)]
+        hub: String,
+        #[command(flatten)]
+        tls: HubTls,
+    },
+    /// One person's trips (entries here and the exits the partner recorded),
+    /// stays and days present, and with --became-pr the PR residency and
+    /// citizenship calculators (personal data: --purpose is required).
+    History {
+        #[arg(long, default_value = "http://127.0.0.1:7401")]
+        hub: String,
+        #[command(flatten)]
+        tls: HubTls,
+        /// The travel document, as COUNTRY:NUMBER (e.g. MEX:G12345678).
+        #[arg(long, conflicts_with_all = ["name", "dob"])]
+        document: Option<String>,
+        /// The name, as "FAMILY, GIVEN NAMES"; with --dob.
+        #[arg(long, requires = "dob")]
+        name: Option<String>,
+        /// Date of birth, YYYY-MM-DD (00 for an unknown month or day).
+        #[arg(long, requires = "name")]
+        dob: Option<String>,
+        /// The day to read the history on (YYYY-MM-DD); today by default.
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Days present from this day (inclusive); five years before --as-of by default.
+        #[arg(long)]
+        from: Option<String>,
+        /// Days present to this day (inclusive); the day before --as-of by default.
+        #[arg(long)]
+        to: Option<String>,
+        /// The day the person became a permanent resident: runs the PR
+        /// residency and citizenship calculators on --as-of.
+        #[arg(long)]
+        became_pr: Option<String>,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum RemovalAction {
+    /// List flags (personal data: --purpose is required).
+    Flags {
+        #[arg(long, value_enum, default_value_t = FlagStatusArg::All)]
+        status: FlagStatusArg,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a person's decision on a flag.
+    Decide {
+        #[arg(long)]
+        flag: u64,
+        #[arg(long, value_enum)]
+        decision: DecisionArg,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PeriodArg {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FlagStatusArg {
+    Pending,
+    Confirmed,
+    Rejected,
+    All,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DecisionArg {
+    Confirmed,
+    Rejected,
+    Pending,
+}
+
+fn params(pairs: &[(&'static str, Option<String>)]) -> Vec<(&'static str, String)> {
+    pairs
+        .iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (*k, v)))
+        .collect()
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("a response is JSON")
+    );
+}
+
+fn run_insights(command: InsightsCommand) -> Result<ExitCode, String> {
+    let rt = runtime();
+    match command {
+        InsightsCommand::Report {
+            hubs,
+            hub_certs,
+            from,
+            to,
+            by,
+            port,
+            format,
+        } => {
+            if hubs.len() > 2 {
+                return Err("give one hub, or the two hubs of an exchange (--hub twice)".into());
+            }
+            let by = match by {
+                PeriodArg::Day => "day",
+                PeriodArg::Week => "week",
+                PeriodArg::Month => "month",
+            };
+            let query = params(&[
+                ("from", from),
+                ("to", to),
+                ("by", Some(by.to_owned())),
+                ("port", port),
+            ]);
+            let mut reports = Vec::new();
+            for (i, hub) in hubs.into_iter().enumerate() {
+                let tls = HubTls {
+                    hub_cert: hub_certs.get(i).cloned(),
+                    client_cert: None,
+                    client_key: None,
+                };
+                let client = tls.client(hub)?;
+                reports.push(
+                    rt.block_on(client.report_by(&query))
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            let combined = entrex::report::combine(&reports);
+            match format {
+                FormatArg::Text => print!("{}", combined.to_text()),
+                FormatArg::Csv => print!("{}", combined.to_csv()),
+                FormatArg::Json => print_json(&combined),
+            }
+        }
+        InsightsCommand::Overstays {
+            hub,
+            tls,
+            as_of,
+            port,
+            limit,
+            purpose,
+            json,
+        } => {
+            let client = tls.client(hub)?;
+            let list = rt
+                .block_on(client.overstays(&params(&[
+                    ("as_of", as_of),
+                    ("port", port),
+                    ("limit", limit.map(|n| n.to_string())),
+                    ("purpose", Some(purpose)),
+                ])))
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&list);
+            } else {
+                print!("{}", list.to_text());
+            }
+        }
+        InsightsCommand::RemovalOrders { action, hub, tls } => {
+            let client = tls.client(hub)?;
+            match action {
+                RemovalAction::Flags {
+                    status,
+                    purpose,
+                    json,
+                } => {
+                    let status = match status {
+                        FlagStatusArg::Pending => "pending",
+                        FlagStatusArg::Confirmed => "confirmed",
+                        FlagStatusArg::Rejected => "rejected",
+                        FlagStatusArg::All => "all",
+                    };
+                    let list = rt
+                        .block_on(client.removal_flags(&params(&[
+                            ("status", Some(status.to_owned())),
+                            ("purpose", Some(purpose)),
+                        ])))
+                        .map_err(|e| e.to_string())?;
+                    if json {
+                        print_json(&list);
+                    } else {
+                        print!("{}", list.to_text());
+                    }
+                }
+                RemovalAction::Decide {
+                    flag,
+                    decision,
+                    note,
+                } => {
+                    let decision = entrex::removal::Decision {
+                        flag,
+                        decision: match decision {
+                            DecisionArg::Confirmed => entrex::store::FlagStatus::Confirmed,
+                            DecisionArg::Rejected => entrex::store::FlagStatus::Rejected,
+                            DecisionArg::Pending => entrex::store::FlagStatus::Pending,
+                        },
+                        note,
+                    };
+                    let flag = rt
+                        .block_on(client.decide_removal_flag(&decision))
+                        .map_err(|e| e.to_string())?;
+                    println!(
+                        "flag {} (order {}, {} record {}) is now {:?}",
+                        flag.id, flag.order_id, flag.partner, flag.exit_seq, flag.status
+                    );
+                }
+            }
+        }
+        InsightsCommand::History {
+            hub,
+            tls,
+            document,
+            name,
+            dob,
+            as_of,
+            from,
+            to,
+            became_pr,
+            purpose,
+            json,
+        } => {
+            let mut person = Vec::new();
+            match (document, name) {
+                (Some(doc), _) => {
+                    let (country, number) = doc.split_once(':').ok_or_else(|| {
+                        format!("--document {doc:?}: write COUNTRY:NUMBER, e.g. MEX:G12345678")
+                    })?;
+                    person.push(("document_country", Some(country.to_owned())));
+                    person.push(("document_number", Some(number.to_owned())));
+                }
+                (None, Some(name)) => {
+                    let (family, given) = name.split_once(',').unwrap_or((&name, ""));
+                    person.push(("family_name", Some(family.trim().to_owned())));
+                    person.push(("given_names", Some(given.trim().to_owned())));
+                    person.push(("date_of_birth", dob));
+                }
+                (None, None) => {
+                    return Err(
+                        "say whom to look up: --document COUNTRY:NUMBER, or --name \"FAMILY, GIVEN\" with --dob YYYY-MM-DD"
+                            .into(),
+                    );
+                }
+            }
+            person.extend([
+                ("as_of", as_of),
+                ("from", from),
+                ("to", to),
+                ("became_pr", became_pr),
+                ("purpose", Some(purpose)),
+            ]);
+            let client = tls.client(hub)?;
+            let history = rt
+                .block_on(client.travel_history(&params(&person)))
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(&history);
+            } else {
+                print!("{}", history.to_text());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,23 @@
 //! What a hub tells its operators (status) and what both countries report
-//! jointly: reconciliation rates between entry and exit records, and the
-//! number of records indicating an exit, per direction and period.
+//! jointly: reconciliation rates between entry and exit records, the number
+//! of records indicating an exit, and the number of persons under a removal
+//! order identified as departed, per period, port and direction; with the
+//! overstays (entries whose authorised stay ran out with no exit recorded).
+//!
+//! The figures come from counters kept per (partner, UTC day, port) in the
+//! same transactions that store records, matches and receipts
+//! (`store/derived.rs`), so a report reads about days × ports counters, never
+//! the inbox; the overstays come from an index of open stays; departures from
+//! the (few) removal-order flags.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::hub::Core;
+use crate::presence::{Day, SECONDS_PER_DAY, day_from_ymd, day_of, ymd};
 use crate::record::Timestamp;
-use crate::store::{Band, StoreError, counter, in_period};
+use crate::store::{Cell, StoreError, counter};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Status {
@@ -66,6 +75,10 @@ pub struct PartnerStatus {
     /// refusal); absent once a delivery succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_error: Option<String>,
+    /// Received records screened against the removal-order list (absent:
+    /// the hub has no list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal_screened_upto: Option<u64>,
 }
 
 pub fn status(core: &Core) -> Result<Status, StoreError> {
@@ -102,6 +115,10 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(p)
                 .cloned(),
+            removal_screened_upto: match core.removal_list() {
+                Some(_) => Some(s.removal_cursor(p)?),
+                None => None,
+            },
         });
     }
     Ok(Status {
@@ -155,12 +172,27 @@ pub fn queue_alarm(core: &Core, partner: &str, backlog: u64) -> Option<String> {
     }
 }
 
+/// The joint report as one hub sees it: totals per partner (`directions`,
+/// the fields the first version had), and with `by`, one row per period,
+/// port and direction.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct JointReport {
     pub hub: String,
+    /// The first second counted and the first not counted (whole UTC days).
     pub from: Option<Timestamp>,
     pub to: Option<Timestamp>,
     pub directions: Vec<Direction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<Period>,
+    /// Only this port of entry, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Per period, port and direction (with `by`), oldest first.
+    #[serde(default)]
+    pub rows: Vec<ReportRow>,
+    /// Our entries whose authorised stay ran out with no exit recorded.
+    #[serde(default)]
+    pub overstays: Option<Overstays>,
 }
 
 /// One direction of the exchange as this hub sees it.
@@ -177,77 +209,571 @@ pub struct Direction {
     pub reconciliation_rate: Option<f64>,
     /// Our entry records sent to the partner in the period (their exits).
     pub entry_records_sent: u64,
-    /// Persons subject to a removal order identified as departed: needs the
-    /// removal-order list, which this hub does not hold yet.
+    /// Persons under a removal order identified as departed into the
+    /// partner's country in the period: each order once, at its earliest
+    /// flagged departure that no person rejected. `None`: this hub holds no
+    /// removal-order list.
     pub removal_orders_departed: Option<u64>,
 }
 
-const SCAN_CHUNK: usize = 4096;
+/// The length of the periods a report is broken down by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// UTC calendar days.
+    Day,
+    /// ISO 8601 weeks, Monday to Sunday (`2026-W47`).
+    Week,
+    /// Calendar months (`2026-11`).
+    Month,
+}
 
+impl std::str::FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Period, String> {
+        match s {
+            "day" => Ok(Period::Day),
+            "week" => Ok(Period::Week),
+            "month" => Ok(Period::Month),
+            _ => Err(format!("{s:?} is not a period; write day, week or month")),
+        }
+    }
+}
+
+impl Period {
+    /// The first day of the period that holds `day`.
+    pub fn start(self, day: Day) -> Day {
+        match self {
+            Period::Day => day,
+            // 1970-01-01 (day 0) was a Thursday: Monday-based weekday 3.
+            Period::Week => day - (day + 3).rem_euclid(7),
+            Period::Month => {
+                let (y, m, _) = ymd(day);
+                day_from_ymd(y, m, 1).expect("the first of a month exists")
+            }
+        }
+    }
+
+    /// The period's name, from its first day: `2026-11-21`, `2026-W47`, `2026-11`.
+    pub fn label(self, start: Day) -> String {
+        match self {
+            Period::Day => date(start),
+            Period::Week => {
+                // An ISO week belongs to the year of its Thursday.
+                let thursday = start + 3;
+                let (year, _, _) = ymd(thursday);
+                let jan1 = day_from_ymd(year, 1, 1).expect("1 January exists");
+                format!("{year:04}-W{:02}", (thursday - jan1) / 7 + 1)
+            }
+            Period::Month => {
+                let (y, m, _) = ymd(start);
+                format!("{y:04}-{m:02}")
+            }
+        }
+    }
+}
+
+/// A day number as `YYYY-MM-DD`.
+pub fn date(day: Day) -> String {
+    let (y, m, d) = ymd(day);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The records of one direction at one port in one period. A direction is a
+/// stream of the exchange: `from_hub`'s entry records, sent to `to_hub`,
+/// where they are exit records. A hub knows what it sent and what it
+/// received, so on one hub's report a row has either `entry_records_sent` or
+/// the received figures; `entrex report` with both hubs fills both.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportRow {
+    /// `2026-11-21`, `2026-W47`, `2026-11`, or `total`.
+    pub period: String,
+    /// The period's first day (`YYYY-MM-DD`); periods at the report's edges
+    /// count only the days inside `from..to`.
+    pub period_start: String,
+    /// The port of entry into `from_hub`'s country (`*`: all ports).
+    pub port: String,
+    pub from_hub: String,
+    pub to_hub: String,
+    pub entry_records_sent: Option<u64>,
+    pub exit_records_received: Option<u64>,
+    pub exits_reconciled: Option<u64>,
+    pub exits_in_review: Option<u64>,
+    pub reconciliation_rate: Option<f64>,
+    pub removal_orders_departed: Option<u64>,
+}
+
+impl ReportRow {
+    fn new(period: String, period_start: String, port: &str, from: &str, to: &str) -> ReportRow {
+        ReportRow {
+            period,
+            period_start,
+            port: port.to_owned(),
+            from_hub: from.to_owned(),
+            to_hub: to.to_owned(),
+            entry_records_sent: None,
+            exit_records_received: None,
+            exits_reconciled: None,
+            exits_in_review: None,
+            reconciliation_rate: None,
+            removal_orders_departed: None,
+        }
+    }
+
+    fn key(&self) -> (String, String, String, String) {
+        (
+            self.period_start.clone(),
+            self.port.clone(),
+            self.from_hub.clone(),
+            self.to_hub.clone(),
+        )
+    }
+
+    fn add_received(&mut self, cell: &Cell) {
+        let add = |slot: &mut Option<u64>, n: u64| *slot = Some(slot.unwrap_or(0) + n);
+        add(&mut self.exit_records_received, cell.received);
+        add(&mut self.exits_reconciled, cell.reconciled);
+        add(&mut self.exits_in_review, cell.review);
+        self.rate();
+    }
+
+    fn rate(&mut self) {
+        self.reconciliation_rate = match (self.exits_reconciled, self.exit_records_received) {
+            (Some(r), Some(n)) if n > 0 => Some(r as f64 / n as f64),
+            _ => None,
+        };
+    }
+
+    /// Takes from `other` (the same row from the other hub's report) the
+    /// figures only that hub knows.
+    fn merge(&mut self, other: &ReportRow) {
+        let take = |mine: &mut Option<u64>, theirs: Option<u64>| {
+            if mine.is_none() {
+                *mine = theirs;
+            }
+        };
+        take(&mut self.entry_records_sent, other.entry_records_sent);
+        take(&mut self.exit_records_received, other.exit_records_received);
+        take(&mut self.exits_reconciled, other.exits_reconciled);
+        take(&mut self.exits_in_review, other.exits_in_review);
+        take(
+            &mut self.removal_orders_departed,
+            other.removal_orders_departed,
+        );
+        self.rate();
+    }
+}
+
+/// Overstays as of a moment: our entries whose authorised stay ended before
+/// it and to which no exit is linked, recomputed as late exits arrive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Overstays {
+    pub hub: String,
+    /// The report's `to`, or now if that is earlier or not given.
+    pub as_of: Timestamp,
+    /// All of them (at the report's port, if one was given).
+    pub total: u64,
+    /// With `by`: those whose last authorised day falls in `from..to`, by the
+    /// period of that day and the port of entry.
+    pub rows: Vec<OverstayRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverstayRow {
+    pub period: String,
+    pub period_start: String,
+    pub port: String,
+    pub count: u64,
+}
+
+/// What a joint report covers.
+#[derive(Clone, Debug, Default)]
+pub struct ReportQuery {
+    /// The first UTC day counted, and the first day not counted.
+    pub from: Option<Day>,
+    pub to: Option<Day>,
+    pub by: Option<Period>,
+    pub port: Option<String>,
+}
+
+/// The report over `from..to` (unix seconds, widened to whole UTC days: the
+/// counters are per day), totals only.
 pub fn joint_report(
     core: &Core,
     from: Option<Timestamp>,
     to: Option<Timestamp>,
 ) -> Result<JointReport, StoreError> {
+    joint_report_for(
+        core,
+        &ReportQuery {
+            from: from.map(day_of),
+            to: to.map(|t| day_of(t + SECONDS_PER_DAY - 1)),
+            ..ReportQuery::default()
+        },
+    )
+}
+
+pub fn joint_report_for(core: &Core, q: &ReportQuery) -> Result<JointReport, StoreError> {
     let s = &core.store;
+    let me = core.settings.hub_id.as_str();
+    let port_ok = |p: &str| q.port.as_deref().is_none_or(|want| want == p);
+    let in_range = |day: Day| q.from.is_none_or(|f| day >= f) && q.to.is_none_or(|t| day < t);
+    let departures = crate::removal::departures(core)?;
+    let has_list = core.removal_list().is_some() || !departures.is_empty();
+    let mut rows: Rows = BTreeMap::new();
     let mut directions = Vec::new();
     for p in &core.partner_ids {
-        let (mut received, mut reconciled, mut review) = (0, 0, 0);
-        let mut next = 1;
-        loop {
-            let chunk = s.inbox_from(p, next, SCAN_CHUNK)?;
-            let Some(&(last, _)) = chunk.last() else {
-                break;
-            };
-            for (seq, entry) in &chunk {
-                // Amendments are logged under their own numbers but already
-                // applied to the records they amend; tombstones count for nothing.
-                let crate::record::Entry::Record(record) = entry else {
-                    continue;
-                };
-                if !in_period(record.entered_at, from, to) {
-                    continue;
-                }
-                received += 1;
-                match s.match_for(p, *seq)?.map(|m| m.band) {
-                    Some(Band::Link) => reconciled += 1,
-                    Some(Band::Review) => review += 1,
-                    None => {}
+        let mut total = Cell::default();
+        for at in s.report_cells(p, q.from, q.to)? {
+            if !port_ok(&at.port) {
+                continue;
+            }
+            let c = at.cell;
+            total.received += c.received;
+            total.reconciled += c.reconciled;
+            total.review += c.review;
+            total.sent += c.sent;
+            if q.by.is_none() {
+                continue;
+            }
+            if c.received + c.reconciled + c.review > 0 {
+                let r = row(&mut rows, q, at.day, &at.port, p, me);
+                r.add_received(&c);
+                if has_list && r.removal_orders_departed.is_none() {
+                    r.removal_orders_departed = Some(0);
                 }
             }
-            next = last + 1;
+            if c.sent > 0 {
+                let r = row(&mut rows, q, at.day, &at.port, me, p);
+                r.entry_records_sent = Some(r.entry_records_sent.unwrap_or(0) + c.sent);
+            }
         }
-        let mut sent = 0;
-        let sent_upto = s.sent_upto(p)?;
-        let mut next = 1;
-        while next <= sent_upto {
-            let chunk = s.outbox_from(p, next, SCAN_CHUNK)?;
-            let Some(&(last, _)) = chunk.last() else {
-                break;
-            };
-            sent += chunk
-                .iter()
-                .filter(|(seq, e)| {
-                    *seq <= sent_upto
-                        && matches!(e, crate::record::Entry::Record(r) if in_period(r.entered_at, from, to))
-                })
-                .count() as u64;
-            next = last + 1;
+        let mut departed = 0;
+        for d in departures.iter().filter(|d| &d.partner == p) {
+            if !in_range(day_of(d.at)) || !port_ok(&d.port) {
+                continue;
+            }
+            departed += 1;
+            if q.by.is_some() {
+                let r = row(&mut rows, q, day_of(d.at), &d.port, p, me);
+                r.removal_orders_departed = Some(r.removal_orders_departed.unwrap_or(0) + 1);
+            }
         }
         directions.push(Direction {
             partner: p.clone(),
-            exit_records_received: received,
-            exits_reconciled: reconciled,
-            exits_in_review: review,
-            reconciliation_rate: (received > 0).then(|| reconciled as f64 / received as f64),
-            entry_records_sent: sent,
-            removal_orders_departed: None,
+            exit_records_received: total.received,
+            exits_reconciled: total.reconciled,
+            exits_in_review: total.review,
+            reconciliation_rate: (total.received > 0)
+                .then(|| total.reconciled as f64 / total.received as f64),
+            entry_records_sent: total.sent,
+            removal_orders_departed: has_list.then_some(departed),
         });
     }
+    let overstays = overstays_summary(core, q)?;
     Ok(JointReport {
-        hub: core.settings.hub_id.clone(),
-        from,
-        to,
+        hub: me.to_owned(),
+        from: q.from.map(|d| d * SECONDS_PER_DAY),
+        to: q.to.map(|d| d * SECONDS_PER_DAY),
         directions,
+        by: q.by,
+        port: q.port.clone(),
+        rows: rows.into_values().collect(),
+        overstays: Some(overstays),
     })
+}
+
+type Rows = BTreeMap<(String, String, String, String), ReportRow>;
+
+/// The row of `day`'s period, `port` and direction `from`→`to`, made if new.
+fn row<'a>(
+    rows: &'a mut Rows,
+    q: &ReportQuery,
+    day: Day,
+    port: &str,
+    from: &str,
+    to: &str,
+) -> &'a mut ReportRow {
+    let by = q.by.expect("rows only with a period");
+    let start = by.start(day);
+    let r = ReportRow::new(by.label(start), date(start), port, from, to);
+    rows.entry(r.key()).or_insert(r)
+}
+
+fn overstays_summary(core: &Core, q: &ReportQuery) -> Result<Overstays, StoreError> {
+    let now = crate::exchange::now();
+    let as_of = q.to.map_or(now, |t| (t * SECONDS_PER_DAY).min(now));
+    let mut total = 0;
+    let mut rows: BTreeMap<(Day, String), u64> = BTreeMap::new();
+    core.store.open_stays_before(as_of, |stay| {
+        if q.port.as_deref().is_some_and(|want| want != stay.port) {
+            return true;
+        }
+        total += 1;
+        let day = day_of(stay.authorised_stay_until);
+        if let Some(by) = q.by
+            && q.from.is_none_or(|f| day >= f)
+        {
+            *rows.entry((by.start(day), stay.port)).or_default() += 1;
+        }
+        true
+    })?;
+    Ok(Overstays {
+        hub: core.settings.hub_id.clone(),
+        as_of,
+        total,
+        rows: rows
+            .into_iter()
+            .map(|((start, port), count)| OverstayRow {
+                period: q.by.map(|b| b.label(start)).unwrap_or_default(),
+                period_start: date(start),
+                port,
+                count,
+            })
+            .collect(),
+    })
+}
+
+/// One or two hubs' reports as one table: each direction's row takes what
+/// was sent from the sending hub's report and the rest from the receiving
+/// hub's, plus a total per direction.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CombinedReport {
+    pub hubs: Vec<String>,
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub by: Option<Period>,
+    pub port: Option<String>,
+    pub rows: Vec<ReportRow>,
+    /// Per direction over the whole report (`period` is `total`, `port` the
+    /// report's port or `*`).
+    pub totals: Vec<ReportRow>,
+    pub overstays: Vec<Overstays>,
+}
+
+pub fn combine(reports: &[JointReport]) -> CombinedReport {
+    let mut rows: Rows = BTreeMap::new();
+    let mut totals: BTreeMap<(String, String), ReportRow> = BTreeMap::new();
+    let first = reports.first();
+    let port = first.and_then(|r| r.port.clone());
+    for report in reports {
+        for r in &report.rows {
+            match rows.get_mut(&r.key()) {
+                Some(mine) => mine.merge(r),
+                None => {
+                    rows.insert(r.key(), r.clone());
+                }
+            }
+        }
+        for d in &report.directions {
+            let all = port.clone().unwrap_or_else(|| "*".into());
+            let mut sent =
+                ReportRow::new("total".into(), String::new(), &all, &report.hub, &d.partner);
+            sent.entry_records_sent = Some(d.entry_records_sent);
+            let mut received =
+                ReportRow::new("total".into(), String::new(), &all, &d.partner, &report.hub);
+            received.add_received(&Cell {
+                received: d.exit_records_received,
+                reconciled: d.exits_reconciled,
+                review: d.exits_in_review,
+                sent: 0,
+            });
+            received.removal_orders_departed = d.removal_orders_departed;
+            for r in [sent, received] {
+                match totals.get_mut(&(r.from_hub.clone(), r.to_hub.clone())) {
+                    Some(mine) => mine.merge(&r),
+                    None => {
+                        totals.insert((r.from_hub.clone(), r.to_hub.clone()), r);
+                    }
+                }
+            }
+        }
+    }
+    CombinedReport {
+        hubs: reports.iter().map(|r| r.hub.clone()).collect(),
+        from: first.and_then(|r| r.from),
+        to: first.and_then(|r| r.to),
+        by: first.and_then(|r| r.by),
+        port,
+        rows: rows.into_values().collect(),
+        totals: totals.into_values().collect(),
+        overstays: reports.iter().filter_map(|r| r.overstays.clone()).collect(),
+    }
+}
+
+const CSV_COLUMNS: &str = "period,period_start,port,direction,entry_records_sent,exit_records_received,exits_reconciled,exits_in_review,reconciliation_rate,removal_orders_departed";
+
+fn cells(r: &ReportRow) -> [String; 10] {
+    let n = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    [
+        r.period.clone(),
+        r.period_start.clone(),
+        r.port.clone(),
+        format!("{}→{}", r.from_hub, r.to_hub),
+        n(r.entry_records_sent),
+        n(r.exit_records_received),
+        n(r.exits_reconciled),
+        n(r.exits_in_review),
+        r.reconciliation_rate
+            .map(|x| format!("{x:.4}"))
+            .unwrap_or_default(),
+        n(r.removal_orders_departed),
+    ]
+}
+
+impl CombinedReport {
+    /// CSV (RFC 4180): the rows, then the totals; empty where a figure is
+    /// not known from the hubs asked.
+    pub fn to_csv(&self) -> String {
+        let mut out = format!("{CSV_COLUMNS}\n");
+        for r in self.rows.iter().chain(&self.totals) {
+            let line: Vec<String> = cells(r)
+                .into_iter()
+                .map(|c| {
+                    if c.contains([',', '"', '\n']) {
+                        format!("\"{}\"", c.replace('"', "\"\""))
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            out.push_str(&line.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A table for people: `-` where a figure is not known from the hubs asked.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let span = |t: Option<Timestamp>| t.map(|t| date(day_of(t))).unwrap_or_else(|| "…".into());
+        let _ = writeln!(
+            out,
+            "joint report, hubs {}, days {} to {} (exclusive){}",
+            self.hubs.join(" and "),
+            span(self.from),
+            span(self.to),
+            self.port
+                .as_ref()
+                .map(|p| format!(", port {p}"))
+                .unwrap_or_default()
+        );
+        let head = [
+            "period",
+            "start",
+            "port",
+            "direction",
+            "sent",
+            "received",
+            "reconciled",
+            "review",
+            "rate",
+            "removal",
+        ];
+        let widths = [10, 10, 8, 9, 9, 9, 10, 7, 8, 7];
+        let line = |out: &mut String, values: &[String]| {
+            for (i, (v, w)) in values.iter().zip(widths).enumerate() {
+                let sep = if i == 0 { "" } else { "  " };
+                if i < 4 {
+                    let _ = write!(out, "{sep}{v:<w$}");
+                } else {
+                    let _ = write!(out, "{sep}{v:>w$}");
+                }
+            }
+            out.push('\n');
+        };
+        line(&mut out, &head.map(String::from));
+        for r in self.rows.iter().chain(&self.totals) {
+            let mut values = cells(r);
+            for v in values.iter_mut().skip(4) {
+                if v.is_empty() {
+                    *v = "-".into();
+                }
+            }
+            if let Ok(rate) = values[8].parse::<f64>() {
+                values[8] = format!("{:.1}%", rate * 100.0);
+            }
+            line(&mut out, &values);
+        }
+        for o in &self.overstays {
+            let _ = writeln!(
+                out,
+                "{}: {} overstay(s) as of {} (entries whose authorised stay ended with no exit recorded)",
+                o.hub,
+                o.total,
+                crate::record::format_time(o.as_of)
+            );
+            for r in &o.rows {
+                let _ = writeln!(
+                    out,
+                    "  stay ended {} at port {}: {}",
+                    r.period, r.port, r.count
+                );
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i64, m: u32, day: u32) -> Day {
+        day_from_ymd(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn periods_start_and_are_named_by_calendar() {
+        // 2026-11-21 is a Saturday; its ISO week starts on Monday 2026-11-16.
+        // 1 January 2026 is a Thursday, so week 1 is 2025-12-29 ..= 2026-01-04
+        // and 2026-11-16 is 3 + 319 = 322 days = 46 weeks later: week 47.
+        let day = d(2026, 11, 21);
+        assert_eq!(Period::Day.label(Period::Day.start(day)), "2026-11-21");
+        assert_eq!(Period::Week.start(day), d(2026, 11, 16));
+        assert_eq!(Period::Week.label(d(2026, 11, 16)), "2026-W47");
+        assert_eq!(Period::Month.start(day), d(2026, 11, 1));
+        assert_eq!(Period::Month.label(d(2026, 11, 1)), "2026-11");
+        // 2027-01-01 (a Friday) is in the last ISO week of 2026, its 53rd
+        // (2026 starts on a Thursday); 2024-12-30 (a Monday) starts 2025-W01.
+        assert_eq!(Period::Week.start(d(2027, 1, 1)), d(2026, 12, 28));
+        assert_eq!(Period::Week.label(d(2026, 12, 28)), "2026-W53");
+        assert_eq!(
+            Period::Week.label(Period::Week.start(d(2025, 1, 1))),
+            "2025-W01"
+        );
+        assert_eq!(Period::Week.start(d(2025, 1, 1)), d(2024, 12, 30));
+        // Before 1970 too.
+        assert_eq!(Period::Week.start(d(1969, 12, 31)), d(1969, 12, 29));
+    }
+
+    fn row(period_start: &str, from: &str, to: &str) -> ReportRow {
+        ReportRow::new("p".into(), period_start.into(), "0427", from, to)
+    }
+
+    #[test]
+    fn two_hubs_fill_each_others_blanks() {
+        let mut mine = row("2026-11-01", "CA", "US");
+        mine.entry_records_sent = Some(10);
+        let mut theirs = row("2026-11-01", "CA", "US");
+        theirs.add_received(&Cell {
+            received: 10,
+            reconciled: 9,
+            review: 1,
+            sent: 0,
+        });
+        mine.merge(&theirs);
+        assert_eq!(
+            (
+                mine.entry_records_sent,
+                mine.exit_records_received,
+                mine.exits_reconciled,
+                mine.exits_in_review,
+                mine.reconciliation_rate,
+                mine.removal_orders_departed
+            ),
+            (Some(10), Some(10), Some(9), Some(1), Some(0.9), None)
+        );
+    }
 }
