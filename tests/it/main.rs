@@ -4,6 +4,7 @@
 mod cli;
 mod exchange;
 mod faults;
+mod insights;
 mod plugins;
 mod proxy;
 mod support;
