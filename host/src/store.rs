@@ -362,6 +362,17 @@ pub enum Band {
     Review,
 }
 
+/// Why `Store::receive` undid its transaction.
+#[derive(Debug)]
+enum ReceiveAbort {
+    Corrupt,
+    BadAmendment {
+        seq: u64,
+        amends: u64,
+        why: &'static str,
+    },
+}
+
 /// What the receiving side did with a bundle.
 pub enum Received {
     Stored {
@@ -1070,9 +1081,8 @@ impl Store {
                 // Checked inside the transaction, so a resend racing the
                 // original is answered with the original's receipt.
                 if let Some(v) = bundles_in.get(partner_key(sender, first))? {
-                    let stored: ReceivedBundle = serde_cbor::from_slice(&v).map_err(|_| {
-                        ConflictableTransactionError::Abort("corrupt received bundle")
-                    })?;
+                    let stored: ReceivedBundle = serde_cbor::from_slice(&v)
+                        .map_err(|_| ConflictableTransactionError::Abort(ReceiveAbort::Corrupt))?;
                     if stored.sha256 == sha {
                         return Ok(Received::Duplicate {
                             receipt: stored.receipt,
@@ -1111,7 +1121,12 @@ impl Store {
                             Some(_) => None,
                         };
                         if let Some(why) = why {
-                            return Ok(Received::BadAmendment { seq, amends, why });
+                            // Abort, not return: the chain head and the
+                            // records before this one are already written,
+                            // and a refused bundle must leave nothing behind.
+                            return Err(ConflictableTransactionError::Abort(
+                                ReceiveAbort::BadAmendment { seq, amends, why },
+                            ));
                         }
                         // The replaced record leaves the report's cell it was counted in.
                         if let Some(old) = current.as_ref().and_then(Entry::record) {
@@ -1158,11 +1173,17 @@ impl Store {
                 )?;
                 meta.insert(next_key.as_str(), &be(last + 1))?;
                 tx_add(meta, &counter::bundles_received(sender), 1)?;
-                Ok::<_, ConflictableTransactionError<&str>>(Received::Stored {
+                Ok::<_, ConflictableTransactionError<ReceiveAbort>>(Received::Stored {
                     receipt: receipt.clone(),
                 })
-            })
-            .map_err(flatten)?;
+            });
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(TransactionError::Abort(ReceiveAbort::BadAmendment { seq, amends, why })) => {
+                Received::BadAmendment { seq, amends, why }
+            }
+            Err(e) => return Err(flatten(e)),
+        };
         if matches!(outcome, Received::Stored { .. }) {
             self.flush()?;
         }

@@ -473,14 +473,22 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
         amends: 99,
         reason: "entered in error".into(),
     };
-    let (status, text, _) = post(sealed(4, vec![bogus])).await;
+    let (status, text, _) = post(sealed(4, vec![record.clone(), bogus])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("amends record 99"), "{text}");
+    assert_eq!(stored(), 3);
 
     // Addressed to another country.
     let elsewhere = entrex::bundle::seal_bundle(
         &pair.ca.core.signer,
-        &entrex::bundle::BundlePayload::new("CA", "MX", 4, 0, last_sha.clone(), vec![record]),
+        &entrex::bundle::BundlePayload::new(
+            "CA",
+            "MX",
+            4,
+            0,
+            last_sha.clone(),
+            vec![record.clone()],
+        ),
     );
     let (status, text, _) = post(elsewhere).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -493,6 +501,13 @@ async fn forged_and_replayed_bundles_store_nothing_new() {
     assert_eq!(stored(), 3);
     let status = pair.us_client.status().await.unwrap();
     assert_eq!(status.partners[0].bundles_received, 1);
+
+    // The refusals left nothing behind (the bad amendment's bundle kept
+    // neither the record before it nor the chain head): the genuine bundle 4
+    // still continues the chain.
+    let (status, text, _) = post(sealed(4, vec![record])).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(stored(), 4);
     pair.shutdown().await;
 }
 
