@@ -777,3 +777,57 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    #[test]
+    fn the_text_table_shows_unknown_figures_as_dashes() {
+        let mut sent = ReportRow::new("2026-11".into(), "2026-11-01".into(), "0427", "CA", "US");
+        sent.entry_records_sent = Some(120);
+        let mut received =
+            ReportRow::new("2026-11".into(), "2026-11-01".into(), "3004", "US", "CA");
+        received.add_received(&Cell {
+            received: 80,
+            reconciled: 76,
+            review: 2,
+            sent: 0,
+        });
+        received.removal_orders_departed = Some(1);
+        let report = CombinedReport {
+            hubs: vec!["CA".into()],
+            from: Some(day_from_ymd(2026, 11, 1).unwrap() * SECONDS_PER_DAY),
+            to: Some(day_from_ymd(2026, 12, 1).unwrap() * SECONDS_PER_DAY),
+            by: Some(Period::Month),
+            port: None,
+            rows: vec![sent, received],
+            totals: Vec::new(),
+            overstays: vec![Overstays {
+                hub: "CA".into(),
+                as_of: day_from_ymd(2026, 12, 1).unwrap() * SECONDS_PER_DAY,
+                total: 3,
+                rows: Vec::new(),
+            }],
+        };
+        let text = report.to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "joint report, hubs CA, days 2026-11-01 to 2026-12-01 (exclusive)"
+        );
+        // 76 of 80 reconciled: 95.0%.
+        assert!(
+            lines[2].contains("CA→US") && lines[2].contains("120") && lines[2].ends_with("-"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("95.0%") && lines[3].ends_with("1"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[4],
+            "CA: 3 overstay(s) as of 2026-12-01T00:00:00Z (entries whose authorised stay ended with no exit recorded)"
+        );
+    }
+}
