@@ -97,6 +97,10 @@ pub enum HubError {
     Tls(#[from] crate::tls::TlsError),
     #[error("cannot open the store in {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
+    #[error(transparent)]
+    Access(#[from] crate::auth::AccessError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     #[error("cannot create {path}: {source}")]
     Dir {
         path: PathBuf,
@@ -139,6 +143,10 @@ pub struct Core {
     pub tls: Option<crate::tls::HubTls>,
     /// Per partner, why the last delivery attempt failed (cleared on success).
     pub delivery_errors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// The credentials the API accepts.
+    pub access: crate::auth::Access,
+    /// Reads of personal data and administrative actions (`<data_dir>/audit.log`).
+    pub audit: crate::audit::AuditLog,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -174,7 +182,22 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
     crate::tls::HubTls::load(settings)?;
+    access(settings)?;
     load(settings).map(|_| ())
+}
+
+fn access(settings: &Settings) -> Result<crate::auth::Access, HubError> {
+    let a = &settings.access;
+    if a.allow_anonymous {
+        tracing::warn!(
+            "ANONYMOUS ACCESS: requests without a credential get every role ([access] allow_anonymous = true); for local development only"
+        );
+    }
+    Ok(crate::auth::Access::load(
+        &a.tokens,
+        &a.client_certs,
+        a.allow_anonymous,
+    )?)
 }
 
 impl Core {
@@ -187,6 +210,8 @@ impl Core {
             path: settings.data_dir.clone(),
             source,
         })?;
+        let access = access(&settings)?;
+        let audit = crate::audit::AuditLog::open(&settings.data_dir.join("audit.log"))?;
         let store_dir = settings.data_dir.join("store");
         let store = Store::open(&store_dir).map_err(|source| HubError::Store {
             path: store_dir,
@@ -204,6 +229,8 @@ impl Core {
             ingest_lock: std::sync::Mutex::new(()),
             tls,
             delivery_errors: Default::default(),
+            access,
+            audit,
         })
     }
 
@@ -349,9 +376,15 @@ impl Hub {
         Ok(())
     }
 
-    /// A client for this hub's API that pins the hub's certificate (and
-    /// presents none): what an operator's script or a source system uses.
+    /// A client for this hub's API that pins the hub's certificate and
+    /// presents it as its own: the roles `[[access.client_cert]]` grants the
+    /// hub's certificate (the demo grants source, analyst and operator).
     pub fn client(&self) -> crate::client::Client {
+        self.client_with(self.core.tls.as_ref().map(|t| t.identity.clone()))
+    }
+
+    /// A client that pins the hub's certificate and presents none.
+    pub fn anonymous_client(&self) -> crate::client::Client {
         self.client_with(None)
     }
 

@@ -765,6 +765,22 @@ impl Store {
             .map_err(flatten)
     }
 
+    /// Every stored crossing `keep` accepts, with its entry id (a full scan).
+    pub fn crossings_where(
+        &self,
+        keep: impl Fn(&Crossing) -> bool,
+    ) -> Result<Vec<(u64, StoredCrossing)>> {
+        let mut out = Vec::new();
+        for kv in self.crossings.iter() {
+            let (k, v) = kv?;
+            let c: StoredCrossing = decode("crossing", &v)?;
+            if keep(&c.crossing) {
+                out.push((seq_of(&k), c));
+            }
+        }
+        Ok(out)
+    }
+
     pub fn crossing(&self, entry_id: u64) -> Result<Option<StoredCrossing>> {
         self.crossings
             .get(be(entry_id))?
