@@ -163,6 +163,17 @@ async fn handle(
         (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
         (&Method::GET, "/v1/persons/export") => person_export(core, req).await,
         (&Method::GET, "/v1/audit") => audit_tail(core).await,
+        (&Method::POST, "/v1/retention/purge") => {
+            let result = tokio::task::spawn_blocking(move || {
+                crate::retention::purge(&core, exchange::now())
+            })
+            .await;
+            match result {
+                Ok(Ok(purged)) => json(StatusCode::OK, &purged),
+                Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            }
+        }
         (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
         _ => unrouted(req.method(), &path),
     };

@@ -39,6 +39,42 @@ struct RawConfig {
     partners: Vec<RawPartner>,
     #[serde(default)]
     access: RawAccess,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+/// How long personal data is kept, in days (see `retention`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRetention {
+    raw_days: u32,
+    crossings_days: u32,
+    received_days: u32,
+    purge_every_hours: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            raw_days: 90,
+            crossings_days: 5 * 366,
+            received_days: 5 * 366,
+            purge_every_hours: 24,
+        }
+    }
+}
+
+/// How long personal data is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct RetentionSettings {
+    /// The source systems' raw input (kept for re-processing and disputes).
+    pub raw_days: u32,
+    /// Crossings and the records shared from them (the residency and
+    /// citizenship calculators look back five years).
+    pub crossings_days: u32,
+    /// Partners' records (our exits).
+    pub received_days: u32,
+    pub purge_every_hours: u32,
 }
 
 /// Who may call the hub's HTTP API (see `auth`).
@@ -211,6 +247,7 @@ pub struct Settings {
     /// This hub's certificate and key; `None` only with `allow_plain_http`.
     pub tls: Option<TlsFiles>,
     pub access: AccessSettings,
+    pub retention: RetentionSettings,
     /// Plain HTTP between hubs is allowed (development only, logged loudly).
     pub allow_plain_http: bool,
 }
@@ -390,6 +427,33 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
     let tls =
         transport_security(&raw.hub, &hub_id, &partners, base).map_err(|(k, m)| invalid(&k, m))?;
     let access = access_settings(raw.access, base).map_err(|(k, m)| invalid(&k, m))?;
+    let r = raw.retention;
+    for (key, days) in [
+        ("retention.raw_days", r.raw_days),
+        ("retention.crossings_days", r.crossings_days),
+        ("retention.received_days", r.received_days),
+    ] {
+        if !(1..=36_600).contains(&days) {
+            return Err(invalid(
+                key,
+                format!(
+                    "{days} days: write a number of days between 1 and 36600, e.g. 1830 for five years"
+                ),
+            ));
+        }
+    }
+    if !(1..=8_784).contains(&r.purge_every_hours) {
+        return Err(invalid(
+            "retention.purge_every_hours",
+            "must be between 1 and 8784 (a year), e.g. 24".into(),
+        ));
+    }
+    let retention = RetentionSettings {
+        raw_days: r.raw_days,
+        crossings_days: r.crossings_days,
+        received_days: r.received_days,
+        purge_every_hours: r.purge_every_hours,
+    };
     let exchange = ExchangeSettings {
         bundle_max_records: raw.exchange.bundle_max_records,
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
@@ -489,6 +553,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         tls,
         allow_plain_http: raw.hub.allow_plain_http,
         access,
+        retention,
     })
 }
 
