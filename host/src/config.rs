@@ -38,6 +38,10 @@ struct RawConfig {
     #[serde(default, rename = "partner")]
     partners: Vec<RawPartner>,
     #[serde(default)]
+    access: RawAccess,
+    #[serde(default)]
+    retention: RawRetention,
+    #[serde(default)]
     removal_orders: Option<RawRemovalOrders>,
 }
 
@@ -47,6 +51,70 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawRemovalOrders {
     file: PathBuf,
+}
+
+/// How long personal data is kept, in days (see `retention`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRetention {
+    raw_days: u32,
+    crossings_days: u32,
+    received_days: u32,
+    purge_every_hours: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            raw_days: 90,
+            crossings_days: 5 * 366,
+            received_days: 5 * 366,
+            purge_every_hours: 24,
+        }
+    }
+}
+
+/// How long personal data is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct RetentionSettings {
+    /// The source systems' raw input (kept for re-processing and disputes).
+    pub raw_days: u32,
+    /// Crossings and the records shared from them (the residency and
+    /// citizenship calculators look back five years).
+    pub crossings_days: u32,
+    /// Partners' records (our exits).
+    pub received_days: u32,
+    pub purge_every_hours: u32,
+}
+
+/// Who may call the hub's HTTP API (see `auth`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    /// Development only: requests without a credential get every role.
+    #[serde(default)]
+    allow_anonymous: bool,
+    #[serde(default)]
+    token: Vec<RawToken>,
+    #[serde(default)]
+    client_cert: Vec<RawClientCert>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    roles: Vec<crate::auth::Role>,
+    /// SHA-256 of the token, hex (`entrex token` prints it); never the token.
+    sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClientCert {
+    name: String,
+    roles: Vec<crate::auth::Role>,
+    cert: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +256,8 @@ pub struct Settings {
     pub partners: Vec<PartnerSettings>,
     /// This hub's certificate and key; `None` only with `allow_plain_http`.
     pub tls: Option<TlsFiles>,
+    pub access: AccessSettings,
+    pub retention: RetentionSettings,
     /// Plain HTTP between hubs is allowed (development only, logged loudly).
     pub allow_plain_http: bool,
     /// The removal-order list (`[removal_orders] file`), if the hub has one;
@@ -369,6 +439,34 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
     }
     let tls =
         transport_security(&raw.hub, &hub_id, &partners, base).map_err(|(k, m)| invalid(&k, m))?;
+    let access = access_settings(raw.access, base).map_err(|(k, m)| invalid(&k, m))?;
+    let r = raw.retention;
+    for (key, days) in [
+        ("retention.raw_days", r.raw_days),
+        ("retention.crossings_days", r.crossings_days),
+        ("retention.received_days", r.received_days),
+    ] {
+        if !(1..=36_600).contains(&days) {
+            return Err(invalid(
+                key,
+                format!(
+                    "{days} days: write a number of days between 1 and 36600, e.g. 1830 for five years"
+                ),
+            ));
+        }
+    }
+    if !(1..=8_784).contains(&r.purge_every_hours) {
+        return Err(invalid(
+            "retention.purge_every_hours",
+            "must be between 1 and 8784 (a year), e.g. 24".into(),
+        ));
+    }
+    let retention = RetentionSettings {
+        raw_days: r.raw_days,
+        crossings_days: r.crossings_days,
+        received_days: r.received_days,
+        purge_every_hours: r.purge_every_hours,
+    };
     let exchange = ExchangeSettings {
         bundle_max_records: raw.exchange.bundle_max_records,
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
@@ -467,6 +565,8 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         partners,
         tls,
         allow_plain_http: raw.hub.allow_plain_http,
+        access,
+        retention,
         removal_orders: raw.removal_orders.map(|r| base.join(r.file)),
     })
 }
@@ -592,4 +692,91 @@ fn plugin_settings(
 
 fn is_hub_id(id: &str) -> bool {
     (2..=3).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase())
+}
+
+/// The credentials `[access]` lists.
+#[derive(Clone, Debug, Default)]
+pub struct AccessSettings {
+    pub allow_anonymous: bool,
+    pub tokens: Vec<crate::auth::TokenEntry>,
+    pub client_certs: Vec<crate::auth::CertEntry>,
+}
+
+fn access_settings(raw: RawAccess, base: &Path) -> Result<AccessSettings, (String, String)> {
+    let mut tokens = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, t) in raw.token.into_iter().enumerate() {
+        let key = format!("access.token[{i}]");
+        let bytes = hex::decode(t.sha256.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| {
+                (
+                    format!("{key}.sha256"),
+                    "must be 64 hex digits: the SHA-256 of the token, as `entrex token` prints it (never the token itself)".to_owned(),
+                )
+            })?;
+        check_credential(&key, &t.name, &t.roles, &mut names)?;
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(&bytes);
+        tokens.push(crate::auth::TokenEntry {
+            name: t.name,
+            roles: t.roles,
+            sha256,
+        });
+    }
+    let mut client_certs = Vec::new();
+    for (i, c) in raw.client_cert.into_iter().enumerate() {
+        let key = format!("access.client_cert[{i}]");
+        check_credential(&key, &c.name, &c.roles, &mut names)?;
+        if c.roles.contains(&crate::auth::Role::Partner) {
+            return Err((
+                format!("{key}.roles"),
+                "partner is not granted here: a partner hub is known by the tls_cert pinned under its [[partner]]".into(),
+            ));
+        }
+        client_certs.push(crate::auth::CertEntry {
+            name: c.name,
+            roles: c.roles,
+            cert: base.join(c.cert),
+        });
+    }
+    if tokens.is_empty() && client_certs.is_empty() && !raw.allow_anonymous {
+        return Err((
+            "access".into(),
+            "no credentials: nobody could call this hub. Add [[access.token]] entries (name, roles, sha256; `entrex token --name NAME --role ROLE` makes one) or [[access.client_cert]] entries (name, roles, cert); for local development only, allow_anonymous = true".into(),
+        ));
+    }
+    Ok(AccessSettings {
+        allow_anonymous: raw.allow_anonymous,
+        tokens,
+        client_certs,
+    })
+}
+
+fn check_credential(
+    key: &str,
+    name: &str,
+    roles: &[crate::auth::Role],
+    names: &mut std::collections::HashSet<String>,
+) -> Result<(), (String, String)> {
+    if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err((
+            format!("{key}.name"),
+            "must name who holds the credential in 1 to 64 characters, e.g. \"cbsa-ingest-1\" (it is written in the audit log)".into(),
+        ));
+    }
+    if !names.insert(name.to_owned()) {
+        return Err((
+            format!("{key}.name"),
+            format!("{name:?} is used twice; give each credential its own name"),
+        ));
+    }
+    if roles.is_empty() {
+        return Err((
+            format!("{key}.roles"),
+            "must list at least one of \"source\", \"analyst\", \"operator\"".into(),
+        ));
+    }
+    Ok(())
 }

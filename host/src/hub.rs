@@ -102,6 +102,10 @@ pub enum HubError {
     RemovalOrders(#[from] crate::removal::RemovalError),
     #[error("cannot open the store in {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
+    #[error(transparent)]
+    Access(#[from] crate::auth::AccessError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     #[error("cannot create {path}: {source}")]
     Dir {
         path: PathBuf,
@@ -144,6 +148,10 @@ pub struct Core {
     pub tls: Option<crate::tls::HubTls>,
     /// Per partner, why the last delivery attempt failed (cleared on success).
     pub delivery_errors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// The credentials the API accepts.
+    pub access: crate::auth::Access,
+    /// Reads of personal data and administrative actions (`<data_dir>/audit.log`).
+    pub audit: crate::audit::AuditLog,
     /// The removal-order list, keyed by the matcher in use; replaced with the
     /// plugins at a reload.
     removal_list: std::sync::RwLock<Option<Arc<crate::removal::RemovalList>>>,
@@ -182,9 +190,24 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
     crate::tls::HubTls::load(settings)?;
+    access(settings)?;
     let (_, _, plugins) = load(settings)?;
     crate::removal::load_configured(settings.removal_orders.as_deref(), &plugins.matcher)?;
     Ok(())
+}
+
+fn access(settings: &Settings) -> Result<crate::auth::Access, HubError> {
+    let a = &settings.access;
+    if a.allow_anonymous {
+        tracing::warn!(
+            "ANONYMOUS ACCESS: requests without a credential get every role ([access] allow_anonymous = true); for local development only"
+        );
+    }
+    Ok(crate::auth::Access::load(
+        &a.tokens,
+        &a.client_certs,
+        a.allow_anonymous,
+    )?)
 }
 
 impl Core {
@@ -197,6 +220,8 @@ impl Core {
             path: settings.data_dir.clone(),
             source,
         })?;
+        let access = access(&settings)?;
+        let audit = crate::audit::AuditLog::open(&settings.data_dir.join("audit.log"))?;
         let store_dir = settings.data_dir.join("store");
         let store = Store::open(&store_dir).map_err(|source| HubError::Store {
             path: store_dir,
@@ -223,6 +248,8 @@ impl Core {
             ingest_lock: std::sync::Mutex::new(()),
             tls,
             delivery_errors: Default::default(),
+            access,
+            audit,
             removal_list: std::sync::RwLock::new(removal_list.map(Arc::new)),
         })
     }
@@ -336,6 +363,7 @@ impl Hub {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::api::serve(core.clone(), listener, stopped.clone()));
+        tasks.spawn(crate::retention::run_purger(core.clone(), stopped.clone()));
         for partner in core.partner_ids.clone() {
             tasks.spawn(crate::exchange::run_bundler(
                 core.clone(),
@@ -396,9 +424,15 @@ impl Hub {
         Ok(())
     }
 
-    /// A client for this hub's API that pins the hub's certificate (and
-    /// presents none): what an operator's script or a source system uses.
+    /// A client for this hub's API that pins the hub's certificate and
+    /// presents it as its own: the roles `[[access.client_cert]]` grants the
+    /// hub's certificate (the demo grants source, analyst and operator).
     pub fn client(&self) -> crate::client::Client {
+        self.client_with(self.core.tls.as_ref().map(|t| t.identity.clone()))
+    }
+
+    /// A client that pins the hub's certificate and presents none.
+    pub fn anonymous_client(&self) -> crate::client::Client {
         self.client_with(None)
     }
 

@@ -24,6 +24,8 @@
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bundle;
 pub mod client;
 pub mod config;
@@ -41,6 +43,7 @@ pub mod presence;
 pub mod record;
 pub mod removal;
 pub mod report;
+pub mod retention;
 pub mod store;
 pub mod tls;
 pub mod verify;

@@ -119,6 +119,10 @@ retry_max_ms = {retry_max_ms}
 id = "{partner}"
 url = "{partner_url}"
 public_key = "keys/{other}.pub.pem"
+
+# Development settings, like plain HTTP: the test's clients carry no credential.
+[access]
+allow_anonymous = true
 "#
     )
 }

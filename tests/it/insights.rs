@@ -449,17 +449,27 @@ async fn overstays_removal_orders_and_the_joint_report_match_hand_counts() {
     // entries to its entries (each US entry came after the CA entry that
     // would be its exit), and holds no list. Its "sent" US→CA matches what
     // CA received: A's deletion took A's record back out of 2024-03/3004.
-    let certs = [h.path("keys/ca.cert.pem"), h.path("keys/us.cert.pem")];
+    // Each hub's own certificate is its local analysts' credential (the
+    // demo's [[access.client_cert]]).
+    let file = |name: &str| h.path(name).to_str().unwrap().to_owned();
     let args: Vec<String> = [
         "report",
         "--hub",
         &format!("https://{}", h.ca.addr),
         "--hub-cert",
-        certs[0].to_str().unwrap(),
+        &file("keys/ca.cert.pem"),
+        "--client-cert",
+        &file("keys/ca.cert.pem"),
+        "--client-key",
+        &file("keys/ca.tls.key.pem"),
         "--hub",
         &format!("https://{}", h.us.addr),
         "--hub-cert",
-        certs[1].to_str().unwrap(),
+        &file("keys/us.cert.pem"),
+        "--client-cert",
+        &file("keys/us.cert.pem"),
+        "--client-key",
+        &file("keys/us.tls.key.pem"),
         "--from",
         "2024-01-01",
         "--to",
@@ -780,6 +790,29 @@ async fn travel_history_and_presence_match_hand_counts() {
         ),
         ("2023-02-01", "2028-01-31", 486, true, 0, Some("2025-01-31"))
     );
+    // The read is in the audit log, with its purpose, before it was served.
+    let (status, log) = h
+        .ca_client
+        .request(
+            Method::GET,
+            "/v1/audit?purpose=audit%20review",
+            "application/json",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+    let log: serde_json::Value = serde_json::from_slice(&log).unwrap();
+    assert!(
+        log["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "GET /v1/travel-history"
+                && e["purpose"] == "citizenship application 42"
+                && e["outcome"] == "allowed"),
+        "{log:#}"
+    );
     let c = history.citizenship.as_ref().unwrap();
     assert_eq!(
         (
@@ -831,40 +864,40 @@ async fn travel_history_and_presence_match_hand_counts() {
         (
             "/v1/travel-history?document_country=POL&document_number=EA1234567",
             StatusCode::BAD_REQUEST,
-            "purpose is required: GET /v1/travel-history returns personal data",
+            "this request returns personal data: state why with ?purpose=",
         ),
         (
             "/v1/overstays",
             StatusCode::BAD_REQUEST,
-            "purpose is required: GET /v1/overstays",
+            "state why with ?purpose=",
         ),
         (
             "/v1/removal-orders/flags",
             StatusCode::BAD_REQUEST,
-            "purpose is required",
+            "state why with ?purpose=",
         ),
         (
-            "/v1/travel-history?family_name=KOWALSKI&purpose=x",
+            "/v1/travel-history?family_name=KOWALSKI&purpose=test",
             StatusCode::BAD_REQUEST,
             "or family_name and date_of_birth",
         ),
         (
-            "/v1/travel-history?family_name=KOWALSKI&date_of_birth=1970-13-01&purpose=x",
+            "/v1/travel-history?family_name=KOWALSKI&date_of_birth=1970-13-01&purpose=test",
             StatusCode::BAD_REQUEST,
             "date_of_birth=\"1970-13-01\"",
         ),
         (
-            "/v1/travel-history?document_country=POL&document_number=EA1234567&became_pr=2023-2-1&purpose=x",
+            "/v1/travel-history?document_country=POL&document_number=EA1234567&became_pr=2023-2-1&purpose=test",
             StatusCode::BAD_REQUEST,
             "became_pr=\"2023-2-1\"",
         ),
         (
-            "/v1/overstays?purpose=x&as_of=tomorrow",
+            "/v1/overstays?purpose=test&as_of=tomorrow",
             StatusCode::BAD_REQUEST,
             "as_of=\"tomorrow\" is not a time; give unix seconds",
         ),
         (
-            "/v1/overstays?purpose=x&asof=2024-05-01",
+            "/v1/overstays?purpose=test&asof=2024-05-01",
             StatusCode::BAD_REQUEST,
             "unknown query parameter \"asof\"; this endpoint takes as_of, port, limit, purpose",
         ),
@@ -905,6 +938,10 @@ async fn travel_history_and_presence_match_hand_counts() {
             &format!("https://{}", h.ca.addr),
             "--hub-cert",
             h.path("keys/ca.cert.pem").to_str().unwrap(),
+            "--client-cert",
+            h.path("keys/ca.cert.pem").to_str().unwrap(),
+            "--client-key",
+            h.path("keys/ca.tls.key.pem").to_str().unwrap(),
             "--name",
             "Kowalski, Jan",
             "--dob",

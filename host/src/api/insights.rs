@@ -2,8 +2,10 @@
 //! overstays, removal-order flags, and one person's travel history.
 //!
 //! Routes that answer with personal data (overstays, flags, travel history)
-//! refuse a request without a `purpose` (400 naming it) and log each read
-//! with its purpose (`entrex::personal_data`), the hook for the audit log.
+//! are `personal` in [`crate::auth::policy`]: the analyst role, a `purpose`
+//! (refused with 400 naming it when missing) and an audit entry are checked
+//! and written before a handler here runs; the handlers accept `purpose` as a
+//! parameter and leave it to that.
 
 use std::sync::Arc;
 
@@ -155,30 +157,6 @@ fn port(key: &str, v: &str) -> Result<String, String> {
     })
 }
 
-/// Refuses a request for personal data that does not say why it is made.
-fn purpose(q: &Query, route: &str) -> Result<String, Refusal> {
-    match q.get("purpose").map(str::trim) {
-        Some(p) if !p.is_empty() && p.len() <= 200 && !p.chars().any(char::is_control) => {
-            Ok(p.to_owned())
-        }
-        Some(_) => Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            "purpose must be 1-200 printable characters saying why the data is needed".into(),
-        )),
-        None => Err(Refusal(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "purpose is required: {route} returns personal data, so say why you need it, e.g. purpose=case%20review%201234 (it is recorded with the request)"
-            ),
-        )),
-    }
-}
-
-/// Logs a read of personal data: what, why, how many records.
-fn note_read(route: &str, purpose: &str, records: usize) {
-    tracing::info!(target: "entrex::personal_data", route, purpose, records, "personal data read");
-}
-
 async fn blocking<T: serde::Serialize + Send + 'static, E: std::fmt::Display + Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, Response<Body>> {
@@ -232,7 +210,6 @@ async fn overstays_inner(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Response<Body>> {
     let q = query(&req, &["as_of", "port", "limit", "purpose"])?;
-    let purpose = purpose(&q, "GET /v1/overstays")?;
     let as_of = q.parse("as_of", time)?.unwrap_or_else(crate::exchange::now);
     let port = q.parse("port", port)?;
     let limit = q
@@ -243,7 +220,6 @@ async fn overstays_inner(
         .unwrap_or(OVERSTAYS_LIMIT);
     let list =
         blocking(move || crate::insights::overstays(&core, as_of, port.as_deref(), limit)).await?;
-    note_read("GET /v1/overstays", &purpose, list.overstays.len());
     Ok(json(StatusCode::OK, &list))
 }
 
@@ -257,7 +233,6 @@ async fn removal_flags_inner(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Response<Body>> {
     let q = query(&req, &["status", "purpose"])?;
-    let purpose = purpose(&q, "GET /v1/removal-orders/flags")?;
     let status = q
         .parse("status", |k, v| match v {
             "pending" => Ok(Some(FlagStatus::Pending)),
@@ -270,7 +245,6 @@ async fn removal_flags_inner(
         })?
         .flatten();
     let list = blocking(move || crate::removal::flags(&core, status)).await?;
-    note_read("GET /v1/removal-orders/flags", &purpose, list.flags.len());
     Ok(json(StatusCode::OK, &list))
 }
 
@@ -339,7 +313,6 @@ async fn travel_history_inner(
             "purpose",
         ],
     )?;
-    let purpose = purpose(&q, "GET /v1/travel-history")?;
     let by_document = q.get("document_country").is_some() || q.get("document_number").is_some();
     let by_name = q.get("family_name").is_some()
         || q.get("given_names").is_some()
@@ -397,7 +370,6 @@ async fn travel_history_inner(
         ));
     }
     let history = blocking(move || crate::insights::travel_history(&core, &history_query)).await?;
-    note_read("GET /v1/travel-history", &purpose, history.trips.len());
     Ok(json(StatusCode::OK, &history))
 }
 

@@ -418,6 +418,7 @@ impl Store {
 
     /// Differences between the `derived` tree and what the authoritative
     /// trees say it should be (empty when they agree): for tests and checks.
+    /// Exact for a store never purged (see `forget_purged_crossing`).
     pub fn check_derived(&self) -> Result<Vec<String>> {
         let expected = from_scratch(self)?;
         let mut actual = BTreeMap::new();
@@ -443,6 +444,26 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+
+    /// Retention purged entry `entry_id` (`c`): its open stay goes with it.
+    /// The report counts stay: they are aggregates, not personal data, and a
+    /// report on a purged period still answers (so after a purge,
+    /// [`Store::check_derived`] finds counts it cannot recompute).
+    pub(super) fn forget_purged_crossing(&self, c: &Crossing, entry_id: u64) -> Result<()> {
+        if let Some(until) = c.authorised_stay_until {
+            self.derived.remove(open_stay_key(until, entry_id))?;
+        }
+        Ok(())
+    }
+
+    /// Retention purged the match of the partner record under `exit_key`
+    /// (`partner ‖ 0 ‖ seq`): its mark goes, its count stays. The entry it
+    /// was linked to is not reopened: the person did leave.
+    pub(super) fn forget_purged_match(&self, exit_key: &[u8]) -> Result<()> {
+        self.derived
+            .remove(mark_key(&partner_of(exit_key), seq_of(exit_key)))?;
+        Ok(())
     }
 
     /// Open stays whose authorised stay ended before `before`, oldest first.
