@@ -2,6 +2,7 @@
 //! One test binary with modules, so it links once.
 
 mod cli;
+mod config;
 mod exchange;
 mod plugins;
 mod support;
