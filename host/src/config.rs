@@ -917,7 +917,7 @@ mod tests {
     fn problems_found_later_point_at_the_key_naming_the_file() {
         let settings = parse(diagnostic::REFERENCE).unwrap();
         let key = settings
-            .key_naming(&Path::new("config/../keys/us.pub.pem"))
+            .key_naming(Path::new("config/../keys/us.pub.pem"))
             .unwrap();
         assert_eq!(key, "partner[0].public_key");
         let e = settings.error_at(&key, "cannot read it".into());
