@@ -3,13 +3,18 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `POST /v1/crossings` | source systems | a batch in the agency's format; answered once durable |
+//! | `POST /v1/crossings/withdrawals` | source systems | withdraw records by source reference |
 //! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
 //! | `GET /v1/status` | operators | counters and queue depths |
 //! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=` as unix seconds) |
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
-//! | `GET /healthz` | monitoring | liveness |
+//! | `GET /healthz` | monitoring | liveness: the process answers |
+//! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
+//! | `GET /metrics` | monitoring | Prometheus metrics (OpenMetrics text) |
+//!
+//! [`ROUTES`] is the authoritative list; `docs/openapi.json` describes each.
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
 //!
@@ -25,7 +30,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -93,6 +98,11 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
         }
         while connections.try_join_next().is_some() {}
     }
+    // Closed now, not when the requests in flight are done: a client that
+    // connects during the drain is refused at once (and retries elsewhere or
+    // later) instead of waiting in the accept queue for a server that will
+    // not answer.
+    drop(listener);
     while connections.join_next().await.is_some() {}
 }
 
@@ -133,39 +143,129 @@ async fn serve_connection<S>(
     }
 }
 
+/// What a route does; [`ROUTES`] maps each (method, path) to one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Crossings,
+    Withdrawals,
+    PartnerBundles,
+    Status,
+    Report,
+    Quarantine,
+    QuarantineRetry,
+    PluginsReload,
+    Healthz,
+    Readyz,
+    Metrics,
+}
+
+/// Every route the server answers, and nothing else: requests are
+/// dispatched through this table, so `docs/openapi.json` is checked against
+/// it (tests/it/openapi.rs) and cannot leave a route out.
+pub const ROUTES: &[(&str, &str, Endpoint)] = &[
+    ("POST", "/v1/crossings", Endpoint::Crossings),
+    ("POST", "/v1/crossings/withdrawals", Endpoint::Withdrawals),
+    ("POST", "/v1/partner/bundles", Endpoint::PartnerBundles),
+    ("GET", "/v1/status", Endpoint::Status),
+    ("GET", "/v1/report", Endpoint::Report),
+    ("GET", "/v1/quarantine", Endpoint::Quarantine),
+    ("POST", "/v1/quarantine/retry", Endpoint::QuarantineRetry),
+    ("POST", "/v1/plugins/reload", Endpoint::PluginsReload),
+    ("GET", "/healthz", Endpoint::Healthz),
+    ("GET", "/readyz", Endpoint::Readyz),
+    ("GET", "/metrics", Endpoint::Metrics),
+];
+
 async fn handle(
     core: Arc<Core>,
     peer: Arc<Peer>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
-    let response = match (req.method(), path.as_str()) {
-        (&Method::POST, "/v1/crossings") => post_crossings(core, req).await,
-        (&Method::POST, "/v1/crossings/withdrawals") => post_withdrawals(core, req).await,
-        (&Method::POST, "/v1/partner/bundles") => post_bundle(core, &peer, req).await,
-        (&Method::GET, "/v1/status") => status(core).await,
-        (&Method::GET, "/v1/report") => report(core, req).await,
-        (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
-        (&Method::POST, "/v1/plugins/reload") => reload(core).await,
-        (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (
-            _,
-            "/v1/crossings"
-            | "/v1/crossings/withdrawals"
-            | "/v1/partner/bundles"
-            | "/v1/status"
-            | "/v1/report"
-            | "/healthz"
-            | "/v1/quarantine"
-            | "/v1/quarantine/retry",
-        ) => error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{} is not allowed on {path}", req.method()),
-        ),
-        _ => error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
+    let method = req.method().clone();
+    let route = ROUTES
+        .iter()
+        .find(|(m, p, _)| *p == path && *m == method.as_str());
+    let response = match route {
+        Some((_, _, endpoint)) => dispatch(core.clone(), &peer, *endpoint, req).await,
+        None if ROUTES.iter().any(|(_, p, _)| *p == path) => {
+            let allowed: Vec<&str> = ROUTES
+                .iter()
+                .filter(|(_, p, _)| *p == path)
+                .map(|(m, _, _)| *m)
+                .collect();
+            let mut response = error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!(
+                    "{method} is not allowed on {path}; use {}",
+                    allowed.join(", ")
+                ),
+            );
+            if let Ok(value) = allowed.join(", ").parse() {
+                response.headers_mut().insert(hyper::header::ALLOW, value);
+            }
+            response
+        }
+        None => error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
     };
+    // Unknown paths are counted under one label, so a scanner cannot grow
+    // the metrics without bound.
+    let label = route.map_or("unknown", |(_, p, _)| *p);
+    core.metrics.request(label, response.status().as_u16());
     Ok(response)
+}
+
+async fn dispatch(
+    core: Arc<Core>,
+    peer: &Peer,
+    endpoint: Endpoint,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    match endpoint {
+        Endpoint::Crossings => post_crossings(core, req).await,
+        Endpoint::Withdrawals => post_withdrawals(core, req).await,
+        Endpoint::PartnerBundles => post_bundle(core, peer, req).await,
+        Endpoint::Status => status(core).await,
+        Endpoint::Report => report(core, req).await,
+        Endpoint::Quarantine => quarantine_list(core).await,
+        Endpoint::QuarantineRetry => quarantine_retry(core).await,
+        Endpoint::PluginsReload => reload(core).await,
+        Endpoint::Healthz => text(StatusCode::OK, "ok\n"),
+        Endpoint::Readyz => readyz(core).await,
+        Endpoint::Metrics => metrics(core).await,
+    }
+}
+
+async fn readyz(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || crate::health::readiness(&core)).await {
+        Ok(readiness) => {
+            let status = if readiness.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            json(status, &readiness)
+        }
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("readiness checks failed to run: {e}"),
+        ),
+    }
+}
+
+async fn metrics(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || crate::metrics::render(&core)).await {
+        Ok(Ok(text)) => Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", crate::metrics::CONTENT_TYPE)
+            .body(Full::new(Bytes::from(text)))
+            .expect("static headers are valid"),
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the store's counters: {e}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Response<Body>> {
@@ -192,9 +292,13 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
         Ok(b) => b,
         Err(r) => return r,
     };
-    let result = tokio::task::spawn_blocking(move || ingest::ingest(&core, &body)).await;
+    let shared = core.clone();
+    let result = tokio::task::spawn_blocking(move || ingest::ingest(&shared, &body)).await;
     match result {
-        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Ok(report)) => {
+            core.metrics.ingested(&report);
+            json(StatusCode::OK, &report)
+        }
         Ok(Err(e @ (IngestError::BadBatch(_) | IngestError::TooManyRecords(..)))) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
@@ -408,11 +512,15 @@ async fn quarantine_list(core: Arc<Core>) -> Response<Body> {
 }
 
 async fn quarantine_retry(core: Arc<Core>) -> Response<Body> {
+    let shared = core.clone();
     let result =
-        tokio::task::spawn_blocking(move || ingest::retry_quarantined(&core, QUARANTINE_PAGE))
+        tokio::task::spawn_blocking(move || ingest::retry_quarantined(&shared, QUARANTINE_PAGE))
             .await;
     match result {
-        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Ok(report)) => {
+            core.metrics.ingested(&report);
+            json(StatusCode::OK, &report)
+        }
         Ok(Err(e)) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("retry failed, the records stay in quarantine: {e}"),

@@ -163,6 +163,20 @@ impl Client {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let (status, _, body) = self
+            .request_with_headers(method, path, content_type, body)
+            .await?;
+        Ok((status, body))
+    }
+
+    /// [`Client::request`], with the response's headers too.
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), ClientError> {
         let url = format!("{}{path}", self.base);
         let req = Request::builder()
             .method(method)
@@ -175,6 +189,7 @@ impl Client {
             })?;
         let resp = self.send(&url, req).await?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let body = resp
             .into_body()
             .collect()
@@ -184,7 +199,7 @@ impl Client {
                 detail: e.to_string(),
             })?
             .to_bytes();
-        Ok((status, body))
+        Ok((status, headers, body))
     }
 
     async fn json<T: serde::de::DeserializeOwned>(

@@ -183,6 +183,8 @@ pub struct Core {
     pub tls: Option<crate::tls::HubTls>,
     /// Per partner, why the last delivery attempt failed (cleared on success).
     pub delivery_errors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// What `/metrics` and `/readyz` report beyond the store's counters.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -272,6 +274,7 @@ impl Core {
             ingest_lock: std::sync::Mutex::new(()),
             tls,
             delivery_errors: Default::default(),
+            metrics: Default::default(),
         })
     }
 
@@ -320,6 +323,7 @@ impl Core {
 
     /// Records the outcome of a delivery attempt to `partner` for the status.
     pub fn note_delivery(&self, partner: &str, error: Option<String>) {
+        self.metrics.delivery_attempt(partner, error.as_deref());
         let mut errors = self
             .delivery_errors
             .lock()
