@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod exchange;
+mod openapi;
 mod ops;
 mod plugins;
 mod support;
