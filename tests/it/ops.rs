@@ -279,6 +279,15 @@ fn sigterm_finishes_the_request_in_flight_and_logs_json() {
     // The port is bound before the plugins are compiled: wait for an answer.
     let deadline = Instant::now() + Duration::from_secs(120);
     while !healthy(&addr) {
+        if let Some(status) = hub.try_wait().unwrap() {
+            let mut logs = String::new();
+            hub.stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut logs)
+                .unwrap();
+            panic!("the hub exited ({status}) before serving:\n{logs}");
+        }
         assert!(Instant::now() < deadline, "the hub did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
