@@ -163,10 +163,7 @@ impl Origin {
         let span = error.span().filter(|s| !(s.start == 0 && s.end == 0));
         if let Some(rest) = message.strip_prefix("unknown field ") {
             let names = backticked(rest);
-            let (Some(unknown), known) = names
-                .split_first()
-                .map_or((None, &[][..]), |(u, k)| (Some(*u), k))
-            else {
+            let Some((&unknown, known)) = names.split_first() else {
                 return self.located(Problem::UnknownKey, None, span, message.to_owned());
             };
             let key = span
@@ -179,10 +176,15 @@ impl Origin {
         }
         if let Some(rest) = message.strip_prefix("missing field ") {
             let missing = backticked(rest).first().copied().unwrap_or(rest);
-            let table = span
-                .as_ref()
-                .and_then(|s| entries.iter().find(|e| e.value == *s))
-                .map(|e| e.path.clone());
+            // The first `[[partner]]` header is the span of both `partner`
+            // and `partner[0]`: the element is the table that lacks the key.
+            let table = span.as_ref().and_then(|s| {
+                entries
+                    .iter()
+                    .filter(|e| e.value == *s)
+                    .max_by_key(|e| e.path.len())
+                    .map(|e| e.path.clone())
+            });
             let key = match &table {
                 Some(t) => format!("{t}.{missing}"),
                 None => missing.to_owned(),
@@ -405,7 +407,12 @@ fn tables_with(name: &str) -> Vec<String> {
 
 fn unknown_key(key: &str, unknown: &str, known: &[&str]) -> String {
     let table = table_name(parent(&schema_path(key)));
-    let mut text = format!("unknown key `{unknown}` in {table}");
+    let place = if table.starts_with('[') {
+        format!("in {table}")
+    } else {
+        format!("at {table}")
+    };
+    let mut text = format!("unknown key `{unknown}` {place}");
     let elsewhere = tables_with(unknown);
     if let Some(near) = suggest(unknown, known) {
         text.push_str(&format!("; did you mean `{near}`?"));
@@ -560,6 +567,30 @@ mod tests {
         );
         assert_eq!(example("partner").unwrap(), "a [[partner]] table");
         assert_eq!(tables_with("allow_unsigned"), ["[plugins]"]);
+    }
+
+    #[test]
+    fn a_missing_key_of_an_array_element_names_the_element() {
+        let origin = Origin::new(Path::new("hub.toml"), "[[partner]]\nid = \"US\"\n");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Raw {
+            partner: Vec<Partner>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Partner {
+            id: String,
+            url: String,
+        }
+        let error = toml::from_str::<Raw>(&origin.text).unwrap_err();
+        let located = origin.deserialize(&error);
+        assert_eq!(located.key.as_deref(), Some("partner[0].url"));
+        assert!(
+            located.message.contains("add `url` to [[partner]]"),
+            "{}",
+            located.message
+        );
     }
 
     #[test]
