@@ -10,9 +10,11 @@
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
+//! | `GET /v1/persons/export` | analysts | one travel document's records, with a purpose (audited) |
+//! | `GET /v1/audit` | operators | the tail of the audit log |
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
-//! | `GET /metrics` | monitoring | Prometheus metrics (OpenMetrics text) |
+//! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
 //!
 //! [`ROUTES`] is the authoritative list; `docs/openapi.json` describes each.
 //!
@@ -30,7 +32,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -39,6 +41,7 @@ use crate::bundle;
 use crate::exchange::{self, ReceiveError};
 use crate::hub::Core;
 use crate::ingest::{self, IngestError};
+use crate::{audit, auth};
 
 type Body = Full<Bytes>;
 
@@ -154,6 +157,8 @@ pub enum Endpoint {
     Quarantine,
     QuarantineRetry,
     PluginsReload,
+    PersonsExport,
+    Audit,
     Healthz,
     Readyz,
     Metrics,
@@ -171,6 +176,8 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/v1/quarantine", Endpoint::Quarantine),
     ("POST", "/v1/quarantine/retry", Endpoint::QuarantineRetry),
     ("POST", "/v1/plugins/reload", Endpoint::PluginsReload),
+    ("GET", "/v1/persons/export", Endpoint::PersonsExport),
+    ("GET", "/v1/audit", Endpoint::Audit),
     ("GET", "/healthz", Endpoint::Healthz),
     ("GET", "/readyz", Endpoint::Readyz),
     ("GET", "/metrics", Endpoint::Metrics),
@@ -187,26 +194,18 @@ async fn handle(
         .iter()
         .find(|(m, p, _)| *p == path && *m == method.as_str());
     let response = match route {
-        Some((_, _, endpoint)) => dispatch(core.clone(), &peer, *endpoint, req).await,
-        None if ROUTES.iter().any(|(_, p, _)| *p == path) => {
-            let allowed: Vec<&str> = ROUTES
-                .iter()
-                .filter(|(_, p, _)| *p == path)
-                .map(|(m, _, _)| *m)
-                .collect();
-            let mut response = error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!(
-                    "{method} is not allowed on {path}; use {}",
-                    allowed.join(", ")
-                ),
-            );
-            if let Ok(value) = allowed.join(", ").parse() {
-                response.headers_mut().insert(hyper::header::ALLOW, value);
-            }
-            response
-        }
-        None => error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}")),
+        // Every route has a policy (a test checks); one without is closed.
+        Some((_, _, endpoint)) => match auth::policy(&method, &path) {
+            Some(policy) => match admit(&core, &peer, &policy, &req) {
+                Ok(principal) => dispatch(core.clone(), *endpoint, principal, req).await,
+                Err(refusal) => *refusal,
+            },
+            None => error(
+                StatusCode::FORBIDDEN,
+                format!("{method} {path} has no access policy; nobody may call it"),
+            ),
+        },
+        None => unrouted(&method, &path),
     };
     // Unknown paths are counted under one label, so a scanner cannot grow
     // the metrics without bound.
@@ -217,19 +216,26 @@ async fn handle(
 
 async fn dispatch(
     core: Arc<Core>,
-    peer: &Peer,
     endpoint: Endpoint,
+    principal: auth::Principal,
     req: Request<Incoming>,
 ) -> Response<Body> {
     match endpoint {
         Endpoint::Crossings => post_crossings(core, req).await,
         Endpoint::Withdrawals => post_withdrawals(core, req).await,
-        Endpoint::PartnerBundles => post_bundle(core, peer, req).await,
+        Endpoint::PartnerBundles => {
+            // Over TLS the partner is the one whose pinned certificate the
+            // client presented; it may deliver only its own bundles.
+            let partner = (principal.via == "client certificate").then_some(principal.name);
+            post_bundle(core, partner, req).await
+        }
         Endpoint::Status => status(core).await,
         Endpoint::Report => report(core, req).await,
         Endpoint::Quarantine => quarantine_list(core).await,
         Endpoint::QuarantineRetry => quarantine_retry(core).await,
         Endpoint::PluginsReload => reload(core).await,
+        Endpoint::PersonsExport => person_export(core, req).await,
+        Endpoint::Audit => audit_tail(core).await,
         Endpoint::Healthz => text(StatusCode::OK, "ok\n"),
         Endpoint::Readyz => readyz(core).await,
         Endpoint::Metrics => metrics(core).await,
@@ -266,6 +272,184 @@ async fn metrics(core: Arc<Core>) -> Response<Body> {
         ),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// 405 (with `Allow`) for a known path with another method, 404 for an
+/// unknown path. Answered before authentication: it reveals only the route
+/// table, which docs/openapi.json publishes anyway.
+fn unrouted(method: &Method, path: &str) -> Response<Body> {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, p, _)| *p == path)
+        .map(|(m, _, _)| *m)
+        .collect();
+    if allowed.is_empty() {
+        return error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
+    }
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {path}; use {}",
+            allowed.join(", ")
+        ),
+    );
+    if let Ok(value) = allowed.join(", ").parse() {
+        response.headers_mut().insert(hyper::header::ALLOW, value);
+    }
+    response
+}
+
+/// Authenticates the caller, checks the route's role, requires a purpose for
+/// personal data, and writes the audit entry before anything is read or done.
+fn admit(
+    core: &Core,
+    peer: &Peer,
+    policy: &auth::Policy,
+    req: &Request<Incoming>,
+) -> Result<auth::Principal, Box<Response<Body>>> {
+    let action = format!("{} {}", req.method(), req.uri().path());
+    let query = req.uri().query();
+    let target: String = query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("purpose="))
+        .collect::<Vec<_>>()
+        .join("&");
+    let audited = policy.personal_data || policy.administrative;
+    let record = |who: &auth::Principal, purpose: Option<&str>, outcome: &str| {
+        core.audit.record(&audit::Event {
+            who: &who.name,
+            via: &who.via,
+            action: &action,
+            target: &target,
+            purpose,
+            outcome,
+        })
+    };
+    let principal = if matches!(peer, Peer::Plain) && policy.role == Some(auth::Role::Partner) {
+        // Plain HTTP (development): bundles are authenticated by their
+        // signature alone.
+        auth::Principal {
+            name: "partner over plain HTTP".into(),
+            roles: vec![auth::Role::Partner],
+            via: "bundle signature".into(),
+        }
+    } else {
+        let authorization = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let peer_cert = match peer {
+            Peer::Tls(Some(cert)) => Some(cert),
+            _ => None,
+        };
+        let partner_for = |cert: &rustls::pki_types::CertificateDer<'_>| {
+            core.tls
+                .as_ref()
+                .and_then(|t| t.partner_for(cert))
+                .map(str::to_owned)
+        };
+        match core
+            .access
+            .authorize(policy, &action, authorization, peer_cert, partner_for)
+        {
+            Ok(p) => p,
+            Err((who, denied)) => {
+                let (status, message) = match &denied {
+                    auth::Denied::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
+                    auth::Denied::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+                };
+                tracing::warn!(%action, "refused ({}): {message}", status.as_u16());
+                if audited {
+                    let who = who.unwrap_or(auth::Principal {
+                        name: "unauthenticated".into(),
+                        roles: Vec::new(),
+                        via: "none".into(),
+                    });
+                    let outcome = format!("denied ({}): {message}", status.as_u16());
+                    if let Err(e) = record(&who, None, &outcome) {
+                        tracing::error!("cannot write the audit log: {e}");
+                    }
+                }
+                let mut response = error(status, message.clone());
+                if status == StatusCode::UNAUTHORIZED {
+                    response.headers_mut().insert(
+                        hyper::header::WWW_AUTHENTICATE,
+                        hyper::header::HeaderValue::from_static("Bearer realm=\"entrex\""),
+                    );
+                }
+                return Err(Box::new(response));
+            }
+        }
+    };
+    let purpose = if policy.personal_data {
+        match auth::purpose(query) {
+            Ok(p) => Some(p),
+            Err(why) => return Err(Box::new(error(StatusCode::BAD_REQUEST, why))),
+        }
+    } else {
+        None
+    };
+    if audited && let Err(e) = record(&principal, purpose.as_deref(), "allowed") {
+        tracing::error!("cannot write the audit log: {e}");
+        return Err(Box::new(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the access cannot be recorded in the audit log ({e}), so nothing was read or done; try again"
+            ),
+        )));
+    }
+    Ok(principal)
+}
+
+/// Everything this hub holds about one travel document (individual access):
+/// its own crossings and the partners' records, with the links between them.
+async fn person_export(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let params = query_params(req.uri().query());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(country), Some(number)) = (get("document_country"), get("document_number")) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "name the document: ?document_country=DEU&document_number=C01X00T47&purpose=...".into(),
+        );
+    };
+    let result =
+        tokio::task::spawn_blocking(move || crate::report::person_export(&core, &country, &number))
+            .await;
+    match result {
+        Ok(Ok(export)) => json(StatusCode::OK, &export),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn audit_tail(core: Arc<Core>) -> Response<Body> {
+    let result = tokio::task::spawn_blocking(move || {
+        core.audit
+            .tail(1000)
+            .map(|entries| serde_json::json!({ "head": core.audit.head(), "entries": entries }))
+    })
+    .await;
+    match result {
+        Ok(Ok(body)) => json(StatusCode::OK, &body),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `a=1&b=x%20y` → [("a", "1"), ("b", "x y")].
+fn query_params(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (auth::percent_decode(k), auth::percent_decode(v)))
+        .collect()
 }
 
 async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Response<Body>> {
@@ -356,32 +540,11 @@ async fn post_withdrawals(core: Arc<Core>, req: Request<Incoming>) -> Response<B
     }
 }
 
-/// The partner a TLS client authenticated as, or the 403 that says why not.
-fn authenticated_partner(core: &Core, peer: &Peer) -> Result<Option<String>, String> {
-    let (tls, presented) = match (&core.tls, peer) {
-        (Some(tls), Peer::Tls(presented)) => (tls, presented),
-        _ => return Ok(None),
-    };
-    let Some(cert) = presented else {
-        return Err("partner bundles need the sending hub's TLS client certificate, and none was presented; nothing was stored".into());
-    };
-    match tls.partner_for(cert) {
-        Some(partner) => Ok(Some(partner.to_owned())),
-        None => Err(format!(
-            "the TLS client certificate presented (SHA-256 {}…) is not the one pinned for any partner of this hub (tls_cert under [[partner]]); nothing was stored",
-            crate::tls::fingerprint(cert)
-        )),
-    }
-}
-
-async fn post_bundle(core: Arc<Core>, peer: &Peer, req: Request<Incoming>) -> Response<Body> {
-    let partner = match authenticated_partner(&core, peer) {
-        Ok(p) => p,
-        Err(why) => {
-            tracing::warn!("partner bundle refused: {why}");
-            return error(StatusCode::FORBIDDEN, why);
-        }
-    };
+async fn post_bundle(
+    core: Arc<Core>,
+    partner: Option<String>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let body = match read_body(req, bundle::MAX_MESSAGE_BYTES).await {
         Ok(b) => b,
         Err(r) => return r,

@@ -38,6 +38,8 @@ pub struct Client {
     http: HyperClient<HttpConnector, Full<Bytes>>,
     /// For an https hub: its pinned certificate, and our certificate if any.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// Sent as `Authorization: Bearer TOKEN` when set.
+    token: Option<String>,
 }
 
 /// How long connecting and the TLS handshake may take.
@@ -50,7 +52,14 @@ impl Client {
             base: base.into().trim_end_matches('/').to_owned(),
             http: HyperClient::builder(TokioExecutor::new()).build_http(),
             tls: None,
+            token: None,
         }
+    }
+
+    /// The same client, authenticating with a bearer token (`entrex token`).
+    pub fn with_token(mut self, token: impl Into<String>) -> Client {
+        self.token = Some(token.into());
+        self
     }
 
     /// A client for an https hub that accepts only `server_cert` from it
@@ -178,10 +187,14 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<(StatusCode, http::HeaderMap, Bytes), ClientError> {
         let url = format!("{}{path}", self.base);
-        let req = Request::builder()
+        let mut req = Request::builder()
             .method(method)
             .uri(&url)
-            .header("content-type", content_type)
+            .header("content-type", content_type);
+        if let Some(token) = &self.token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| ClientError::Transport {
                 url: url.clone(),
@@ -254,14 +267,32 @@ impl Client {
             .await
     }
 
-    pub async fn quarantine(&self) -> Result<Vec<crate::api::QuarantineEntry>, ClientError> {
-        self.json(
-            Method::GET,
-            "/v1/quarantine",
-            "application/json",
-            Vec::new(),
-        )
-        .await
+    /// Quarantined records are whole source records: personal data, so the
+    /// request states its `purpose` (recorded in the hub's audit log).
+    pub async fn quarantine(
+        &self,
+        purpose: &str,
+    ) -> Result<Vec<crate::api::QuarantineEntry>, ClientError> {
+        let path = format!("/v1/quarantine?purpose={}", encode_query(purpose));
+        self.json(Method::GET, &path, "application/json", Vec::new())
+            .await
+    }
+
+    /// Everything the hub holds about one travel document (individual access).
+    pub async fn person_export(
+        &self,
+        document_country: &str,
+        document_number: &str,
+        purpose: &str,
+    ) -> Result<crate::report::PersonExport, ClientError> {
+        let path = format!(
+            "/v1/persons/export?document_country={}&document_number={}&purpose={}",
+            encode_query(document_country),
+            encode_query(document_number),
+            encode_query(purpose)
+        );
+        self.json(Method::GET, &path, "application/json", Vec::new())
+            .await
     }
 
     pub async fn retry_quarantine(&self) -> Result<IngestReport, ClientError> {
@@ -304,4 +335,17 @@ impl Client {
         self.json(Method::GET, &path, "application/json", Vec::new())
             .await
     }
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn encode_query(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -60,6 +60,38 @@ struct RawConfig {
     matching: RawMatching,
     #[serde(default, rename = "partner")]
     partners: Vec<RawPartner>,
+    #[serde(default)]
+    access: RawAccess,
+}
+
+/// Who may call the hub's HTTP API (see `auth`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccess {
+    /// Development only: requests without a credential get every role.
+    #[serde(default)]
+    allow_anonymous: bool,
+    #[serde(default)]
+    token: Vec<RawToken>,
+    #[serde(default)]
+    client_cert: Vec<RawClientCert>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: String,
+    roles: Vec<crate::auth::Role>,
+    /// SHA-256 of the token, hex (`entrex token` prints it); never the token.
+    sha256: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClientCert {
+    name: String,
+    roles: Vec<crate::auth::Role>,
+    cert: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +233,7 @@ pub struct Settings {
     pub partners: Vec<PartnerSettings>,
     /// This hub's certificate and key; `None` only with `allow_plain_http`.
     pub tls: Option<TlsFiles>,
+    pub access: AccessSettings,
     /// Plain HTTP between hubs is allowed (development only, logged loudly).
     pub allow_plain_http: bool,
     /// The file's text, to point later problems (a key file that cannot be
@@ -333,6 +366,9 @@ impl Settings {
                 named.push((format!("partner[{i}].tls_cert"), cert));
             }
         }
+        for (i, c) in self.access.client_certs.iter().enumerate() {
+            named.push((format!("access.client_cert[{i}].cert"), &c.cert));
+        }
         for key in &self.plugin_trust.trusted_keys {
             named.push(("plugins.trusted_keys".into(), key));
         }
@@ -437,6 +473,7 @@ fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings
     }
     let tls =
         transport_security(&raw.hub, &hub_id, &partners, base).map_err(|(k, m)| invalid(&k, m))?;
+    let access = access_settings(raw.access, base).map_err(|(k, m)| invalid(&k, m))?;
     let exchange = ExchangeSettings {
         bundle_max_records: raw.exchange.bundle_max_records,
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
@@ -563,6 +600,7 @@ fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings
         partners,
         tls,
         allow_plain_http: raw.hub.allow_plain_http,
+        access,
         origin: Some(origin.clone()),
     })
 }
@@ -729,6 +767,93 @@ fn is_hub_id(id: &str) -> bool {
     (2..=3).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_uppercase())
 }
 
+/// The credentials `[access]` lists.
+#[derive(Clone, Debug, Default)]
+pub struct AccessSettings {
+    pub allow_anonymous: bool,
+    pub tokens: Vec<crate::auth::TokenEntry>,
+    pub client_certs: Vec<crate::auth::CertEntry>,
+}
+
+fn access_settings(raw: RawAccess, base: &Path) -> Result<AccessSettings, (String, String)> {
+    let mut tokens = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    for (i, t) in raw.token.into_iter().enumerate() {
+        let key = format!("access.token[{i}]");
+        let bytes = hex::decode(t.sha256.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| {
+                (
+                    format!("{key}.sha256"),
+                    "must be 64 hex digits: the SHA-256 of the token, as `entrex token` prints it (never the token itself)".to_owned(),
+                )
+            })?;
+        check_credential(&key, &t.name, &t.roles, &mut names)?;
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(&bytes);
+        tokens.push(crate::auth::TokenEntry {
+            name: t.name,
+            roles: t.roles,
+            sha256,
+        });
+    }
+    let mut client_certs = Vec::new();
+    for (i, c) in raw.client_cert.into_iter().enumerate() {
+        let key = format!("access.client_cert[{i}]");
+        check_credential(&key, &c.name, &c.roles, &mut names)?;
+        if c.roles.contains(&crate::auth::Role::Partner) {
+            return Err((
+                format!("{key}.roles"),
+                "partner is not granted here: a partner hub is known by the tls_cert pinned under its [[partner]]".into(),
+            ));
+        }
+        client_certs.push(crate::auth::CertEntry {
+            name: c.name,
+            roles: c.roles,
+            cert: base.join(c.cert),
+        });
+    }
+    if tokens.is_empty() && client_certs.is_empty() && !raw.allow_anonymous {
+        return Err((
+            "access".into(),
+            "no credentials: nobody could call this hub. Add [[access.token]] entries (name, roles, sha256; `entrex token --name NAME --role ROLE` makes one) or [[access.client_cert]] entries (name, roles, cert); for local development only, allow_anonymous = true".into(),
+        ));
+    }
+    Ok(AccessSettings {
+        allow_anonymous: raw.allow_anonymous,
+        tokens,
+        client_certs,
+    })
+}
+
+fn check_credential(
+    key: &str,
+    name: &str,
+    roles: &[crate::auth::Role],
+    names: &mut std::collections::HashSet<String>,
+) -> Result<(), (String, String)> {
+    if name.trim().is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err((
+            format!("{key}.name"),
+            "must name who holds the credential in 1 to 64 characters, e.g. \"cbsa-ingest-1\" (it is written in the audit log)".into(),
+        ));
+    }
+    if !names.insert(name.to_owned()) {
+        return Err((
+            format!("{key}.name"),
+            format!("{name:?} is used twice; give each credential its own name"),
+        ));
+    }
+    if roles.is_empty() {
+        return Err((
+            format!("{key}.roles"),
+            "must list at least one of \"source\", \"analyst\", \"operator\"".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,8 +927,9 @@ mod tests {
             }
             probed += 1;
         }
-        // hub, plugins, the four plugins, exchange, matching, partner, previous_key, root.
-        assert_eq!(probed, 11, "tables probed");
+        // The root, hub, plugins and its four plugins, exchange, matching,
+        // access with its token and client_cert, partner, previous_key.
+        assert_eq!(probed, 14, "tables probed");
         assert!(opaque.iter().all(|p| p.ends_with(".config")), "{opaque:?}");
     }
 

@@ -274,6 +274,14 @@ component = "builtin:https-transport"
 bundle_max_records = 2000
 bundle_linger_ms = 50
 
+# The demo's source systems, analysts and operators connect from this machine
+# presenting the hub's own certificate; a real hub lists each party's own
+# certificate or token (`entrex token`).
+[[access.client_cert]]
+name = "{me}-local-admin"
+roles = ["source", "analyst", "operator"]
+cert = "keys/{me}.cert.pem"
+
 [[partner]]
 id = "{partner}"
 url = "https://{partner_addr}/v1/partner/bundles"

@@ -279,8 +279,10 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
             match check_receipt(core, partner, first, last, &message, &receipt) {
                 Ok(()) => {
                     core.metrics.delivered(partner, handed_over.elapsed());
-                    store.store_receipt(partner, first, last, &receipt)?;
+                    // The copy first: once the receipt is stored this bundle is
+                    // never sent again, so nothing would write the copy later.
                     write_evidence(core, &format!("to-{partner}"), "receipt", first, &receipt);
+                    store.store_receipt(partner, first, last, &receipt)?;
                     tracing::info!(%partner, first, last, "bundle delivered and receipt verified");
                     Ok(Step::Delivered)
                 }

@@ -97,6 +97,10 @@ pub enum HubError {
     Tls(#[from] crate::tls::TlsError),
     #[error("cannot open the store in {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
+    #[error(transparent)]
+    Access(#[from] crate::auth::AccessError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     #[error("cannot create {path}: {source}")]
     Dir {
         path: PathBuf,
@@ -183,6 +187,10 @@ pub struct Core {
     pub tls: Option<crate::tls::HubTls>,
     /// Per partner, why the last delivery attempt failed (cleared on success).
     pub delivery_errors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
+    /// The credentials the API accepts.
+    pub access: crate::auth::Access,
+    /// Reads of personal data and administrative actions (`<data_dir>/audit.log`).
+    pub audit: crate::audit::AuditLog,
     /// What `/metrics` and `/readyz` report beyond the store's counters.
     pub metrics: crate::metrics::Metrics,
 }
@@ -238,7 +246,25 @@ fn load_unlocated(settings: &Settings) -> Result<(Signer, Keyring, Plugins), Hub
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
     crate::tls::HubTls::load(settings).map_err(|e| HubError::from(e).about_files(settings))?;
+    access(settings)?;
     load(settings).map(|_| ())
+}
+
+fn access(settings: &Settings) -> Result<crate::auth::Access, HubError> {
+    let a = &settings.access;
+    if a.allow_anonymous {
+        tracing::warn!(
+            "ANONYMOUS ACCESS: requests without a credential get every role ([access] allow_anonymous = true); for local development only"
+        );
+    }
+    crate::auth::Access::load(&a.tokens, &a.client_certs, a.allow_anonymous).map_err(|e| {
+        // Point at the certificate of the entry named in the error.
+        let crate::auth::AccessError::Cert { name, .. } = &e;
+        match a.client_certs.iter().position(|c| &c.name == name) {
+            Some(i) => HubError::at(format!("access.client_cert[{i}].cert"), e),
+            None => e.into(),
+        }
+    })
 }
 
 impl Core {
@@ -252,6 +278,8 @@ impl Core {
             let path = settings.data_dir.clone();
             HubError::at("hub.data_dir", HubError::Dir { path, source })
         })?;
+        let access = access(&settings)?;
+        let audit = crate::audit::AuditLog::open(&settings.data_dir.join("audit.log"))?;
         let store_dir = settings.data_dir.join("store");
         let store = Store::open(&store_dir).map_err(|source| {
             HubError::at(
@@ -274,6 +302,8 @@ impl Core {
             ingest_lock: std::sync::Mutex::new(()),
             tls,
             delivery_errors: Default::default(),
+            access,
+            audit,
             metrics: Default::default(),
         })
     }
@@ -421,9 +451,15 @@ impl Hub {
         Ok(())
     }
 
-    /// A client for this hub's API that pins the hub's certificate (and
-    /// presents none): what an operator's script or a source system uses.
+    /// A client for this hub's API that pins the hub's certificate and
+    /// presents it as its own: the roles `[[access.client_cert]]` grants the
+    /// hub's certificate (the demo grants source, analyst and operator).
     pub fn client(&self) -> crate::client::Client {
+        self.client_with(self.core.tls.as_ref().map(|t| t.identity.clone()))
+    }
+
+    /// A client that pins the hub's certificate and presents none.
+    pub fn anonymous_client(&self) -> crate::client::Client {
         self.client_with(None)
     }
 

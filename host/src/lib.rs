@@ -22,6 +22,8 @@
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bundle;
 pub mod client;
 pub mod config;

@@ -100,6 +100,38 @@ enum Command {
         #[arg(long = "key", required = true)]
         keys: Vec<String>,
     },
+    /// Make a bearer token for the hub's API: prints the token (give it to
+    /// its holder, once) and the `[[access.token]]` entry, which holds only
+    /// its SHA-256, for the hub's configuration.
+    Token {
+        /// Who holds it, as the audit log will name them, e.g. cbsa-ingest-1.
+        #[arg(long)]
+        name: String,
+        /// source, analyst or operator; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Check a hub's audit log: every entry chained to the one before and
+    /// matching its hash. Reports the first line that was edited, deleted or
+    /// inserted; with --head (from GET /v1/status), also lines cut off the end.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Everything a hub holds about one travel document (individual access).
+    Export {
+        #[arg(long, default_value = "http://127.0.0.1:7401")]
+        hub: String,
+        #[arg(long)]
+        document_country: String,
+        #[arg(long)]
+        document_number: String,
+        /// Why (recorded in the hub's audit log).
+        #[arg(long)]
+        purpose: String,
+        #[command(flatten)]
+        tls: HubTls,
+    },
     /// Write a proof that one record is in a signed bundle, showing no other
     /// record: the sender's signed bundle head, the record and its Merkle audit
     /// path (RFC 9162). `entrex verify PROOF --key SENDER=PEM` checks it.
@@ -166,6 +198,9 @@ struct HubTls {
     client_cert: Option<PathBuf>,
     #[arg(long, global = true, requires = "client_cert")]
     client_key: Option<PathBuf>,
+    /// A bearer token (`entrex token` makes them); or set ENTREX_TOKEN.
+    #[arg(long, global = true, env = "ENTREX_TOKEN", hide_env_values = true)]
+    token: Option<String>,
 }
 
 impl HubTls {
@@ -176,17 +211,42 @@ impl HubTls {
                     "{hub} is https: give its certificate with --hub-cert (e.g. keys/ca.cert.pem); only that certificate is accepted from it"
                 ));
             }
-            return Ok(entrex::client::Client::new(hub));
+            return Ok(self.authenticated(entrex::client::Client::new(hub)));
         };
         let identity = self.client_cert.as_deref().zip(self.client_key.as_deref());
-        entrex::client::Client::pinned_files(hub, pinned, identity).map_err(|e| e.to_string())
+        entrex::client::Client::pinned_files(hub, pinned, identity)
+            .map(|c| self.authenticated(c))
+            .map_err(|e| e.to_string())
     }
+
+    fn authenticated(&self, client: entrex::client::Client) -> entrex::client::Client {
+        match &self.token {
+            Some(token) => client.with_token(token.clone()),
+            None => client,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    Verify {
+        /// The hub's audit log (DATA_DIR/audit.log).
+        file: PathBuf,
+        /// The head the hub publishes (`audit.hash` in GET /v1/status).
+        #[arg(long)]
+        head: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum QuarantineAction {
     /// List quarantined records: where they came from, which plugin failed, why.
-    List,
+    List {
+        /// Why you look (whole source records are personal data; it is
+        /// recorded in the hub's audit log).
+        #[arg(long)]
+        purpose: String,
+    },
     /// Run every quarantined record through the pipeline again.
     Retry,
 }
@@ -380,8 +440,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let client = tls.client(hub)?;
             runtime().block_on(async {
                 match action {
-                    QuarantineAction::List => {
-                        let entries = client.quarantine().await.map_err(|e| e.to_string())?;
+                    QuarantineAction::List { purpose } => {
+                        let entries = client.quarantine(&purpose).await.map_err(|e| e.to_string())?;
                         if entries.is_empty() {
                             println!("quarantine is empty");
                         }
@@ -439,6 +499,75 @@ fn run(command: Command) -> Result<ExitCode, String> {
             );
             println!("TLS key:         {}", cert.private_key.display());
             println!("TLS fingerprint: SHA-256 {}…", cert.fingerprint);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token { name, roles } => {
+            let roles: Vec<String> = roles
+                .iter()
+                .map(|r| match r.as_str() {
+                    "source" | "analyst" | "operator" => Ok(format!("{r:?}")),
+                    "partner" => Err(
+                        "partner hubs authenticate with their pinned TLS certificate, not a token"
+                            .to_owned(),
+                    ),
+                    other => Err(format!(
+                        "--role {other:?}: write source, analyst or operator"
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            let (token, hash) = entrex::auth::new_token();
+            println!("token (give it to {name}; it is not stored anywhere): {token}");
+            println!();
+            println!("[[access.token]]");
+            println!("name = {name:?}");
+            println!("roles = [{}]", roles.join(", "));
+            println!("sha256 = \"{hash}\"");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit {
+            action: AuditAction::Verify { file, head },
+        } => match entrex::audit::verify(&file) {
+            Ok(found) => {
+                if let Some(expected) = head
+                    && expected.trim() != found.hash
+                {
+                    println!(
+                        "FAIL {}: the chain is intact up to entry {} (hash {}), but the hub's head is {}: entries were cut off the end, or this is an old copy",
+                        file.display(),
+                        found.entries,
+                        found.hash,
+                        expected.trim()
+                    );
+                    return Ok(ExitCode::from(1));
+                }
+                println!(
+                    "OK   {}: {} entries, each chained to the one before; head {}",
+                    file.display(),
+                    found.entries,
+                    found.hash
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => {
+                println!("FAIL {e}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        Command::Export {
+            hub,
+            document_country,
+            document_number,
+            purpose,
+            tls,
+        } => {
+            let client = tls.client(hub)?;
+            let export = runtime()
+                .block_on(client.person_export(&document_country, &document_number, &purpose))
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&export).map_err(|e| e.to_string())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Prove {

@@ -34,6 +34,9 @@ pub struct Status {
     pub partners: Vec<PartnerStatus>,
     /// Per plugin since it was loaded: calls, records, failures, time.
     pub plugins: Vec<crate::plugins::PluginStats>,
+    /// The audit log's head: compare a copy with `entrex audit verify --head`.
+    #[serde(default)]
+    pub audit: Option<crate::audit::Head>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -120,6 +123,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             .counter(counter::QUARANTINED)?
             .saturating_sub(s.counter(counter::RELEASED)?),
         partners,
+        audit: Some(core.audit.head()),
         plugins: {
             let p = core.plugins();
             vec![
@@ -249,5 +253,83 @@ pub fn joint_report(
         from,
         to,
         directions,
+    })
+}
+
+/// Everything held about one travel document, for the person's right of access.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PersonExport {
+    pub hub: String,
+    pub document_country: String,
+    pub document_number: String,
+    /// This hub's crossings with the document (whole, local facts included).
+    pub crossings: Vec<ExportedCrossing>,
+    /// Partners' records with the document (their entries: our exits).
+    pub received: Vec<ExportedRecord>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportedCrossing {
+    pub entry_id: u64,
+    pub crossing: crate::record::Crossing,
+    pub decision: crate::record::Decision,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExportedRecord {
+    pub partner: String,
+    pub seq: u64,
+    pub record: crate::record::SharedRecord,
+    /// The entry of ours it is linked to, if any.
+    pub matched_entry: Option<u64>,
+}
+
+/// Scans the crossings and inboxes: an individual-access request is rare, and
+/// no index by document is kept for it.
+pub fn person_export(core: &Core, country: &str, number: &str) -> Result<PersonExport, StoreError> {
+    let s = &core.store;
+    let crossings = s
+        .crossings_where(|c| c.document_country == country && c.document_number == number)?
+        .into_iter()
+        .map(|(entry_id, c)| ExportedCrossing {
+            entry_id,
+            crossing: c.crossing,
+            decision: c.decision,
+        })
+        .collect();
+    let mut received = Vec::new();
+    for p in &core.partner_ids {
+        let mut next = 1;
+        loop {
+            let chunk = s.inbox_from(p, next, SCAN_CHUNK)?;
+            let Some(&(last, _)) = chunk.last() else {
+                break;
+            };
+            for (seq, entry) in chunk {
+                if let crate::record::Entry::Record(r) = entry
+                    && r.document_country == country
+                    && r.document_number == number
+                {
+                    let matched_entry = s
+                        .match_for(p, seq)?
+                        .filter(|m| m.band == Band::Link)
+                        .map(|m| m.entry_id);
+                    received.push(ExportedRecord {
+                        partner: p.clone(),
+                        seq,
+                        record: r,
+                        matched_entry,
+                    });
+                }
+            }
+            next = last + 1;
+        }
+    }
+    Ok(PersonExport {
+        hub: core.settings.hub_id.clone(),
+        document_country: country.to_owned(),
+        document_number: number.to_owned(),
+        crossings,
+        received,
     })
 }

@@ -430,6 +430,7 @@ fn flatten<E: std::fmt::Debug>(e: TransactionError<E>) -> StoreError {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
+        discard_unfinished_snapshots(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .flush_every_ms(Some(500))
@@ -777,6 +778,22 @@ impl Store {
                 },
             )
             .map_err(flatten)
+    }
+
+    /// Every stored crossing `keep` accepts, with its entry id (a full scan).
+    pub fn crossings_where(
+        &self,
+        keep: impl Fn(&Crossing) -> bool,
+    ) -> Result<Vec<(u64, StoredCrossing)>> {
+        let mut out = Vec::new();
+        for kv in self.crossings.iter() {
+            let (k, v) = kv?;
+            let c: StoredCrossing = decode("crossing", &v)?;
+            if keep(&c.crossing) {
+                out.push((seq_of(&k), c));
+            }
+        }
+        Ok(out)
     }
 
     pub fn crossing(&self, entry_id: u64) -> Result<Option<StoredCrossing>> {
@@ -1202,6 +1219,39 @@ impl Store {
             .map_err(flatten)?;
         self.flush()
     }
+}
+
+/// sled 0.34 writes a snapshot each time it opens a store, to
+/// `snap.<lsn>.generating`, and renames it to `snap.<lsn>` once written and
+/// synced. A process killed in between leaves the unfinished file, which sled
+/// then takes for the newest snapshot and refuses to open the store ("empty/
+/// corrupt snapshot file found"; sled issue #1527): the hub could not start
+/// again. Such a file is unfinished by construction; without it sled recovers
+/// from the last complete snapshot and its log, as after a kill a moment earlier.
+fn discard_unfinished_snapshots(dir: &Path) -> Result<()> {
+    // sled holds an exclusive lock on its log file while a store is open: if
+    // another process holds it, its snapshot may be in the making, so leave
+    // it, and let sled's own open report the store as in use.
+    if let Ok(log) = std::fs::File::open(dir.join("db"))
+        && log.try_lock().is_err()
+    {
+        return Ok(());
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(sled::Error::from(e).into()),
+    };
+    for entry in entries {
+        let entry = entry.map_err(sled::Error::from)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            tracing::warn!(file = %entry.path().display(), "discarding an unfinished store snapshot left by a crash");
+            std::fs::remove_file(entry.path()).map_err(sled::Error::from)?;
+        }
+    }
+    Ok(())
 }
 
 /// A convenience for reports: `Some(ts)` falls in `[from, to)`.

@@ -600,6 +600,29 @@ async fn corrections_and_withdrawals_reach_the_partner_and_are_applied() {
     let report = pair.us_client.report(None, None).await.unwrap();
     assert_eq!(report.directions[0].exit_records_received, 1);
 
+    // Individual access: what each hub holds about Hans Müller's passport.
+    let at_us = pair
+        .us_client
+        .person_export("D", "C01X00T47", "subject access request 17")
+        .await
+        .unwrap();
+    assert_eq!(at_us.received.len(), 1);
+    assert_eq!(
+        (
+            at_us.received[0].seq,
+            at_us.received[0].record.family_name.as_str()
+        ),
+        (1, "MUELLER")
+    );
+    let at_ca = pair
+        .ca_client
+        .person_export("D", "C01X00T47", "subject access request 17")
+        .await
+        .unwrap();
+    assert_eq!(at_ca.crossings.len(), 1);
+    assert_eq!(at_ca.crossings[0].crossing.source_ref, "CA-1");
+    assert_eq!(at_ca.crossings[0].crossing.family_name, "MUELLER");
+
     // The receiver's evidence verifies as a chain, and proves the original
     // record 1 without showing any other.
     let mut keyring = entrex::bundle::Keyring::default();

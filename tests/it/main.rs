@@ -1,11 +1,14 @@
 //! Integration tests: real hubs on loopback, real plugins, the real binary.
 //! One test binary with modules, so it links once.
 
+mod access;
 mod cli;
 mod config;
 mod exchange;
+mod faults;
 mod openapi;
 mod ops;
 mod plugins;
+mod proxy;
 mod support;
 mod tls;

@@ -3,7 +3,8 @@
 //! dispatched), and each operation, called on a running pair of hubs with
 //! the document's own examples and with a bad request, answers a status the
 //! document lists, with the documented media type and, for JSON, the
-//! documented required properties.
+//! documented required properties; without a credential 401, and with one
+//! lacking the role the document names (`x-entrex-role`) 403.
 
 use std::collections::BTreeSet;
 
@@ -131,7 +132,13 @@ fn example_request(operation: &Value) -> (String, &'static str, Vec<u8>) {
         .into_iter()
         .flatten()
         .filter(|p| p["in"] == "query")
-        .filter_map(|p| Some(format!("{}={}", p["name"].as_str()?, p.get("example")?)))
+        .filter_map(|p| {
+            let value = match p.get("example")? {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            Some(format!("{}={value}", p["name"].as_str()?))
+        })
         .collect();
     let query = if query.is_empty() {
         String::new()
@@ -198,6 +205,17 @@ fn the_document_lists_exactly_the_routes_the_server_answers() {
         unserved.is_empty(),
         "in docs/openapi.json but not served: {unserved:?}"
     );
+    // The role the document names is the one the server requires.
+    for (method, path, operation) in operations(&doc) {
+        let policy = entrex::auth::policy(&method.parse().unwrap(), &path)
+            .unwrap_or_else(|| panic!("{method} {path} has no access policy"));
+        let role = policy.role.map_or("any".to_owned(), |r| r.to_string());
+        assert_eq!(
+            operation["x-entrex-role"].as_str(),
+            Some(role.as_str()),
+            "{method} {path}: x-entrex-role"
+        );
+    }
     // Every operation says what it answers, and every $ref resolves.
     for (method, path, operation) in operations(&doc) {
         let responses = operation["responses"].as_object().unwrap();
@@ -216,6 +234,7 @@ async fn every_operation_answers_as_the_document_says() {
     let pair = start_pair().await;
     let client = &pair.ca_client;
     let as_partner = pair.ca.client_as(&pair.us);
+    let anonymous = pair.ca.anonymous_client();
     for (method, path, operation) in operations(&doc) {
         let op = (method.as_str(), path.as_str(), &operation);
         // As documented.
@@ -234,6 +253,18 @@ async fn every_operation_answers_as_the_document_says() {
             )
             .await;
             assert!(status.is_client_error(), "{method} {path}: {status}");
+            check_answer(&doc, op, status, &headers, &answer);
+        }
+        // Without a credential: 401. With one lacking the role: 403.
+        let (status, headers, answer) =
+            call(&anonymous, &method, &target, media_type, Vec::new()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        check_answer(&doc, op, status, &headers, &answer);
+        let role = operation["x-entrex-role"].as_str().unwrap();
+        if role != "any" && role != "partner" {
+            let (status, headers, answer) =
+                call(&as_partner, &method, &target, media_type, Vec::new()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
             check_answer(&doc, op, status, &headers, &answer);
         }
         if path == "/v1/partner/bundles" {

@@ -225,6 +225,10 @@ data_dir = "data"
 signing_key = "keys/ca.key.pem"
 allow_plain_http = true
 
+# The test speaks raw HTTP, without a credential.
+[access]
+allow_anonymous = true
+
 [plugins.normaliser]
 component = "builtin:ca-normaliser"
 [plugins.eligibility]

@@ -104,7 +104,7 @@ async fn contained(behaviour: &str, reason: &[&str]) {
 
     // The quarantined record is kept whole and can be retried; a retry with the
     // same plugin quarantines it again, and nothing is lost or doubled.
-    let held = client.quarantine().await.unwrap();
+    let held = client.quarantine("plugin failure triage").await.unwrap();
     assert_eq!(held.len(), 1, "{held:#?}");
     assert_eq!(held[0].location, "line 2");
     assert!(held[0].plugin.contains("hostile_normaliser"), "{held:#?}");
@@ -114,7 +114,14 @@ async fn contained(behaviour: &str, reason: &[&str]) {
         (1, 1),
         "{retried:#?}"
     );
-    assert_eq!(client.quarantine().await.unwrap().len(), 1);
+    assert_eq!(
+        client
+            .quarantine("plugin failure triage")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let status = client.status().await.unwrap();
     assert_eq!((status.accepted, status.quarantined), (4, 1), "{status:#?}");
 
@@ -245,7 +252,7 @@ async fn only_plugins_signed_by_a_trusted_key_load() {
         .unwrap();
     assert_eq!(report.accepted, 1);
     assert_eq!(
-        client.quarantine().await.unwrap()[0].plugin,
+        client.quarantine("plugin failure triage").await.unwrap()[0].plugin,
         "agency-normaliser@1.2.0"
     );
     ca.shutdown().await;

@@ -140,10 +140,15 @@ tls_cert = "keys/mx.cert.pem"
     let us_url = format!("https://{}", us.addr);
     let us_cert = keys.join("us.cert.pem");
 
-    // No client certificate (as a source system connects): 403.
+    // No credential at all: 401.
+    let (status, text) = post_bundle(&us.anonymous_client(), bundle.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
+    assert!(text.contains("no credential"), "{text}");
+
+    // The hub's local administrators (source, analyst, operator) are not a partner: 403.
     let (status, text) = post_bundle(&us.client(), bundle.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
-    assert!(text.contains("none was presented"), "{text}");
+    assert!(text.contains("needs the partner role"), "{text}");
 
     // A certificate no partner is pinned to: 403, though it verifies in TLS.
     let stranger = Client::pinned_files(
@@ -156,15 +161,11 @@ tls_cert = "keys/mx.cert.pem"
     )
     .unwrap();
     let (status, text) = post_bundle(&stranger, bundle.clone()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{text}");
     assert!(
         text.contains("not the one pinned for any partner"),
         "{text}"
     );
-
-    // The US hub's own certificate is not a partner's either.
-    let (status, text) = post_bundle(&us.client_as(&us), bundle.clone()).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{text}");
 
     // MX is a partner, but the bundle is CA's: a hub delivers only its own.
     let mx = Client::pinned_files(
@@ -290,6 +291,12 @@ async fn plain_http_is_refused_unless_allowed_for_development() {
                 (cert.as_str(), "allow_plain_http = true\n"),
                 (key.as_str(), ""),
                 ("https://", "http://"),
+                // Without TLS no client certificate can be presented; the
+                // test's clients go without credentials, as in development.
+                (
+                    "[[access.client_cert]]",
+                    "[access]\nallow_anonymous = true\n\n[[access.client_cert]]",
+                ),
             ],
         );
     }
