@@ -12,6 +12,7 @@
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
 //! | `GET /v1/persons/export` | analysts | one travel document's records, with a purpose (audited) |
 //! | `GET /v1/audit` | operators | the tail of the audit log |
+//! | `POST /v1/retention/purge` | operators | purge personal data past `[retention]` now |
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
 //! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
@@ -159,6 +160,7 @@ pub enum Endpoint {
     PluginsReload,
     PersonsExport,
     Audit,
+    RetentionPurge,
     Healthz,
     Readyz,
     Metrics,
@@ -178,6 +180,7 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("POST", "/v1/plugins/reload", Endpoint::PluginsReload),
     ("GET", "/v1/persons/export", Endpoint::PersonsExport),
     ("GET", "/v1/audit", Endpoint::Audit),
+    ("POST", "/v1/retention/purge", Endpoint::RetentionPurge),
     ("GET", "/healthz", Endpoint::Healthz),
     ("GET", "/readyz", Endpoint::Readyz),
     ("GET", "/metrics", Endpoint::Metrics),
@@ -236,9 +239,20 @@ async fn dispatch(
         Endpoint::PluginsReload => reload(core).await,
         Endpoint::PersonsExport => person_export(core, req).await,
         Endpoint::Audit => audit_tail(core).await,
+        Endpoint::RetentionPurge => retention_purge(core).await,
         Endpoint::Healthz => text(StatusCode::OK, "ok\n"),
         Endpoint::Readyz => readyz(core).await,
         Endpoint::Metrics => metrics(core).await,
+    }
+}
+
+async fn retention_purge(core: Arc<Core>) -> Response<Body> {
+    let result =
+        tokio::task::spawn_blocking(move || crate::retention::purge(&core, exchange::now())).await;
+    match result {
+        Ok(Ok(purged)) => json(StatusCode::OK, &purged),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

@@ -82,6 +82,7 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
         ("GET", "/v1/quarantine") => personal(Role::Operator),
         ("POST", "/v1/quarantine/retry") => admin(Role::Operator),
         ("POST", "/v1/plugins/reload") => admin(Role::Operator),
+        ("POST", "/v1/retention/purge") => admin(Role::Operator),
         ("GET", "/v1/persons/export") => personal(Role::Analyst),
         ("GET", "/v1/audit") => personal(Role::Operator),
         // Liveness and readiness: any authenticated caller (a load

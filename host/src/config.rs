@@ -62,6 +62,42 @@ struct RawConfig {
     partners: Vec<RawPartner>,
     #[serde(default)]
     access: RawAccess,
+    #[serde(default)]
+    retention: RawRetention,
+}
+
+/// How long personal data is kept, in days (see `retention`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRetention {
+    raw_days: u32,
+    crossings_days: u32,
+    received_days: u32,
+    purge_every_hours: u32,
+}
+
+impl Default for RawRetention {
+    fn default() -> Self {
+        RawRetention {
+            raw_days: 90,
+            crossings_days: 5 * 366,
+            received_days: 5 * 366,
+            purge_every_hours: 24,
+        }
+    }
+}
+
+/// How long personal data is kept.
+#[derive(Clone, Copy, Debug)]
+pub struct RetentionSettings {
+    /// The source systems' raw input (kept for re-processing and disputes).
+    pub raw_days: u32,
+    /// Crossings and the records shared from them (the residency and
+    /// citizenship calculators look back five years).
+    pub crossings_days: u32,
+    /// Partners' records (our exits).
+    pub received_days: u32,
+    pub purge_every_hours: u32,
 }
 
 /// Who may call the hub's HTTP API (see `auth`).
@@ -234,6 +270,7 @@ pub struct Settings {
     /// This hub's certificate and key; `None` only with `allow_plain_http`.
     pub tls: Option<TlsFiles>,
     pub access: AccessSettings,
+    pub retention: RetentionSettings,
     /// Plain HTTP between hubs is allowed (development only, logged loudly).
     pub allow_plain_http: bool,
     /// The file's text, to point later problems (a key file that cannot be
@@ -474,6 +511,33 @@ fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings
     let tls =
         transport_security(&raw.hub, &hub_id, &partners, base).map_err(|(k, m)| invalid(&k, m))?;
     let access = access_settings(raw.access, base).map_err(|(k, m)| invalid(&k, m))?;
+    let r = raw.retention;
+    for (key, days) in [
+        ("retention.raw_days", r.raw_days),
+        ("retention.crossings_days", r.crossings_days),
+        ("retention.received_days", r.received_days),
+    ] {
+        if !(1..=36_600).contains(&days) {
+            return Err(invalid(
+                key,
+                format!(
+                    "{days} days: write a number of days between 1 and 36600, e.g. 1830 for five years"
+                ),
+            ));
+        }
+    }
+    if !(1..=8_784).contains(&r.purge_every_hours) {
+        return Err(invalid(
+            "retention.purge_every_hours",
+            "must be between 1 and 8784 (a year), e.g. 24".into(),
+        ));
+    }
+    let retention = RetentionSettings {
+        raw_days: r.raw_days,
+        crossings_days: r.crossings_days,
+        received_days: r.received_days,
+        purge_every_hours: r.purge_every_hours,
+    };
     let exchange = ExchangeSettings {
         bundle_max_records: raw.exchange.bundle_max_records,
         bundle_linger_ms: raw.exchange.bundle_linger_ms,
@@ -601,6 +665,7 @@ fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings
         tls,
         allow_plain_http: raw.hub.allow_plain_http,
         access,
+        retention,
         origin: Some(origin.clone()),
     })
 }
@@ -927,9 +992,10 @@ mod tests {
             }
             probed += 1;
         }
-        // The root, hub, plugins and its four plugins, exchange, matching,
-        // access with its token and client_cert, partner, previous_key.
-        assert_eq!(probed, 14, "tables probed");
+        // The root, hub, plugins and its four plugins, exchange, retention,
+        // matching, access with its token and client_cert, partner,
+        // previous_key.
+        assert_eq!(probed, 15, "tables probed");
         assert!(opaque.iter().all(|p| p.ends_with(".config")), "{opaque:?}");
     }
 

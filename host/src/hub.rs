@@ -396,6 +396,7 @@ impl Hub {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::api::serve(core.clone(), listener, stopped.clone()));
+        tasks.spawn(crate::retention::run_purger(core.clone(), stopped.clone()));
         for partner in core.partner_ids.clone() {
             tasks.spawn(crate::exchange::run_bundler(
                 core.clone(),

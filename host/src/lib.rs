@@ -41,6 +41,7 @@ pub mod plugins;
 pub mod presence;
 pub mod record;
 pub mod report;
+pub mod retention;
 pub mod store;
 pub mod tls;
 pub mod verify;

@@ -261,6 +261,35 @@ fn sent_key(entry_id: u64, partner: &str) -> Vec<u8> {
     k
 }
 
+/// Times before which data is purged, per kind (seconds since the epoch).
+#[derive(Clone, Copy, Debug)]
+pub struct Cutoffs {
+    pub raw: Timestamp,
+    pub crossings: Timestamp,
+    pub received: Timestamp,
+}
+
+/// What a purge deleted.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Purged {
+    pub raw: u64,
+    pub crossings: u64,
+    pub outbox: u64,
+    pub received: u64,
+    pub bundles: Vec<PurgedBundle>,
+}
+
+/// A bundle whose records were purged; `head` is its signed head.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PurgedBundle {
+    pub partner: String,
+    /// Sent by this hub (else received from the partner).
+    pub sent: bool,
+    pub first: u64,
+    #[serde(with = "serde_bytes")]
+    pub head: Vec<u8>,
+}
+
 /// What became of one withdrawn source reference.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -289,6 +318,10 @@ struct SentBundle {
     chunks: u32,
     #[serde(with = "serde_bytes")]
     receipt: Option<Vec<u8>>,
+    /// After its records' retention ended: the signed head, kept with the
+    /// hash and the receipt, which is all the evidence chain needs.
+    #[serde(default, with = "serde_bytes")]
+    purged_head: Option<Vec<u8>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -299,6 +332,8 @@ struct ReceivedBundle {
     chunks: u32,
     #[serde(with = "serde_bytes")]
     receipt: Vec<u8>,
+    #[serde(default, with = "serde_bytes")]
+    purged_head: Option<Vec<u8>>,
 }
 
 const CHUNKS_SENT: u8 = b'o';
@@ -873,6 +908,7 @@ impl Store {
             sha256: crate::bundle::sha256(bundle),
             chunks: chunk_count(bundle),
             receipt: None,
+            purged_head: None,
         });
         use sled::Transactional;
         (&self.bundles_out, &self.chunks)
@@ -912,7 +948,7 @@ impl Store {
         };
         let (k, v) = kv?;
         let b: ReceivedBundle = decode("received bundle", &v)?;
-        if b.last_seq < seq {
+        if b.last_seq < seq || b.purged_head.is_some() {
             return Ok(None);
         }
         let bytes = self.read_chunks(CHUNKS_RECEIVED, sender, seq_of(&k), b.chunks)?;
@@ -1054,6 +1090,7 @@ impl Store {
                         sha256: sha.clone(),
                         chunks: chunk_count(bundle),
                         receipt: receipt.clone(),
+                        purged_head: None,
                     }),
                 )?;
                 meta.insert(next_key.as_str(), &be(last + 1))?;
@@ -1182,6 +1219,138 @@ impl Store {
                 Ok(())
             })
             .map_err(flatten)
+    }
+
+    /// Deletes personal data past its retention period: raw input and
+    /// crossings by when they crossed, partners' records by their entry time,
+    /// with the links to them; and the stored bytes of acknowledged bundles
+    /// whose records are all past it, keeping each bundle's hash, signed head
+    /// and receipt (what the evidence chain needs). Idempotent: a purge cut
+    /// short is finished by the next.
+    pub fn purge(&self, cutoffs: &Cutoffs, partners: &[String]) -> Result<Purged> {
+        let mut purged = Purged::default();
+        for kv in self.crossings.iter() {
+            let (k, v) = kv?;
+            let c: StoredCrossing = decode("crossing", &v)?;
+            let at = c.crossing.crossed_at;
+            let id = seq_of(&k);
+            if at < cutoffs.raw && self.raw.remove(be(id))?.is_some() {
+                purged.raw += 1;
+            }
+            if at < cutoffs.crossings {
+                self.raw.remove(be(id))?;
+                self.crossings.remove(&k)?;
+                if let Some(exit) = self.entry_matches.remove(be(id))? {
+                    self.matches.remove(exit)?;
+                }
+                for p in partners {
+                    self.sent_as.remove(sent_key(id, p))?;
+                }
+                purged.crossings += 1;
+            }
+        }
+        for p in partners {
+            let sent_upto = self.sent_upto(p)?;
+            for kv in self
+                .outbox
+                .range(partner_key(p, 1)..=partner_key(p, sent_upto))
+            {
+                let (k, v) = kv?;
+                let e: OutboxEntry = decode("outbox entry", &v)?;
+                if e.record
+                    .record()
+                    .is_some_and(|r| r.entered_at < cutoffs.crossings)
+                {
+                    self.outbox.remove(k)?;
+                    purged.outbox += 1;
+                }
+            }
+            for kv in self
+                .inbox
+                .range(partner_key(p, 1)..partner_key(p, u64::MAX))
+            {
+                let (k, v) = kv?;
+                let e: Entry = decode("inbox record", &v)?;
+                if e.record().is_some_and(|r| r.entered_at < cutoffs.received) {
+                    self.inbox.remove(&k)?;
+                    if let Some(m) = self.matches.remove(&k)? {
+                        let row: MatchRow = decode("match", &m)?;
+                        self.entry_matches.remove(be(row.entry_id))?;
+                    }
+                    purged.received += 1;
+                }
+            }
+            purged
+                .bundles
+                .extend(self.purge_bundles(p, CHUNKS_SENT, cutoffs.crossings)?);
+            purged
+                .bundles
+                .extend(self.purge_bundles(p, CHUNKS_RECEIVED, cutoffs.received)?);
+        }
+        self.flush()?;
+        Ok(purged)
+    }
+
+    fn purge_bundles(
+        &self,
+        partner: &str,
+        kind: u8,
+        cutoff: Timestamp,
+    ) -> Result<Vec<PurgedBundle>> {
+        let tree = if kind == CHUNKS_SENT {
+            &self.bundles_out
+        } else {
+            &self.bundles_in
+        };
+        let mut out = Vec::new();
+        for kv in tree.range(partner_key(partner, 0)..partner_key(partner, u64::MAX)) {
+            let (k, v) = kv?;
+            let first = seq_of(&k);
+            // Both kinds share the fields purging needs.
+            let (chunks, acknowledged, already) = if kind == CHUNKS_SENT {
+                let b: SentBundle = decode("sent bundle", &v)?;
+                (b.chunks, b.receipt.is_some(), b.purged_head.is_some())
+            } else {
+                let b: ReceivedBundle = decode("received bundle", &v)?;
+                (b.chunks, true, b.purged_head.is_some())
+            };
+            if already || !acknowledged {
+                continue;
+            }
+            let bytes = self.read_chunks(kind, partner, first, chunks)?;
+            let Some(payload) = crate::bundle::stored_payload(&bytes) else {
+                continue;
+            };
+            let expired = payload
+                .records
+                .iter()
+                .all(|e| e.record().is_none_or(|r| r.entered_at < cutoff));
+            if !expired {
+                continue;
+            }
+            let value = if kind == CHUNKS_SENT {
+                let mut b: SentBundle = decode("sent bundle", &v)?;
+                b.chunks = 0;
+                b.purged_head = Some(payload.head.clone());
+                encode(&b)
+            } else {
+                let mut b: ReceivedBundle = decode("received bundle", &v)?;
+                b.chunks = 0;
+                b.purged_head = Some(payload.head.clone());
+                encode(&b)
+            };
+            tree.insert(&k, value)?;
+            for i in 0..chunks {
+                self.chunks.remove(chunk_key(kind, partner, first, i))?;
+            }
+            out.push(PurgedBundle {
+                partner: partner.to_owned(),
+                sent: kind == CHUNKS_SENT,
+                first,
+                head: payload.head,
+            });
+        }
+        Ok(out)
     }
 
     pub fn match_for(&self, sender: &str, exit_seq: u64) -> Result<Option<MatchRow>> {

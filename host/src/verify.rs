@@ -69,8 +69,11 @@ fn collect_cose(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// A verified bundle, kept to check the chain across files.
 struct Link {
     path: PathBuf,
+    /// The bundle's SHA-256; for a purged bundle (only its signed head kept),
+    /// taken from the receiver's signed receipt.
     sha256: Vec<u8>,
-    payload: crate::bundle::BundlePayload,
+    head: crate::bundle::BundleHead,
+    purged: bool,
 }
 
 /// Verifies each file, then checks the bundles between each pair of hubs as a
@@ -98,17 +101,42 @@ fn check_chains(
     receipts: Vec<(PathBuf, crate::bundle::ReceiptPayload)>,
 ) -> Vec<Result<String, String>> {
     let mut report = Vec::new();
+    for link in links.iter_mut().filter(|l| l.purged) {
+        let h = &link.head;
+        if let Some((_, r)) = receipts.iter().find(|(_, r)| {
+            (
+                r.sender.as_str(),
+                r.receiver.as_str(),
+                r.first_seq,
+                r.last_seq,
+            ) == (
+                h.sender.as_str(),
+                h.receiver.as_str(),
+                h.first_seq,
+                h.last_seq,
+            )
+        }) {
+            link.sha256 = r.bundle_sha256.clone();
+        } else {
+            report.push(Err(format!(
+                "{}: a purged bundle's head, but no receipt for {}..={} is given: its hash, which the next bundle names, cannot be known",
+                link.path.display(),
+                h.first_seq,
+                h.last_seq
+            )));
+        }
+    }
     links.sort_by(|a, b| {
         (
-            &a.payload.sender,
-            &a.payload.receiver,
-            a.payload.first_seq,
+            &a.head.sender,
+            &a.head.receiver,
+            a.head.first_seq,
             &a.sha256,
         )
             .cmp(&(
-                &b.payload.sender,
-                &b.payload.receiver,
-                b.payload.first_seq,
+                &b.head.sender,
+                &b.head.receiver,
+                b.head.first_seq,
                 &b.sha256,
             ))
     });
@@ -117,20 +145,17 @@ fn check_chains(
     links.dedup_by(|a, b| a.sha256 == b.sha256);
     let mut i = 0;
     while i < links.len() {
-        let (sender, receiver) = (
-            links[i].payload.sender.clone(),
-            links[i].payload.receiver.clone(),
-        );
+        let (sender, receiver) = (links[i].head.sender.clone(), links[i].head.receiver.clone());
         let run: Vec<&Link> = links[i..]
             .iter()
-            .take_while(|l| l.payload.sender == sender && l.payload.receiver == receiver)
+            .take_while(|l| l.head.sender == sender && l.head.receiver == receiver)
             .collect();
         i += run.len();
         let mut problems = Vec::new();
         let mut expected_first = 1;
         let mut previous: Option<&Link> = None;
         for link in &run {
-            let p = &link.payload;
+            let p = &link.head;
             if p.first_seq != expected_first {
                 problems.push(format!(
                     "{}: starts at {}, but the sequence continues at {expected_first}: records {expected_first}..={} are missing",
@@ -171,12 +196,12 @@ fn check_chains(
     }
     for (path, r) in receipts {
         let acknowledged = links.iter().any(|l| {
-            l.payload.sender == r.sender
-                && l.payload.receiver == r.receiver
-                && l.payload.first_seq == r.first_seq
+            l.head.sender == r.sender
+                && l.head.receiver == r.receiver
+                && l.head.first_seq == r.first_seq
                 && l.sha256 == r.bundle_sha256
         });
-        if !acknowledged && links.iter().any(|l| l.payload.sender == r.sender) {
+        if !acknowledged && links.iter().any(|l| l.head.sender == r.sender) {
             report.push(Err(format!(
                 "{}: acknowledges {}'s bundle {}..={} with hash {}, which is not among the bundles given",
                 path.display(),
@@ -240,7 +265,8 @@ fn verify_file(
             links.push(Link {
                 path: path.to_owned(),
                 sha256: bundle::sha256(&bytes),
-                payload: b,
+                head: b.head(),
+                purged: false,
             });
         }
         Opened::PluginSignature(p) => {
@@ -257,13 +283,19 @@ fn verify_file(
         Opened::Head(h) => {
             let _ = write!(
                 out,
-                "bundle head {} → {}, sequence {}..={}, Merkle root {}, signed by key {kid}",
+                "bundle head {} → {}, sequence {}..={}, Merkle root {}, signed by key {kid} (the bundle's records were purged after their retention period)",
                 h.sender,
                 h.receiver,
                 h.first_seq,
                 h.last_seq,
                 hex::encode(&h.merkle_root)
             );
+            links.push(Link {
+                path: path.to_owned(),
+                sha256: Vec::new(),
+                head: h,
+                purged: true,
+            });
         }
         Opened::Receipt(r) => {
             receipts.push((path.to_owned(), r.clone()));

@@ -244,3 +244,139 @@ async fn every_endpoint_admits_exactly_its_roles_and_the_audit_log_shows_who_and
     let (ok, text) = verify(&["--head", &head.hash]);
     assert!(!ok && text.contains("cut off the end"), "{text}");
 }
+
+const CSV_HEADER: &str = "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until";
+
+/// Retention: records past their period are purged on both hubs, keeping only
+/// what the evidence chain needs, and the chain still verifies end to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purge_deletes_expired_records_and_the_evidence_chain_still_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
+    let (mut us_settings, us_listener, _) = prepared.pop().unwrap();
+    let (mut ca_settings, ca_listener, _) = prepared.pop().unwrap();
+    ca_settings.retention.crossings_days = 365;
+    ca_settings.retention.raw_days = 30;
+    us_settings.retention.received_days = 365;
+    let ca = Hub::start(ca_settings, ca_listener).await.unwrap();
+    let us = Hub::start(us_settings, us_listener).await.unwrap();
+    let (ca_client, us_client) = (ca.client(), us.client());
+    let post = |rows: &[&str]| {
+        let batch = format!("{CSV_HEADER}\n{}\n", rows.join("\n")).into_bytes();
+        let client = ca_client.clone();
+        async move { client.post_crossings("text/csv", batch).await.unwrap() }
+    };
+    // Two crossings from January 2025 (past a 365-day retention), then one from
+    // November 2026: two bundles.
+    post(&[
+        "OLD-1,Lindqvist,Sara,,1981-03-03,F,SWE,,,P,SE1234567,SWE,2025-01-05T10:00:00Z,0427,VEHICLE,",
+        "OLD-2,Novak,Petr,,1977-07-07,M,CZE,,,P,CZ7654321,CZE,2025-01-06T11:00:00Z,0427,VEHICLE,",
+    ])
+    .await;
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    post(&[
+        "NEW-1,Haddad,Rania,,1992-02-02,F,LBN,,,P,RL1234567,LBN,2026-11-21T15:10:00Z,0427,VEHICLE,",
+    ])
+    .await;
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    assert_eq!(us.core.store.inbox_last("CA").unwrap(), 3);
+
+    for client in [&ca_client, &us_client] {
+        let (status, body) = client
+            .request(
+                Method::POST,
+                "/v1/retention/purge",
+                "application/json",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    }
+    // CA: the old crossings and their raw input are gone, the new one stays.
+    let purpose = "retention check";
+    assert!(
+        ca_client
+            .person_export("SWE", "SE1234567", purpose)
+            .await
+            .unwrap()
+            .crossings
+            .is_empty()
+    );
+    let kept = ca_client
+        .person_export("LBN", "RL1234567", purpose)
+        .await
+        .unwrap();
+    assert_eq!(kept.crossings.len(), 1);
+    // US: the partner's old records are gone, the new one stays.
+    assert!(
+        us_client
+            .person_export("CZE", "CZ7654321", purpose)
+            .await
+            .unwrap()
+            .received
+            .is_empty()
+    );
+    assert_eq!(
+        us_client
+            .person_export("LBN", "RL1234567", purpose)
+            .await
+            .unwrap()
+            .received
+            .len(),
+        1
+    );
+
+    // Evidence: the first bundle is kept as its signed head on both sides, and
+    // the chain verifies across the purged bundle.
+    for side in [
+        ca.core.evidence_dir().join("to-US"),
+        us.core.evidence_dir().join("from-CA"),
+    ] {
+        assert!(
+            side.join("head-000000000001.cose").exists(),
+            "{}",
+            side.display()
+        );
+        assert!(
+            !side.join("bundle-000000000001.cose").exists(),
+            "{}",
+            side.display()
+        );
+        assert!(
+            side.join("bundle-000000000003.cose").exists(),
+            "{}",
+            side.display()
+        );
+    }
+    let mut keyring = entrex::bundle::Keyring::default();
+    keyring.add("CA", ca.core.signer.verifying_key());
+    keyring.add("US", us.core.signer.verifying_key());
+    let dirs = [ca.core.evidence_dir(), us.core.evidence_dir()];
+    let files = entrex::verify::expand(&dirs).unwrap();
+    let (outcomes, chains) = entrex::verify::verify_files(&files, &keyring);
+    for o in &outcomes {
+        assert!(o.result.is_ok(), "{}: {:?}", o.path.display(), o.result);
+    }
+    assert!(
+        chains.iter().any(|c| c
+            .as_ref()
+            .is_ok_and(|l| l.starts_with("CA → US: 2 bundles, sequence 1..=3 gap-free"))),
+        "{chains:?}"
+    );
+    assert!(chains.iter().all(|c| c.is_ok()), "{chains:?}");
+
+    // The exchange goes on, chained to what is left.
+    post(&["NEW-2,Ito,Ken,,1980-01-01,M,JPN,,,P,TK1234567,JPN,2026-11-21T15:20:00Z,0427,VEHICLE,"])
+        .await;
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+    assert_eq!(us.core.store.inbox_last("CA").unwrap(), 4);
+    ca.shutdown().await;
+    us.shutdown().await;
+}
