@@ -3,17 +3,25 @@
 //! | route | who | what |
 //! |---|---|---|
 //! | `POST /v1/crossings` | source systems | a batch in the agency's format; answered once durable |
+//! | `POST /v1/crossings/withdrawals` | source systems | withdraw records by source reference |
 //! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
 //! | `GET /v1/status` | operators | counters and queue depths |
 //! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=&by=day\|week\|month&port=`) |
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
-//! | `GET /healthz` | monitoring | liveness |
 //! | `GET /v1/overstays` | analysts | entries past their authorised stay with no exit (personal data) |
 //! | `GET /v1/removal-orders/flags` | analysts | exits matching the removal-order list (personal data) |
 //! | `POST /v1/removal-orders/flags/decision` | analysts | confirm or reject a flag |
 //! | `GET /v1/travel-history` | analysts | one person's trips, stays, presence (personal data) |
+//! | `GET /v1/persons/export` | analysts | one travel document's records, with a purpose (audited) |
+//! | `GET /v1/audit` | operators | the tail of the audit log |
+//! | `POST /v1/retention/purge` | operators | purge personal data past `[retention]` now |
+//! | `GET /healthz` | monitoring | liveness: the process answers |
+//! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
+//! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
+//!
+//! [`ROUTES`] is the authoritative list; `docs/openapi.json` describes each.
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
 //!
@@ -100,6 +108,11 @@ pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Rece
         }
         while connections.try_join_next().is_some() {}
     }
+    // Closed now, not when the requests in flight are done: a client that
+    // connects during the drain is refused at once (and retries elsewhere or
+    // later) instead of waiting in the accept queue for a server that will
+    // not answer.
+    drop(listener);
     while connections.join_next().await.is_some() {}
 }
 
@@ -140,71 +153,186 @@ async fn serve_connection<S>(
     }
 }
 
+/// What a route does; [`ROUTES`] maps each (method, path) to one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Crossings,
+    Withdrawals,
+    PartnerBundles,
+    Status,
+    Report,
+    Quarantine,
+    QuarantineRetry,
+    PluginsReload,
+    PersonsExport,
+    Audit,
+    RetentionPurge,
+    Healthz,
+    Readyz,
+    Metrics,
+    Overstays,
+    RemovalFlags,
+    RemovalDecision,
+    TravelHistory,
+}
+
+/// Every route the server answers, and nothing else: requests are
+/// dispatched through this table, so `docs/openapi.json` is checked against
+/// it (tests/it/openapi.rs) and cannot leave a route out.
+pub const ROUTES: &[(&str, &str, Endpoint)] = &[
+    ("POST", "/v1/crossings", Endpoint::Crossings),
+    ("POST", "/v1/crossings/withdrawals", Endpoint::Withdrawals),
+    ("POST", "/v1/partner/bundles", Endpoint::PartnerBundles),
+    ("GET", "/v1/status", Endpoint::Status),
+    ("GET", "/v1/report", Endpoint::Report),
+    ("GET", "/v1/quarantine", Endpoint::Quarantine),
+    ("POST", "/v1/quarantine/retry", Endpoint::QuarantineRetry),
+    ("POST", "/v1/plugins/reload", Endpoint::PluginsReload),
+    ("GET", "/v1/persons/export", Endpoint::PersonsExport),
+    ("GET", "/v1/audit", Endpoint::Audit),
+    ("POST", "/v1/retention/purge", Endpoint::RetentionPurge),
+    ("GET", "/healthz", Endpoint::Healthz),
+    ("GET", "/readyz", Endpoint::Readyz),
+    ("GET", "/metrics", Endpoint::Metrics),
+    ("GET", "/v1/overstays", Endpoint::Overstays),
+    ("GET", "/v1/removal-orders/flags", Endpoint::RemovalFlags),
+    (
+        "POST",
+        "/v1/removal-orders/flags/decision",
+        Endpoint::RemovalDecision,
+    ),
+    ("GET", "/v1/travel-history", Endpoint::TravelHistory),
+];
+
 async fn handle(
     core: Arc<Core>,
     peer: Arc<Peer>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_owned();
-    let Some(policy) = auth::policy(req.method(), &path) else {
-        return Ok(unrouted(req.method(), &path));
+    let method = req.method().clone();
+    let route = ROUTES
+        .iter()
+        .find(|(m, p, _)| *p == path && *m == method.as_str());
+    let response = match route {
+        // Every route has a policy (a test checks); one without is closed.
+        Some((_, _, endpoint)) => match auth::policy(&method, &path) {
+            Some(policy) => match admit(&core, &peer, &policy, &req) {
+                Ok(principal) => dispatch(core.clone(), *endpoint, principal, req).await,
+                Err(refusal) => *refusal,
+            },
+            None => error(
+                StatusCode::FORBIDDEN,
+                format!("{method} {path} has no access policy; nobody may call it"),
+            ),
+        },
+        None => unrouted(&method, &path),
     };
-    let principal = match admit(&core, &peer, &policy, &req) {
-        Ok(p) => p,
-        Err(refusal) => return Ok(*refusal),
-    };
-    let response = match (req.method(), path.as_str()) {
-        (&Method::POST, "/v1/crossings") => post_crossings(core, req).await,
-        (&Method::POST, "/v1/crossings/withdrawals") => post_withdrawals(core, req).await,
-        (&Method::POST, "/v1/partner/bundles") => {
+    // Unknown paths are counted under one label, so a scanner cannot grow
+    // the metrics without bound.
+    let label = route.map_or("unknown", |(_, p, _)| *p);
+    core.metrics.request(label, response.status().as_u16());
+    Ok(response)
+}
+
+async fn dispatch(
+    core: Arc<Core>,
+    endpoint: Endpoint,
+    principal: auth::Principal,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    match endpoint {
+        Endpoint::Crossings => post_crossings(core, req).await,
+        Endpoint::Withdrawals => post_withdrawals(core, req).await,
+        Endpoint::PartnerBundles => {
             // Over TLS the partner is the one whose pinned certificate the
             // client presented; it may deliver only its own bundles.
             let partner = (principal.via == "client certificate").then_some(principal.name);
             post_bundle(core, partner, req).await
         }
-        (&Method::GET, "/v1/status") => status(core).await,
-        (&Method::GET, "/v1/report") => insights::report(core, req).await,
-        (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
-        (&Method::POST, "/v1/plugins/reload") => reload(core).await,
-        (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
-        (&Method::GET, "/v1/persons/export") => person_export(core, req).await,
-        (&Method::GET, "/v1/audit") => audit_tail(core).await,
-        (&Method::POST, "/v1/retention/purge") => {
-            let result = tokio::task::spawn_blocking(move || {
-                crate::retention::purge(&core, exchange::now())
-            })
-            .await;
-            match result {
-                Ok(Ok(purged)) => json(StatusCode::OK, &purged),
-                Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
-                Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            }
-        }
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/v1/overstays") => insights::overstays(core, req).await,
-        (&Method::GET, "/v1/removal-orders/flags") => insights::removal_flags(core, req).await,
-        (&Method::POST, "/v1/removal-orders/flags/decision") => {
-            insights::removal_decision(core, req).await
-        }
-        (&Method::GET, "/v1/travel-history") => insights::travel_history(core, req).await,
-        _ => unrouted(req.method(), &path),
-    };
-    Ok(response)
+        Endpoint::Status => status(core).await,
+        Endpoint::Report => insights::report(core, req).await,
+        Endpoint::Quarantine => quarantine_list(core).await,
+        Endpoint::QuarantineRetry => quarantine_retry(core).await,
+        Endpoint::PluginsReload => reload(core).await,
+        Endpoint::PersonsExport => person_export(core, req).await,
+        Endpoint::Audit => audit_tail(core).await,
+        Endpoint::RetentionPurge => retention_purge(core).await,
+        Endpoint::Healthz => text(StatusCode::OK, "ok\n"),
+        Endpoint::Readyz => readyz(core).await,
+        Endpoint::Metrics => metrics(core).await,
+        Endpoint::Overstays => insights::overstays(core, req).await,
+        Endpoint::RemovalFlags => insights::removal_flags(core, req).await,
+        Endpoint::RemovalDecision => insights::removal_decision(core, req).await,
+        Endpoint::TravelHistory => insights::travel_history(core, req).await,
+    }
 }
 
-/// 405 for a known path with another method, 404 for an unknown path.
-fn unrouted(method: &Method, path: &str) -> Response<Body> {
-    let known = [Method::GET, Method::POST]
-        .iter()
-        .any(|m| auth::policy(m, path).is_some());
-    if known {
-        error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{method} is not allowed on {path}"),
-        )
-    } else {
-        error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"))
+async fn retention_purge(core: Arc<Core>) -> Response<Body> {
+    let result =
+        tokio::task::spawn_blocking(move || crate::retention::purge(&core, exchange::now())).await;
+    match result {
+        Ok(Ok(purged)) => json(StatusCode::OK, &purged),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+async fn readyz(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || crate::health::readiness(&core)).await {
+        Ok(readiness) => {
+            let status = if readiness.ready {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            json(status, &readiness)
+        }
+        Err(e) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("readiness checks failed to run: {e}"),
+        ),
+    }
+}
+
+async fn metrics(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || crate::metrics::render(&core)).await {
+        Ok(Ok(text)) => Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", crate::metrics::CONTENT_TYPE)
+            .body(Full::new(Bytes::from(text)))
+            .expect("static headers are valid"),
+        Ok(Err(e)) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the store's counters: {e}"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// 405 (with `Allow`) for a known path with another method, 404 for an
+/// unknown path. Answered before authentication: it reveals only the route
+/// table, which docs/openapi.json publishes anyway.
+fn unrouted(method: &Method, path: &str) -> Response<Body> {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, p, _)| *p == path)
+        .map(|(m, _, _)| *m)
+        .collect();
+    if allowed.is_empty() {
+        return error(StatusCode::NOT_FOUND, format!("no such endpoint: {path}"));
+    }
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {path}; use {}",
+            allowed.join(", ")
+        ),
+    );
+    if let Ok(value) = allowed.join(", ").parse() {
+        response.headers_mut().insert(hyper::header::ALLOW, value);
+    }
+    response
 }
 
 /// Authenticates the caller, checks the route's role, requires a purpose for
@@ -384,9 +512,13 @@ async fn post_crossings(core: Arc<Core>, req: Request<Incoming>) -> Response<Bod
         Ok(b) => b,
         Err(r) => return r,
     };
-    let result = tokio::task::spawn_blocking(move || ingest::ingest(&core, &body)).await;
+    let shared = core.clone();
+    let result = tokio::task::spawn_blocking(move || ingest::ingest(&shared, &body)).await;
     match result {
-        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Ok(report)) => {
+            core.metrics.ingested(&report);
+            json(StatusCode::OK, &report)
+        }
         Ok(Err(e @ (IngestError::BadBatch(_) | IngestError::TooManyRecords(..)))) => {
             error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
         }
@@ -542,11 +674,15 @@ async fn quarantine_list(core: Arc<Core>) -> Response<Body> {
 }
 
 async fn quarantine_retry(core: Arc<Core>) -> Response<Body> {
+    let shared = core.clone();
     let result =
-        tokio::task::spawn_blocking(move || ingest::retry_quarantined(&core, QUARANTINE_PAGE))
+        tokio::task::spawn_blocking(move || ingest::retry_quarantined(&shared, QUARANTINE_PAGE))
             .await;
     match result {
-        Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Ok(report)) => {
+            core.metrics.ingested(&report);
+            json(StatusCode::OK, &report)
+        }
         Ok(Err(e)) => error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("retry failed, the records stay in quarantine: {e}"),

@@ -90,11 +90,15 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
         ("POST", "/v1/removal-orders/flags/decision") => admin(Role::Analyst),
         ("GET", "/v1/travel-history") => personal(Role::Analyst),
         ("GET", "/v1/audit") => personal(Role::Operator),
-        ("GET", "/healthz") => Policy {
+        // Liveness and readiness: any authenticated caller (a load
+        // balancer's token needs no role).
+        ("GET", "/healthz" | "/readyz") => Policy {
             role: None,
             personal_data: false,
             administrative: false,
         },
+        // Counters per partner and plugin: what operators see in the status.
+        ("GET", "/metrics") => needs(Role::Operator),
         _ => return None,
     })
 }

@@ -172,6 +172,20 @@ impl Client {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let (status, _, body) = self
+            .request_with_headers(method, path, content_type, body)
+            .await?;
+        Ok((status, body))
+    }
+
+    /// [`Client::request`], with the response's headers too.
+    pub async fn request_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, http::HeaderMap, Bytes), ClientError> {
         let url = format!("{}{path}", self.base);
         let mut req = Request::builder()
             .method(method)
@@ -188,6 +202,7 @@ impl Client {
             })?;
         let resp = self.send(&url, req).await?;
         let status = resp.status();
+        let headers = resp.headers().clone();
         let body = resp
             .into_body()
             .collect()
@@ -197,7 +212,7 @@ impl Client {
                 detail: e.to_string(),
             })?
             .to_bytes();
-        Ok((status, body))
+        Ok((status, headers, body))
     }
 
     async fn json<T: serde::de::DeserializeOwned>(

@@ -3,27 +3,50 @@
 //!
 //! Relative paths in the file are relative to the file's own directory, so a
 //! config directory can be moved as a whole.
+//!
+//! Every problem is reported with the file, line and column, the key, what is
+//! wrong and what to write instead ([`diagnostic`]); `config/reference.toml`
+//! documents every key and is where the examples in messages come from.
+
+pub mod diagnostic;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+use diagnostic::Origin;
+pub use diagnostic::{Located, Location, Problem};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error(
+        "cannot read the configuration file {path}: {source}; give the path of the hub's TOML file (config/reference.toml documents every key)"
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("{path}: {key}: {message}")]
-    Invalid {
-        path: PathBuf,
-        key: String,
-        message: String,
-    },
+    /// A problem at a place in the file.
+    #[error("{0}")]
+    At(Box<Located>),
+}
+
+impl ConfigError {
+    /// The problem and where it is, unless the file could not be read at all.
+    pub fn located(&self) -> Option<&Located> {
+        match self {
+            ConfigError::At(located) => Some(located),
+            ConfigError::Read { .. } => None,
+        }
+    }
+}
+
+impl From<Located> for ConfigError {
+    fn from(located: Located) -> Self {
+        ConfigError::At(Box::new(located))
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,6 +286,9 @@ pub struct Settings {
     /// The removal-order list (`[removal_orders] file`), if the hub has one;
     /// read at start and at every plugin reload.
     pub removal_orders: Option<PathBuf>,
+    /// The file's text, to point later problems (a key file that cannot be
+    /// read, a plugin that refuses its configuration) at their key.
+    origin: Option<Arc<Origin>>,
 }
 
 #[derive(Clone, Debug)]
@@ -345,21 +371,81 @@ impl Settings {
     /// Parses `text` as if read from `path` (used for messages and to resolve
     /// relative paths).
     pub fn parse(text: &str, path: &Path) -> Result<Settings, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let origin = Arc::new(Origin::new(path, text));
+        // Syntax first, so that a file that is not TOML is not reported as
+        // missing its keys.
+        if let Err(e) = toml::de::DeTable::parse(text) {
+            return Err(origin.syntax(&e).into());
+        }
+        let raw: RawConfig = toml::from_str(text).map_err(|e| origin.deserialize(&e))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        validate(raw, base, path)
+        validate(raw, base, origin)
+    }
+
+    /// A problem found after parsing, about the value of `key` (e.g.
+    /// `hub.signing_key`), pointed at that key in the file when these settings
+    /// came from one.
+    pub fn error_at(&self, key: &str, message: String) -> ConfigError {
+        match &self.origin {
+            Some(origin) => origin.bad_value(key, message).into(),
+            None => ConfigError::from(Located {
+                path: self.source.clone().unwrap_or_default(),
+                at: None,
+                key: Some(key.to_owned()),
+                problem: Problem::BadValue,
+                message,
+                excerpt: None,
+            }),
+        }
+    }
+
+    /// The key whose value names `file` (`hub.signing_key`,
+    /// `partner[0].public_key`, ...), for problems reported by path.
+    pub fn key_naming(&self, file: &Path) -> Option<String> {
+        let mut named: Vec<(String, &Path)> = vec![("hub.signing_key".into(), &self.signing_key)];
+        if let Some(tls) = &self.tls {
+            named.push(("hub.tls_cert".into(), &tls.cert));
+            named.push(("hub.tls_key".into(), &tls.key));
+        }
+        for (i, p) in self.partners.iter().enumerate() {
+            named.push((format!("partner[{i}].public_key"), &p.public_key));
+            for (j, (key, _)) in p.previous_keys.iter().enumerate() {
+                named.push((format!("partner[{i}].previous_key[{j}].public_key"), key));
+            }
+            if let Some(cert) = &p.tls_cert {
+                named.push((format!("partner[{i}].tls_cert"), cert));
+            }
+        }
+        for (i, c) in self.access.client_certs.iter().enumerate() {
+            named.push((format!("access.client_cert[{i}].cert"), &c.cert));
+        }
+        for key in &self.plugin_trust.trusted_keys {
+            named.push(("plugins.trusted_keys".into(), key));
+        }
+        for (kind, plugin) in self.plugins() {
+            if let PluginSource::File(path) = &plugin.source {
+                named.push((format!("plugins.{kind}.component"), path));
+            }
+        }
+        named
+            .into_iter()
+            .find(|(_, path)| *path == file)
+            .map(|(key, _)| key)
+    }
+
+    /// The four plugins' settings with the name of their table.
+    pub fn plugins(&self) -> [(&'static str, &PluginSettings); 4] {
+        [
+            ("normaliser", &self.normaliser),
+            ("eligibility", &self.eligibility),
+            ("matcher", &self.matcher),
+            ("transport", &self.transport),
+        ]
     }
 }
 
-fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, ConfigError> {
-    let invalid = |key: &str, message: String| ConfigError::Invalid {
-        path: path.to_owned(),
-        key: key.to_owned(),
-        message,
-    };
+fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::from(origin.bad_value(key, message));
     let hub_id = raw.hub.id.trim().to_owned();
     if !is_hub_id(&hub_id) {
         return Err(invalid(
@@ -367,23 +453,16 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             format!("{hub_id:?} is not a hub id; write 2-3 upper-case letters such as \"CA\""),
         ));
     }
-    let listen: SocketAddr = raw.hub.listen.parse().map_err(|_| {
-        invalid(
-            "hub.listen",
-            format!(
-                "{:?} is not an address; write an IP and port such as \"127.0.0.1:7401\"",
-                raw.hub.listen
-            ),
-        )
-    })?;
+    let listen = listen_address(&raw.hub.listen).map_err(|m| invalid("hub.listen", m))?;
     if raw.hub.max_batch_bytes == 0 {
         return Err(invalid(
             "hub.max_batch_bytes",
-            "must be positive, e.g. 33554432 (32 MiB)".into(),
+            "is 0; write a positive number of bytes, e.g. 33554432 (32 MiB)".into(),
         ));
     }
-    let plugin = |key: &str, raw: RawPlugin, default_deadline_ms: u64| {
-        plugin_settings(raw, base, default_deadline_ms).map_err(|m| invalid(key, m))
+    let plugin = |kind: &str, raw: RawPlugin, default_deadline_ms: u64| {
+        plugin_settings(raw, base, default_deadline_ms)
+            .map_err(|(key, m)| invalid(&format!("plugins.{kind}.{key}"), m))
     };
     let mut partners = Vec::new();
     for (i, p) in raw.partners.into_iter().enumerate() {
@@ -392,7 +471,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             return Err(invalid(
                 &format!("{key}.id"),
                 format!(
-                    "{:?} must be another hub's id (2-3 upper-case letters, not {hub_id:?})",
+                    "{:?} is not another hub's id; write the partner's [hub] id, 2-3 upper-case letters other than {hub_id:?}, such as \"US\"",
                     p.id
                 ),
             ));
@@ -400,7 +479,10 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         if partners.iter().any(|q: &PartnerSettings| q.id == p.id) {
             return Err(invalid(
                 &format!("{key}.id"),
-                format!("partner {:?} is listed twice", p.id),
+                format!(
+                    "partner {:?} is listed twice; keep one [[partner]] table per partner hub",
+                    p.id
+                ),
             ));
         }
         if !(p.url.starts_with("http://") || p.url.starts_with("https://"))
@@ -424,7 +506,9 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
             .map_err(|_| {
                 invalid(
                     &format!("{key}.previous_key[{j}].until"),
-                    format!("{text} is not a full date and time; write e.g. 2026-12-31T00:00:00Z"),
+                    format!(
+                        "{text} is not a full date and time with offset; write e.g. until = 2026-12-31T00:00:00Z (no quotes)"
+                    ),
                 )
             })?;
             previous_keys.push((base.join(k.public_key), until.unix_timestamp()));
@@ -475,77 +559,105 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         max_queue_records: raw.exchange.max_queue_records,
         queue_alarm_percent: raw.exchange.queue_alarm_percent,
     };
+    let range = |key: &str, value: u64, min: u64, max: u64, example: &str| {
+        if (min..=max).contains(&value) {
+            Ok(())
+        } else {
+            Err(invalid(
+                key,
+                format!(
+                    "{value} is out of range; write a number from {min} to {max}, e.g. {example}"
+                ),
+            ))
+        }
+    };
+    range(
+        "exchange.bundle_max_records",
+        exchange.bundle_max_records as u64,
+        1,
+        50_000,
+        "2000",
+    )?;
     if exchange.max_queue_records < exchange.bundle_max_records as u64 {
         return Err(invalid(
             "exchange.max_queue_records",
-            "must be at least exchange.bundle_max_records, e.g. 10000000".into(),
+            format!(
+                "{} is less than exchange.bundle_max_records ({}); write a larger number, e.g. 10000000",
+                exchange.max_queue_records, exchange.bundle_max_records
+            ),
         ));
     }
-    if !(1..=100).contains(&exchange.queue_alarm_percent) {
-        return Err(invalid(
-            "exchange.queue_alarm_percent",
-            "must be between 1 and 100, e.g. 80".into(),
-        ));
-    }
-    if exchange.bundle_linger_ms > 60_000 {
-        return Err(invalid(
-            "exchange.bundle_linger_ms",
-            "must be at most 60000 (a minute); records wait this long for company".into(),
-        ));
-    }
-    if !(1..=3_600_000).contains(&exchange.retry_min_ms) {
-        return Err(invalid(
-            "exchange.retry_min_ms",
-            "must be between 1 and 3600000, e.g. 200".into(),
-        ));
-    }
-    if !(1..=50_000).contains(&exchange.bundle_max_records) {
-        return Err(invalid(
-            "exchange.bundle_max_records",
-            "must be between 1 and 50000".into(),
-        ));
-    }
-    if exchange.retry_max_ms < exchange.retry_min_ms || exchange.retry_max_ms > 3_600_000 {
-        return Err(invalid(
-            "exchange.retry_max_ms",
-            "must be at least exchange.retry_min_ms and at most 3600000 (an hour)".into(),
-        ));
-    }
-    if let Some(kib) = raw.plugins.max_stack_kib
-        && !(64..=65536).contains(&kib)
-    {
-        return Err(invalid(
-            "plugins.max_stack_kib",
-            "must be between 64 and 65536 (KiB), e.g. 512".into(),
-        ));
+    range(
+        "exchange.queue_alarm_percent",
+        exchange.queue_alarm_percent,
+        1,
+        100,
+        "80",
+    )?;
+    // Records wait this long for company before a bundle is sealed.
+    range(
+        "exchange.bundle_linger_ms",
+        exchange.bundle_linger_ms,
+        0,
+        60_000,
+        "200",
+    )?;
+    range(
+        "exchange.retry_min_ms",
+        exchange.retry_min_ms,
+        1,
+        3_600_000,
+        "200",
+    )?;
+    range(
+        "exchange.retry_max_ms",
+        exchange.retry_max_ms,
+        exchange.retry_min_ms,
+        3_600_000,
+        "30000",
+    )?;
+    if let Some(kib) = raw.plugins.max_stack_kib {
+        range("plugins.max_stack_kib", kib, 64, 65_536, "512")?;
     }
     let m = raw.matching;
-    if !(1..=10_000).contains(&m.max_candidates) {
-        return Err(invalid(
-            "matching.max_candidates",
-            "must be between 1 and 10000, e.g. 64".into(),
-        ));
+    range(
+        "matching.max_candidates",
+        m.max_candidates as u64,
+        1,
+        10_000,
+        "64",
+    )?;
+    for (key, value, example) in [
+        ("matching.link_threshold", m.link_threshold, "0.8"),
+        ("matching.review_threshold", m.review_threshold, "0.6"),
+    ] {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(invalid(
+                key,
+                format!("{value} is not a score; write a number from 0 to 1, e.g. {example}"),
+            ));
+        }
     }
-    if !(0.0..=1.0).contains(&m.review_threshold)
-        || !(0.0..=1.0).contains(&m.link_threshold)
-        || m.review_threshold > m.link_threshold
-    {
+    if m.review_threshold > m.link_threshold {
         return Err(invalid(
-            "matching",
-            "thresholds must satisfy 0 <= review_threshold <= link_threshold <= 1".into(),
+            "matching.review_threshold",
+            format!(
+                "{} is above link_threshold ({}): a pair that scores this high is already linked; write a value at most {}, e.g. 0.6",
+                m.review_threshold, m.link_threshold, m.link_threshold
+            ),
         ));
     }
     Ok(Settings {
-        source: Some(path.to_owned()),
+        source: Some(origin.path.clone()),
         hub_id,
         listen,
         data_dir: base.join(raw.hub.data_dir),
         signing_key: base.join(raw.hub.signing_key),
         max_batch_bytes: raw.hub.max_batch_bytes,
-        normaliser: plugin("plugins.normaliser", raw.plugins.normaliser, 5_000)?,
-        eligibility: plugin("plugins.eligibility", raw.plugins.eligibility, 5_000)?,
-        matcher: plugin("plugins.matcher", raw.plugins.matcher, 5_000)?,
-        transport: plugin("plugins.transport", raw.plugins.transport, 120_000)?,
+        normaliser: plugin("normaliser", raw.plugins.normaliser, 5_000)?,
+        eligibility: plugin("eligibility", raw.plugins.eligibility, 5_000)?,
+        matcher: plugin("matcher", raw.plugins.matcher, 5_000)?,
+        transport: plugin("transport", raw.plugins.transport, 120_000)?,
         plugin_trust: PluginTrust {
             trusted_keys: raw
                 .plugins
@@ -568,6 +680,7 @@ fn validate(raw: RawConfig, base: &Path, path: &Path) -> Result<Settings, Config
         access,
         retention,
         removal_orders: raw.removal_orders.map(|r| base.join(r.file)),
+        origin: Some(origin.clone()),
     })
 }
 
@@ -649,7 +762,7 @@ fn plugin_settings(
     raw: RawPlugin,
     base: &Path,
     default_deadline_ms: u64,
-) -> Result<PluginSettings, String> {
+) -> Result<PluginSettings, (&'static str, String)> {
     let source = match raw.component.strip_prefix("builtin:") {
         Some(name) => {
             if !crate::plugins::BUILTIN.iter().any(|(n, _)| *n == name) {
@@ -657,30 +770,48 @@ fn plugin_settings(
                     .iter()
                     .map(|(n, _)| format!("builtin:{n}"))
                     .collect();
-                return Err(format!(
-                    "component {:?} is not embedded in this binary; use one of {} or a path to a .wasm file",
-                    raw.component,
-                    names.join(", ")
+                return Err((
+                    "component",
+                    format!(
+                        "component {:?} is not embedded in this binary; use one of {} or a path to a .wasm file",
+                        raw.component,
+                        names.join(", ")
+                    ),
                 ));
             }
             PluginSource::Builtin(name.to_owned())
         }
         None => PluginSource::File(base.join(&raw.component)),
     };
-    let config_json = serde_json::to_string(&raw.config.unwrap_or_default())
-        .map_err(|e| format!("config: {e}"))?;
-    let deadline_ms = raw.deadline_ms.unwrap_or(default_deadline_ms);
-    if !(1..=600_000).contains(&deadline_ms) {
-        return Err("deadline_ms must be between 1 and 600000 (ten minutes)".into());
-    }
-    let memory_mib = raw.memory_mib.unwrap_or(256);
-    if !(1..=4096).contains(&memory_mib) {
-        return Err("memory_mib must be between 1 and 4096".into());
-    }
-    let max_output_kib = raw.max_output_kib.unwrap_or(16 * 1024);
-    if !(1..=1024 * 1024).contains(&max_output_kib) {
-        return Err("max_output_kib must be between 1 and 1048576 (1 GiB)".into());
-    }
+    let config_json = serde_json::to_string(&raw.config.unwrap_or_default()).map_err(|e| {
+        (
+            "config",
+            format!("cannot be handed to the plugin as JSON: {e}"),
+        )
+    })?;
+    let limit = |key: &'static str, value: u64, max: u64, example: &str| {
+        if (1..=max).contains(&value) {
+            Ok(value)
+        } else {
+            Err((
+                key,
+                format!("{value} is out of range; write a number from 1 to {max}, e.g. {example}"),
+            ))
+        }
+    };
+    let deadline_ms = limit(
+        "deadline_ms",
+        raw.deadline_ms.unwrap_or(default_deadline_ms),
+        600_000,
+        "5000 (five seconds)",
+    )?;
+    let memory_mib = limit("memory_mib", raw.memory_mib.unwrap_or(256), 4096, "256")?;
+    let max_output_kib = limit(
+        "max_output_kib",
+        raw.max_output_kib.unwrap_or(16 * 1024),
+        1024 * 1024,
+        "16384 (16 MiB)",
+    )?;
     Ok(PluginSettings {
         source,
         config_json,
@@ -688,6 +819,27 @@ fn plugin_settings(
         memory_mib,
         max_output_kib,
     })
+}
+
+/// The API's address: an IP and a port, with a message that says which half
+/// is wrong (a port out of range is the usual slip).
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let example = "write an IP address and a port such as \"127.0.0.1:7401\" (\"[::1]:7401\" for IPv6, \"0.0.0.0:7401\" for every interface)";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?} has no port; {example}"));
+    };
+    match port.parse::<u64>() {
+        Ok(n) if n > u64::from(u16::MAX) => Err(format!(
+            "port {n} is out of range; write a port from 1 to 65535, e.g. \"{host}:7401\""
+        )),
+        Ok(_) => Err(format!(
+            "{host:?} is not an IP address (names are not looked up); {example}"
+        )),
+        Err(_) => Err(format!("{port:?} is not a port number; {example}")),
+    }
 }
 
 fn is_hub_id(id: &str) -> bool {
@@ -779,4 +931,207 @@ fn check_credential(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Settings, ConfigError> {
+        Settings::parse(text, Path::new("config/hub.toml"))
+    }
+
+    fn problem(text: &str) -> Located {
+        match parse(text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(ConfigError::At(located)) => *located,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn the_reference_is_a_valid_configuration() {
+        let settings = parse(diagnostic::REFERENCE).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.hub_id, "CA");
+        assert_eq!(settings.partners[0].previous_keys.len(), 1);
+    }
+
+    /// Every table the hub reads, at every depth, is probed with a key it
+    /// does not know; serde's refusal lists the keys the table does know, and
+    /// each must be written in that table of the reference. So a key added
+    /// to `RawConfig` without documenting it fails here.
+    #[test]
+    fn the_reference_has_every_key_the_hub_accepts() {
+        let reference: toml::Table = toml::from_str(diagnostic::REFERENCE).unwrap();
+        let mut opaque = Vec::new();
+        let mut probed = 0;
+        let mut tables = vec![Vec::<String>::new()];
+        while let Some(path) = tables.pop() {
+            let mut probe = reference.clone();
+            let table = table_at(&mut probe, &path);
+            let present: Vec<String> = table.keys().cloned().collect();
+            for (key, value) in table.iter() {
+                match value {
+                    toml::Value::Table(_) => {
+                        tables.push([path.clone(), vec![key.clone()]].concat())
+                    }
+                    toml::Value::Array(items)
+                        if !items.is_empty() && items.iter().all(toml::Value::is_table) =>
+                    {
+                        tables.push([path.clone(), vec![key.clone(), "0".into()]].concat())
+                    }
+                    _ => {}
+                }
+            }
+            table.insert("zz_not_a_key".into(), toml::Value::Integer(1));
+            let text = toml::to_string(&probe).unwrap();
+            let Err(e) = toml::from_str::<RawConfig>(&text) else {
+                // A free-form table, handed to a plugin as it is.
+                opaque.push(path.join("."));
+                continue;
+            };
+            let message = e.message();
+            assert!(
+                message.starts_with("unknown field `zz_not_a_key`"),
+                "{path:?}: {message}"
+            );
+            let known: Vec<&str> = message.split('`').skip(1).step_by(2).skip(1).collect();
+            assert!(!known.is_empty(), "{path:?}: {message}");
+            for key in known {
+                assert!(
+                    present.iter().any(|p| p == key),
+                    "config/reference.toml lacks `{key}` in [{}]; document it there with its default",
+                    path.join(".")
+                );
+            }
+            probed += 1;
+        }
+        // The root, hub, plugins and its four plugins, exchange, retention,
+        // matching, access with its token and client_cert, partner,
+        // previous_key.
+        assert_eq!(probed, 15, "tables probed");
+        assert!(opaque.iter().all(|p| p.ends_with(".config")), "{opaque:?}");
+    }
+
+    fn table_at<'t>(table: &'t mut toml::Table, path: &[String]) -> &'t mut toml::Table {
+        let mut value = table;
+        let mut i = 0;
+        while i < path.len() {
+            let next = value.get_mut(&path[i]).unwrap();
+            value = match next {
+                toml::Value::Array(items) => {
+                    i += 1;
+                    let index: usize = path[i].parse().unwrap();
+                    items[index].as_table_mut().unwrap()
+                }
+                other => other.as_table_mut().unwrap(),
+            };
+            i += 1;
+        }
+        value
+    }
+
+    fn reference_with(from: &str, to: &str) -> String {
+        assert!(diagnostic::REFERENCE.contains(from), "{from}");
+        diagnostic::REFERENCE.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn a_typo_is_refused_with_its_place_and_the_key_meant() {
+        let p = problem(&reference_with("listen = ", "lisen = "));
+        assert_eq!(p.problem, Problem::UnknownKey);
+        assert_eq!(p.key.as_deref(), Some("hub.lisen"));
+        let line = diagnostic::REFERENCE[..diagnostic::REFERENCE.find("listen = ").unwrap()]
+            .lines()
+            .count()
+            + 1;
+        assert_eq!(p.at, Some(Location { line, column: 1 }));
+        assert!(
+            p.message.contains("did you mean `listen`?"),
+            "{}",
+            p.message
+        );
+        // In the wrong table: where it belongs.
+        let p = problem(&reference_with(
+            "allow_plain_http = false",
+            "allow_unsigned = false",
+        ));
+        assert!(p.message.contains("belongs in [plugins]"), "{}", p.message);
+        // A whole table misspelt.
+        let p = problem(&reference_with("\n[exchange]\n", "\n[exchnage]\n"));
+        assert!(
+            p.message.contains("did you mean `exchange`?"),
+            "{}",
+            p.message
+        );
+        // One partner written as a table, not an array of tables.
+        let p = problem(&reference_with("\n[[partner]]\n", "\n[partner]\n"));
+        assert_eq!(p.problem, Problem::WrongType);
+        assert!(p.message.contains("[[partner]]"), "{}", p.message);
+    }
+
+    #[test]
+    fn values_are_checked_where_they_are_written() {
+        let p = problem(&reference_with("\"127.0.0.1:7401\"", "\"127.0.0.1:74010\""));
+        assert_eq!(p.key.as_deref(), Some("hub.listen"));
+        assert_eq!(p.at.map(|a| a.column), Some(10));
+        assert!(
+            p.message.contains("port 74010 is out of range"),
+            "{}",
+            p.message
+        );
+
+        let p = problem(&reference_with(
+            "review_threshold = 0.6",
+            "review_threshold = 0.9",
+        ));
+        assert_eq!(p.key.as_deref(), Some("matching.review_threshold"));
+        assert!(p.message.contains("at most 0.8"), "{}", p.message);
+
+        let p = problem(&reference_with("deadline_ms = 120000", "deadline_ms = 0"));
+        assert_eq!(p.key.as_deref(), Some("plugins.transport.deadline_ms"));
+
+        let p = problem(&reference_with(
+            "max_candidates = 64",
+            "max_candidates = \"64\"",
+        ));
+        assert_eq!(p.problem, Problem::WrongType);
+        assert_eq!(p.key.as_deref(), Some("matching.max_candidates"));
+        assert!(p.message.contains("a whole number"), "{}", p.message);
+        assert!(p.message.contains("max_candidates = 64"), "{}", p.message);
+    }
+
+    #[test]
+    fn a_missing_key_is_named_with_an_example() {
+        let p = problem(&reference_with(
+            "signing_key = \"../keys/ca.key.pem\"\n",
+            "",
+        ));
+        assert_eq!(p.problem, Problem::MissingKey);
+        assert_eq!(p.key.as_deref(), Some("hub.signing_key"));
+        assert!(
+            p.message.contains("signing_key = \"../keys/ca.key.pem\""),
+            "{}",
+            p.message
+        );
+        let p = problem("[hub]\nid = \"CA\"\n[hub]\n");
+        assert_eq!(p.problem, Problem::Syntax);
+        assert_eq!(p.at.map(|a| a.line), Some(3));
+    }
+
+    #[test]
+    fn problems_found_later_point_at_the_key_naming_the_file() {
+        let settings = parse(diagnostic::REFERENCE).unwrap();
+        let key = settings
+            .key_naming(Path::new("config/../keys/us.pub.pem"))
+            .unwrap();
+        assert_eq!(key, "partner[0].public_key");
+        let e = settings.error_at(&key, "cannot read it".into());
+        let text = e.to_string();
+        assert!(text.starts_with("config/hub.toml:"), "{text}");
+        assert!(
+            text.contains("partner[0].public_key: cannot read it"),
+            "{text}"
+        );
+    }
 }

@@ -273,10 +273,12 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
         .find(|p| p.id == partner)
         .map(|p| p.url.clone())
         .expect("bundlers run only for configured partners");
+    let handed_over = std::time::Instant::now();
     match core.plugins().transport.send(&url, &message)? {
         Delivery::Receipt(receipt) => {
             match check_receipt(core, partner, first, last, &message, &receipt) {
                 Ok(()) => {
+                    core.metrics.delivered(partner, handed_over.elapsed());
                     // The copy first: once the receipt is stored this bundle is
                     // never sent again, so nothing would write the copy later.
                     write_evidence(core, &format!("to-{partner}"), "receipt", first, &receipt);

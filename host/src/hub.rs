@@ -116,6 +116,50 @@ pub enum HubError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    /// A problem that comes from the value of one configuration key, so the
+    /// binary can point at the line that set it.
+    #[error("{source}")]
+    Setting {
+        key: String,
+        #[source]
+        source: Box<HubError>,
+    },
+}
+
+impl HubError {
+    /// The configuration key this problem comes from, if one does.
+    pub fn setting(&self) -> Option<&str> {
+        match self {
+            HubError::Setting { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    fn at(key: impl Into<String>, error: impl Into<HubError>) -> HubError {
+        HubError::Setting {
+            key: key.into(),
+            source: Box::new(error.into()),
+        }
+    }
+
+    /// Ties a problem reported by file to the key naming the file.
+    fn about_files(self, settings: &Settings) -> HubError {
+        use crate::tls::TlsError;
+        let file = match &self {
+            HubError::Key(KeyError::Read { path, .. } | KeyError::Parse { path, .. })
+            | HubError::Tls(
+                TlsError::Certificate { path, .. }
+                | TlsError::Key { path, .. }
+                | TlsError::Identity { cert: path, .. },
+            ) => Some(path.as_path()),
+            HubError::Plugin(PluginError::Read { path, .. }) => Some(std::path::Path::new(path)),
+            _ => None,
+        };
+        match file.and_then(|f| settings.key_naming(f)) {
+            Some(key) => HubError::at(key, self),
+            None => self,
+        }
+    }
 }
 
 /// The four plugins a hub runs, loaded together and swapped together.
@@ -155,11 +199,17 @@ pub struct Core {
     /// The removal-order list, keyed by the matcher in use; replaced with the
     /// plugins at a reload.
     removal_list: std::sync::RwLock<Option<Arc<crate::removal::RemovalList>>>,
+    /// What `/metrics` and `/readyz` report beyond the store's counters.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
 /// instantiated and configured). `check-config` runs this; so does start-up.
 fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
+    load_unlocated(settings).map_err(|e| e.about_files(settings))
+}
+
+fn load_unlocated(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
     let signer = Signer::new(keys::load_signing_key(&settings.signing_key)?);
     let mut partner_keys = Keyring::default();
     for p in &settings.partners {
@@ -170,26 +220,40 @@ fn load(settings: &Settings) -> Result<(Signer, Keyring, Plugins), HubError> {
     }
     let partner_urls = crate::tls::partner_client_configs(settings)?;
     let trust = Trust::load(&settings.plugin_trust)?;
+    // A plugin that refuses its `config` table is that table's problem;
+    // any other failure to load is its `component`'s.
+    let plugin = |kind: &'static str| {
+        move |e: PluginError| {
+            let key = match e {
+                PluginError::Configure { .. } => format!("plugins.{kind}.config"),
+                _ => format!("plugins.{kind}.component"),
+            };
+            HubError::at(key, e)
+        }
+    };
     let plugins = Plugins {
-        normaliser: Arc::new(Normaliser::load(&settings.normaliser, &trust, Vec::new())?),
-        eligibility: Arc::new(Eligibility::load(
-            &settings.eligibility,
-            &trust,
-            Vec::new(),
-        )?),
-        matcher: Arc::new(Matcher::load(&settings.matcher, &trust, Vec::new())?),
-        transport: Arc::new(Transport::load_for_partners(
-            &settings.transport,
-            &trust,
-            partner_urls,
-        )?),
+        normaliser: Arc::new(
+            Normaliser::load(&settings.normaliser, &trust, Vec::new())
+                .map_err(plugin("normaliser"))?,
+        ),
+        eligibility: Arc::new(
+            Eligibility::load(&settings.eligibility, &trust, Vec::new())
+                .map_err(plugin("eligibility"))?,
+        ),
+        matcher: Arc::new(
+            Matcher::load(&settings.matcher, &trust, Vec::new()).map_err(plugin("matcher"))?,
+        ),
+        transport: Arc::new(
+            Transport::load_for_partners(&settings.transport, &trust, partner_urls)
+                .map_err(plugin("transport"))?,
+        ),
     };
     Ok((signer, partner_keys, plugins))
 }
 
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
-    crate::tls::HubTls::load(settings)?;
+    crate::tls::HubTls::load(settings).map_err(|e| HubError::from(e).about_files(settings))?;
     access(settings)?;
     let (_, _, plugins) = load(settings)?;
     crate::removal::load_configured(settings.removal_orders.as_deref(), &plugins.matcher)?;
@@ -203,11 +267,14 @@ fn access(settings: &Settings) -> Result<crate::auth::Access, HubError> {
             "ANONYMOUS ACCESS: requests without a credential get every role ([access] allow_anonymous = true); for local development only"
         );
     }
-    Ok(crate::auth::Access::load(
-        &a.tokens,
-        &a.client_certs,
-        a.allow_anonymous,
-    )?)
+    crate::auth::Access::load(&a.tokens, &a.client_certs, a.allow_anonymous).map_err(|e| {
+        // Point at the certificate of the entry named in the error.
+        let crate::auth::AccessError::Cert { name, .. } = &e;
+        match a.client_certs.iter().position(|c| &c.name == name) {
+            Some(i) => HubError::at(format!("access.client_cert[{i}].cert"), e),
+            None => e.into(),
+        }
+    })
 }
 
 impl Core {
@@ -215,17 +282,23 @@ impl Core {
         crate::plugins::set_compiled_cache(settings.data_dir.join("compiled"));
         crate::plugins::set_max_stack(settings.plugin_trust.max_stack_kib);
         let (signer, partner_keys, plugins) = load(&settings)?;
-        let tls = crate::tls::HubTls::load(&settings)?;
-        std::fs::create_dir_all(&settings.data_dir).map_err(|source| HubError::Dir {
-            path: settings.data_dir.clone(),
-            source,
+        let tls = crate::tls::HubTls::load(&settings)
+            .map_err(|e| HubError::from(e).about_files(&settings))?;
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| {
+            let path = settings.data_dir.clone();
+            HubError::at("hub.data_dir", HubError::Dir { path, source })
         })?;
         let access = access(&settings)?;
         let audit = crate::audit::AuditLog::open(&settings.data_dir.join("audit.log"))?;
         let store_dir = settings.data_dir.join("store");
-        let store = Store::open(&store_dir).map_err(|source| HubError::Store {
-            path: store_dir,
-            source,
+        let store = Store::open(&store_dir).map_err(|source| {
+            HubError::at(
+                "hub.data_dir",
+                HubError::Store {
+                    path: store_dir,
+                    source,
+                },
+            )
         })?;
         let removal_list =
             crate::removal::load_configured(settings.removal_orders.as_deref(), &plugins.matcher)?;
@@ -251,6 +324,7 @@ impl Core {
             access,
             audit,
             removal_list: std::sync::RwLock::new(removal_list.map(Arc::new)),
+            metrics: Default::default(),
         })
     }
 
@@ -321,6 +395,7 @@ impl Core {
 
     /// Records the outcome of a delivery attempt to `partner` for the status.
     pub fn note_delivery(&self, partner: &str, error: Option<String>) {
+        self.metrics.delivery_attempt(partner, error.as_deref());
         let mut errors = self
             .delivery_errors
             .lock()
@@ -400,7 +475,7 @@ impl Hub {
         let addr = settings.listen;
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| HubError::Listen { addr, source })?;
+            .map_err(|source| HubError::at("hub.listen", HubError::Listen { addr, source }))?;
         let hub = Hub::start(settings, listener).await?;
         #[cfg(unix)]
         {

@@ -15,6 +15,7 @@
 //! - [`exchange`]: the bundler (send) and the receiving side.
 //! - [`matching`]: links received exits to our entries.
 //! - [`report`]: status and the joint-report figures.
+//! - [`metrics`], [`health`]: what monitoring sees (`/metrics`, `/readyz`).
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
 //! - [`insights`]: overstays and one person's travel history and presence,
@@ -33,11 +34,13 @@ pub mod demo;
 pub mod exchange;
 pub mod fixtures;
 pub mod generator;
+pub mod health;
 pub mod hub;
 pub mod ingest;
 pub mod insights;
 pub mod keys;
 pub mod matching;
+pub mod metrics;
 pub mod plugins;
 pub mod presence;
 pub mod record;

@@ -42,10 +42,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run one hub from its TOML configuration.
+    /// Run one hub from its TOML configuration, until SIGTERM or Ctrl-C
+    /// (work in flight is finished first; SIGHUP reloads the plugins).
     Serve {
         #[arg(long)]
         config: PathBuf,
+        /// `text` for people, `json` for a log collector: one JSON object per
+        /// line, with the event's fields at the top level.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
     },
     /// Check a hub configuration file and say what is wrong with it.
     CheckConfig { file: PathBuf },
@@ -248,6 +253,12 @@ enum QuarantineAction {
     Retry,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum NoiseArg {
     Light,
@@ -257,23 +268,40 @@ enum NoiseArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_level = match cli.command {
-        Command::Serve { .. } => "info",
-        _ => "warn",
+    let (default_level, format) = match cli.command {
+        Command::Serve { log_format, .. } => ("info", log_format),
+        _ => ("warn", LogFormat::Text),
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        // Flattened, so a collector finds `message`, `partner`, `hub`...
+        // beside `timestamp`, `level` and `target`, not under `fields`.
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match run(cli.command) {
         Ok(code) => code,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A hub error said for people: at the line of the configuration key it
+/// comes from, when it comes from one.
+fn located(settings: &Settings, e: entrex::hub::HubError) -> String {
+    match e.setting() {
+        Some(key) => settings.error_at(key, e.to_string()).to_string(),
+        None => match &settings.source {
+            Some(file) => format!("{}: {e}", file.display()),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -321,16 +349,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 ExitCode::FAILURE
             })
         }
-        Command::Serve { config } => {
+        Command::Serve { config, .. } => {
             let settings = Settings::load(&config).map_err(|e| e.to_string())?;
             runtime()
-                .block_on(Hub::serve(settings))
-                .map_err(|e| e.to_string())?;
+                .block_on(Hub::serve(settings.clone()))
+                .map_err(|e| located(&settings, e))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { file } => {
             let settings = Settings::load(&file).map_err(|e| e.to_string())?;
-            entrex::hub::check(&settings).map_err(|e| format!("{}: {e}", file.display()))?;
+            entrex::hub::check(&settings).map_err(|e| located(&settings, e))?;
             if let Some(warning) = entrex::tls::plain_http_warning(&settings) {
                 eprintln!("warning: {}: {warning}", file.display());
             }

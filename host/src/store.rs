@@ -556,6 +556,21 @@ impl Store {
         Ok(read_u64(self.meta.get(name)?))
     }
 
+    /// Writes `marker` under the meta key `readiness_probe`, reads it back
+    /// and flushes: readiness (`GET /readyz`) asks the store, not the disk's
+    /// free space, whether it still takes durable writes.
+    pub fn probe(&self, marker: u64) -> Result<()> {
+        self.meta.insert("readiness_probe", &be(marker))?;
+        let read = read_u64(self.meta.get("readiness_probe")?);
+        if read != marker {
+            return Err(StoreError::Corrupt {
+                what: "readiness probe",
+                detail: format!("wrote {marker}, read {read}"),
+            });
+        }
+        self.flush()
+    }
+
     /// All counters, for status pages and reports.
     pub fn counters(&self) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();

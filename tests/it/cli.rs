@@ -238,7 +238,7 @@ fn a_bad_config_is_refused_with_the_file_and_the_key() {
     // An unknown key: the file, the line, the key.
     refused(
         example.replace("listen = ", "lisen = "),
-        &["hub.toml", "line 7", "lisen"],
+        &["hub.toml:7:1", "lisen", "did you mean `listen`"],
     );
     // A plugin that is not embedded: which ones are.
     refused(

@@ -3,9 +3,12 @@
 
 mod access;
 mod cli;
+mod config;
 mod exchange;
 mod faults;
 mod insights;
+mod openapi;
+mod ops;
 mod plugins;
 mod proxy;
 mod support;
