@@ -147,6 +147,8 @@ pub struct Core {
     pub access: crate::auth::Access,
     /// Reads of personal data and administrative actions (`<data_dir>/audit.log`).
     pub audit: crate::audit::AuditLog,
+    /// The totals sampled over the last hour, for the status's throughput.
+    pub throughput: crate::throughput::History,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -231,6 +233,7 @@ impl Core {
             delivery_errors: Default::default(),
             access,
             audit,
+            throughput: Default::default(),
         })
     }
 
@@ -321,6 +324,10 @@ impl Hub {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::api::serve(core.clone(), listener, stopped.clone()));
+        tasks.spawn(crate::throughput::run_sampler(
+            core.clone(),
+            stopped.clone(),
+        ));
         for partner in core.partner_ids.clone() {
             tasks.spawn(crate::exchange::run_bundler(
                 core.clone(),

@@ -17,6 +17,7 @@
 //! - [`report`]: status and the joint-report figures.
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
+//! - [`throughput`]: the totals sampled over the last hour (records per second).
 //! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
@@ -39,5 +40,6 @@ pub mod presence;
 pub mod record;
 pub mod report;
 pub mod store;
+pub mod throughput;
 pub mod tls;
 pub mod verify;

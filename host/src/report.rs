@@ -37,6 +37,9 @@ pub struct Status {
     /// The audit log's head: compare a copy with `entrex audit verify --head`.
     #[serde(default)]
     pub audit: Option<crate::audit::Head>,
+    /// The running totals over the last hour, for records per second.
+    #[serde(default)]
+    pub throughput: crate::throughput::Throughput,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -69,6 +72,12 @@ pub struct PartnerStatus {
     /// refusal); absent once a delivery succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_error: Option<String>,
+    /// The newest bundle sealed for the partner, and when it was acknowledged.
+    #[serde(default)]
+    pub last_bundle_sent: Option<crate::store::BundleSummary>,
+    /// The newest bundle received from the partner.
+    #[serde(default)]
+    pub last_bundle_received: Option<crate::store::BundleSummary>,
 }
 
 pub fn status(core: &Core) -> Result<Status, StoreError> {
@@ -105,6 +114,8 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(p)
                 .cloned(),
+            last_bundle_sent: s.last_bundle_out(p)?,
+            last_bundle_received: s.last_bundle_in(p)?,
         });
     }
     Ok(Status {
@@ -124,6 +135,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             .saturating_sub(s.counter(counter::RELEASED)?),
         partners,
         audit: Some(core.audit.head()),
+        throughput: core.throughput.with(crate::throughput::Sample::take(core)?),
         plugins: {
             let p = core.plugins();
             vec![
