@@ -6,6 +6,7 @@
 //! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
 //! | `GET /v1/status` | operators | counters and queue depths |
 //! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=` as unix seconds) |
+//! | `GET /v1/report/breakdown` | analysts | reconciliation per period and per port (`?from=&to=&step=`) |
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
@@ -158,6 +159,7 @@ async fn handle(
         }
         (&Method::GET, "/v1/status") => status(core).await,
         (&Method::GET, "/v1/report") => report(core, req).await,
+        (&Method::GET, "/v1/report/breakdown") => report_breakdown(core, req).await,
         (&Method::GET, "/v1/quarantine") => quarantine_list(core).await,
         (&Method::POST, "/v1/plugins/reload") => reload(core).await,
         (&Method::POST, "/v1/quarantine/retry") => quarantine_retry(core).await,
@@ -512,6 +514,45 @@ async fn report(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
     }
     match tokio::task::spawn_blocking(move || crate::report::joint_report(&core, from, to)).await {
         Ok(Ok(report)) => json(StatusCode::OK, &report),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `?from=&to=&step=`, each in seconds and optional.
+async fn report_breakdown(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let (mut from, mut to, mut step) = (None, None, None);
+    for (k, v) in query_params(req.uri().query()) {
+        let slot = match k.as_str() {
+            "from" => &mut from,
+            "to" => &mut to,
+            "step" => &mut step,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown query parameter {k:?}; use from= and to= (unix seconds) and step= (seconds, whole hours)"
+                    ),
+                );
+            }
+        };
+        match v.parse::<i64>() {
+            Ok(n) => *slot = Some(n),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("{k}={v:?} is not a whole number of seconds, e.g. {k}=86400"),
+                );
+            }
+        }
+    }
+    let result =
+        tokio::task::spawn_blocking(move || crate::report::breakdown(&core, from, to, step)).await;
+    match result {
+        Ok(Ok(breakdown)) => json(StatusCode::OK, &breakdown),
+        Ok(Err(crate::report::BreakdownError::BadRequest(why))) => {
+            error(StatusCode::BAD_REQUEST, why)
+        }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

@@ -78,6 +78,7 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
         ("POST", "/v1/partner/bundles") => needs(Role::Partner),
         ("GET", "/v1/status") => needs(Role::Operator),
         ("GET", "/v1/report") => needs(Role::Analyst),
+        ("GET", "/v1/report/breakdown") => needs(Role::Analyst),
         // Whole source records, as the plugin failed on them.
         ("GET", "/v1/quarantine") => personal(Role::Operator),
         ("POST", "/v1/quarantine/retry") => admin(Role::Operator),
