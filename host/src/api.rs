@@ -11,6 +11,7 @@
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
 //! | `GET /healthz` | monitoring | liveness |
+//! | `GET /dashboard` | anyone (static, no data) | the operators' page; its data needs an operator + analyst token |
 //!
 //! Errors are JSON `{"error": "..."}` with a status that says whose fault it is.
 //!
@@ -144,6 +145,10 @@ async fn handle(
     let Some(policy) = auth::policy(req.method(), &path) else {
         return Ok(unrouted(req.method(), &path));
     };
+    if policy.public {
+        // The dashboard's static files: no credential, no data (`auth`).
+        return Ok(crate::dashboard::serve(&path).unwrap_or_else(|| unrouted(req.method(), &path)));
+    }
     let principal = match admit(&core, &peer, &policy, &req) {
         Ok(p) => p,
         Err(refusal) => return Ok(*refusal),

@@ -18,7 +18,8 @@
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
 //! - [`throughput`]: the totals sampled over the last hour (records per second).
-//! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
+//! - [`api`]: the HTTP API; [`dashboard`]: the operators' page it serves;
+//!   [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod auth;
 pub mod bundle;
 pub mod client;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod exchange;
 pub mod fixtures;
