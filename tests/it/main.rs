@@ -3,6 +3,7 @@
 
 mod access;
 mod cli;
+mod dashboard;
 mod exchange;
 mod faults;
 mod plugins;
