@@ -7,6 +7,7 @@
 //! | `POST /v1/partner/bundles` | partner hubs | a signed bundle; answered with a signed receipt |
 //! | `GET /v1/status` | operators | counters and queue depths |
 //! | `GET /v1/report` | analysts | the joint-report figures (`?from=&to=&by=day\|week\|month&port=`) |
+//! | `GET /v1/report/breakdown` | analysts | reconciliation per period and per port (`?from=&to=&step=`), for the dashboard |
 //! | `GET /v1/quarantine` | operators | records a plugin failed on, with why |
 //! | `POST /v1/quarantine/retry` | operators | run them through the pipeline again |
 //! | `POST /v1/plugins/reload` | operators | load the configured plugins again, canary, swap |
@@ -20,6 +21,7 @@
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
 //! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
+//! | `GET /dashboard` (+ its script, style, icon) | anyone (static, no data) | the operators' page; its data needs an operator + analyst credential |
 //!
 //! [`ROUTES`] is the authoritative list; `docs/openapi.json` describes each.
 //!
@@ -174,6 +176,9 @@ pub enum Endpoint {
     RemovalFlags,
     RemovalDecision,
     TravelHistory,
+    ReportBreakdown,
+    /// The dashboard's page and its static files (public: no data).
+    Dashboard,
 }
 
 /// Every route the server answers, and nothing else: requests are
@@ -202,6 +207,11 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
         Endpoint::RemovalDecision,
     ),
     ("GET", "/v1/travel-history", Endpoint::TravelHistory),
+    ("GET", "/v1/report/breakdown", Endpoint::ReportBreakdown),
+    ("GET", "/dashboard", Endpoint::Dashboard),
+    ("GET", "/dashboard/dashboard.js", Endpoint::Dashboard),
+    ("GET", "/dashboard/dashboard.css", Endpoint::Dashboard),
+    ("GET", "/dashboard/icon.svg", Endpoint::Dashboard),
 ];
 
 async fn handle(
@@ -217,6 +227,10 @@ async fn handle(
     let response = match route {
         // Every route has a policy (a test checks); one without is closed.
         Some((_, _, endpoint)) => match auth::policy(&method, &path) {
+            // The dashboard's static files: no credential, no data (`auth`).
+            Some(policy) if policy.public => {
+                crate::dashboard::serve(&path).unwrap_or_else(|| unrouted(&method, &path))
+            }
             Some(policy) => match admit(&core, &peer, &policy, &req) {
                 Ok(principal) => dispatch(core.clone(), *endpoint, principal, req).await,
                 Err(refusal) => *refusal,
@@ -261,6 +275,9 @@ async fn dispatch(
         Endpoint::Healthz => text(StatusCode::OK, "ok\n"),
         Endpoint::Readyz => readyz(core).await,
         Endpoint::Metrics => metrics(core).await,
+        Endpoint::ReportBreakdown => report_breakdown(core, req).await,
+        Endpoint::Dashboard => crate::dashboard::serve(req.uri().path())
+            .unwrap_or_else(|| unrouted(req.method(), req.uri().path())),
         Endpoint::Overstays => insights::overstays(core, req).await,
         Endpoint::RemovalFlags => insights::removal_flags(core, req).await,
         Endpoint::RemovalDecision => insights::removal_decision(core, req).await,
@@ -630,6 +647,45 @@ async fn post_bundle(
 async fn status(core: Arc<Core>) -> Response<Body> {
     match tokio::task::spawn_blocking(move || crate::report::status(&core)).await {
         Ok(Ok(status)) => json(StatusCode::OK, &status),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `?from=&to=&step=`, each in seconds and optional.
+async fn report_breakdown(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let (mut from, mut to, mut step) = (None, None, None);
+    for (k, v) in query_params(req.uri().query()) {
+        let slot = match k.as_str() {
+            "from" => &mut from,
+            "to" => &mut to,
+            "step" => &mut step,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown query parameter {k:?}; use from= and to= (unix seconds) and step= (seconds, whole hours)"
+                    ),
+                );
+            }
+        };
+        match v.parse::<i64>() {
+            Ok(n) => *slot = Some(n),
+            Err(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("{k}={v:?} is not a whole number of seconds, e.g. {k}=86400"),
+                );
+            }
+        }
+    }
+    let result =
+        tokio::task::spawn_blocking(move || crate::report::breakdown(&core, from, to, step)).await;
+    match result {
+        Ok(Ok(breakdown)) => json(StatusCode::OK, &breakdown),
+        Ok(Err(crate::report::BreakdownError::BadRequest(why))) => {
+            error(StatusCode::BAD_REQUEST, why)
+        }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

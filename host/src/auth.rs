@@ -8,6 +8,14 @@
 //! may carry several roles. Every request needs a credential, `/healthz`
 //! included; a route missing from [`policy`] is refused, so a new endpoint is
 //! closed until someone decides who may call it.
+//!
+//! One exception, and only one: the operators' dashboard's static files
+//! (`/dashboard` and its script, style and icon, [`crate::dashboard`]) are
+//! [`Policy::public`], served without a credential, because a browser cannot
+//! send a bearer token when it navigates to a page. They are constants
+//! compiled into the binary and hold no data: the page's script asks the
+//! operator for a token and fetches `/v1/status` and `/v1/report/breakdown`
+//! with it, like any other client. No other route may be public.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -51,6 +59,9 @@ pub struct Policy {
     pub personal_data: bool,
     /// The route changes the hub's state or configuration: audited.
     pub administrative: bool,
+    /// No credential is asked for. Only the dashboard's static files, which
+    /// hold no data (see the module's documentation).
+    pub public: bool,
 }
 
 const fn needs(role: Role) -> Policy {
@@ -58,8 +69,17 @@ const fn needs(role: Role) -> Policy {
         role: Some(role),
         personal_data: false,
         administrative: false,
+        public: false,
     }
 }
+
+/// Static content with no data, for anyone.
+const PUBLIC: Policy = Policy {
+    role: None,
+    personal_data: false,
+    administrative: false,
+    public: true,
+};
 
 /// The policy of every route the hub serves. `None` for a route it does not
 /// know (answered 404/405 by the router, never reached unauthenticated).
@@ -78,6 +98,7 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
         ("POST", "/v1/partner/bundles") => needs(Role::Partner),
         ("GET", "/v1/status") => needs(Role::Operator),
         ("GET", "/v1/report") => needs(Role::Analyst),
+        ("GET", "/v1/report/breakdown") => needs(Role::Analyst),
         // Whole source records, as the plugin failed on them.
         ("GET", "/v1/quarantine") => personal(Role::Operator),
         ("POST", "/v1/quarantine/retry") => admin(Role::Operator),
@@ -96,9 +117,12 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
             role: None,
             personal_data: false,
             administrative: false,
+            public: false,
         },
         // Counters per partner and plugin: what operators see in the status.
         ("GET", "/metrics") => needs(Role::Operator),
+        // The dashboard's page, script, style and icon: constants, no data.
+        ("GET", path) if crate::dashboard::asset(path).is_some() => PUBLIC,
         _ => return None,
     })
 }
@@ -378,6 +402,30 @@ mod tests {
             purpose(Some("from=1&purpose=case%20114+review")).unwrap(),
             "case 114 review"
         );
+    }
+
+    #[test]
+    fn only_the_dashboards_static_files_are_public() {
+        for (path, _) in crate::dashboard::ASSETS {
+            let p = policy(&Method::GET, path).unwrap();
+            assert!(p.public && p.role.is_none(), "{path}");
+            assert!(!p.personal_data && !p.administrative);
+            assert!(policy(&Method::POST, path).is_none(), "{path}");
+        }
+        for path in [
+            "/v1/status",
+            "/v1/report",
+            "/v1/report/breakdown",
+            "/healthz",
+            "/dashboard/",
+            "/dashboard/../v1/status",
+            "/dashboard/other.js",
+        ] {
+            assert!(
+                policy(&Method::GET, path).is_none_or(|p| !p.public),
+                "{path} must not be public"
+            );
+        }
     }
 
     #[test]

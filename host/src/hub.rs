@@ -201,6 +201,8 @@ pub struct Core {
     removal_list: std::sync::RwLock<Option<Arc<crate::removal::RemovalList>>>,
     /// What `/metrics` and `/readyz` report beyond the store's counters.
     pub metrics: crate::metrics::Metrics,
+    /// The totals sampled over the last hour, for the status's throughput.
+    pub throughput: crate::throughput::History,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -325,6 +327,7 @@ impl Core {
             audit,
             removal_list: std::sync::RwLock::new(removal_list.map(Arc::new)),
             metrics: Default::default(),
+            throughput: Default::default(),
         })
     }
 
@@ -439,6 +442,10 @@ impl Hub {
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::api::serve(core.clone(), listener, stopped.clone()));
         tasks.spawn(crate::retention::run_purger(core.clone(), stopped.clone()));
+        tasks.spawn(crate::throughput::run_sampler(
+            core.clone(),
+            stopped.clone(),
+        ));
         for partner in core.partner_ids.clone() {
             tasks.spawn(crate::exchange::run_bundler(
                 core.clone(),

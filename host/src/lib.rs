@@ -21,7 +21,9 @@
 //! - [`insights`]: overstays and one person's travel history and presence,
 //!   for analysts; [`removal`]: the hub's removal-order list, screened
 //!   against received records, flags for a person to confirm.
-//! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
+//! - [`throughput`]: the totals sampled over the last hour (records per second).
+//! - [`api`]: the HTTP API; [`dashboard`]: the operators' page it serves;
+//!   [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
 
 pub mod api;
@@ -30,6 +32,7 @@ pub mod auth;
 pub mod bundle;
 pub mod client;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod exchange;
 pub mod fixtures;
@@ -48,5 +51,6 @@ pub mod removal;
 pub mod report;
 pub mod retention;
 pub mod store;
+pub mod throughput;
 pub mod tls;
 pub mod verify;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::hub::Core;
 use crate::presence::{Day, SECONDS_PER_DAY, day_from_ymd, day_of, ymd};
 use crate::record::Timestamp;
-use crate::store::{Band, Cell, StoreError, counter};
+use crate::store::{Band, Cell, StoreError, counter, in_period};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Status {
@@ -46,6 +46,9 @@ pub struct Status {
     /// The audit log's head: compare a copy with `entrex audit verify --head`.
     #[serde(default)]
     pub audit: Option<crate::audit::Head>,
+    /// The running totals over the last hour, for records per second.
+    #[serde(default)]
+    pub throughput: crate::throughput::Throughput,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -82,6 +85,12 @@ pub struct PartnerStatus {
     /// the hub has no list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removal_screened_upto: Option<u64>,
+    /// The newest bundle sealed for the partner, and when it was acknowledged.
+    #[serde(default)]
+    pub last_bundle_sent: Option<crate::store::BundleSummary>,
+    /// The newest bundle received from the partner.
+    #[serde(default)]
+    pub last_bundle_received: Option<crate::store::BundleSummary>,
 }
 
 pub fn status(core: &Core) -> Result<Status, StoreError> {
@@ -122,6 +131,8 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
                 Some(_) => Some(s.removal_cursor(p)?),
                 None => None,
             },
+            last_bundle_sent: s.last_bundle_out(p)?,
+            last_bundle_received: s.last_bundle_in(p)?,
         });
     }
     Ok(Status {
@@ -141,6 +152,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
             .saturating_sub(s.counter(counter::RELEASED)?),
         partners,
         audit: Some(core.audit.head()),
+        throughput: core.throughput.with(crate::throughput::Sample::take(core)?),
         plugins: {
             let p = core.plugins();
             vec![
@@ -798,6 +810,239 @@ pub fn person_export(core: &Core, country: &str, number: &str) -> Result<PersonE
         document_number: number.to_owned(),
         crossings,
         received,
+    })
+}
+
+/// Reconciliation broken down over time and by port, for the dashboard's
+/// charts: the joint report's received-exit figures, per partner, per period
+/// of `step` seconds and per port of entry into the partner's country (which
+/// is where the traveller left ours).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub hub: String,
+    /// The periods' edges: the request's `from..to` (else the span of the
+    /// records held) widened to whole multiples of `step` since the epoch
+    /// (whole UTC hours, days). Only records inside the request's `from..to`
+    /// are counted, so periods at the edges may be partly empty. `None`
+    /// when there is nothing to count.
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub step: i64,
+    pub partners: Vec<PartnerBreakdown>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PartnerBreakdown {
+    pub partner: String,
+    /// Over the whole of `from..to`: equal to the joint report's direction.
+    #[serde(flatten)]
+    pub total: Reconciliation,
+    /// Oldest first, one per step, empty periods included.
+    pub periods: Vec<PeriodReconciliation>,
+    /// By port code, ports with the most exit records first.
+    pub ports: Vec<PortReconciliation>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub exit_records_received: u64,
+    pub exits_reconciled: u64,
+    pub exits_in_review: u64,
+    /// `exits_reconciled / exit_records_received`; `None` with no records.
+    pub reconciliation_rate: Option<f64>,
+}
+
+impl Reconciliation {
+    fn add(&mut self, band: Option<Band>) {
+        self.exit_records_received += 1;
+        match band {
+            Some(Band::Link) => self.exits_reconciled += 1,
+            Some(Band::Review) => self.exits_in_review += 1,
+            None => {}
+        }
+    }
+
+    fn merge(&mut self, other: &Reconciliation) {
+        self.exit_records_received += other.exit_records_received;
+        self.exits_reconciled += other.exits_reconciled;
+        self.exits_in_review += other.exits_in_review;
+    }
+
+    fn with_rate(mut self) -> Reconciliation {
+        let n = self.exit_records_received;
+        self.reconciliation_rate = (n > 0).then(|| self.exits_reconciled as f64 / n as f64);
+        self
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PeriodReconciliation {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    #[serde(flatten)]
+    pub figures: Reconciliation,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PortReconciliation {
+    pub port_code: String,
+    #[serde(flatten)]
+    pub figures: Reconciliation,
+}
+
+/// Periods are counted in whole hours, so `step` must be a multiple of this.
+pub const BREAKDOWN_STEP_UNIT: i64 = 3600;
+/// More periods than this in one answer is a mistake (a chart cannot show them).
+pub const BREAKDOWN_MAX_PERIODS: i64 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BreakdownError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One pass over each partner's inbox, as [`joint_report`] makes: each
+/// record is counted into its hour and its port, then hours are summed into
+/// periods of `step` seconds (default: hours for up to two days of records,
+/// else days).
+pub fn breakdown(
+    core: &Core,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
+    step: Option<i64>,
+) -> Result<Breakdown, BreakdownError> {
+    // Ten thousand years either side of 1970: beyond that, arithmetic on the
+    // edges could overflow, and no record is there.
+    const FAR: i64 = 10_000 * 366 * 86_400;
+    if let Some(t) = from.into_iter().chain(to).find(|t| t.abs() > FAR) {
+        return Err(BreakdownError::BadRequest(format!(
+            "{t} is too far from today to be a time; give unix seconds"
+        )));
+    }
+    if let Some(step) = step
+        && (step <= 0 || step > FAR || step % BREAKDOWN_STEP_UNIT != 0)
+    {
+        return Err(BreakdownError::BadRequest(format!(
+            "step={step} is not a whole number of hours; give seconds, e.g. step=3600 (hours) or step=86400 (days)"
+        )));
+    }
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(BreakdownError::BadRequest(format!(
+            "from={f} is not before to={t}"
+        )));
+    }
+    let s = &core.store;
+    // Per partner: (hour → figures, port → figures, total).
+    let mut scanned = Vec::new();
+    let (mut first_hour, mut last_hour) = (i64::MAX, i64::MIN);
+    for p in &core.partner_ids {
+        let mut hours: BTreeMap<i64, Reconciliation> = BTreeMap::new();
+        let mut ports: BTreeMap<String, Reconciliation> = BTreeMap::new();
+        let mut total = Reconciliation::default();
+        let mut next = 1;
+        loop {
+            let chunk = s.inbox_from(p, next, SCAN_CHUNK)?;
+            let Some(&(last, _)) = chunk.last() else {
+                break;
+            };
+            for (seq, entry) in &chunk {
+                let crate::record::Entry::Record(record) = entry else {
+                    continue;
+                };
+                if !in_period(record.entered_at, from, to) {
+                    continue;
+                }
+                let band = s.match_for(p, *seq)?.map(|m| m.band);
+                let hour = record.entered_at.div_euclid(BREAKDOWN_STEP_UNIT);
+                first_hour = first_hour.min(hour);
+                last_hour = last_hour.max(hour);
+                hours.entry(hour).or_default().add(band);
+                ports.entry(record.port_code.clone()).or_default().add(band);
+                total.add(band);
+            }
+            next = last + 1;
+        }
+        scanned.push((p.clone(), hours, ports, total));
+    }
+    let span_hours = if first_hour <= last_hour {
+        last_hour - first_hour + 1
+    } else {
+        0
+    };
+    let step = step.unwrap_or(if span_hours <= 48 {
+        BREAKDOWN_STEP_UNIT
+    } else {
+        24 * BREAKDOWN_STEP_UNIT
+    });
+    // The periods' edges: the request's, or the records' span, on whole steps.
+    let start = from
+        .or((span_hours > 0).then_some(first_hour * BREAKDOWN_STEP_UNIT))
+        .map(|t| t.div_euclid(step) * step);
+    let end = to
+        .or((span_hours > 0).then_some((last_hour + 1) * BREAKDOWN_STEP_UNIT))
+        .map(|t| t.div_euclid(step) * step + if t.rem_euclid(step) == 0 { 0 } else { step });
+    let periods = match (start, end) {
+        (Some(a), Some(b)) => (b - a) / step,
+        _ => 0,
+    };
+    if periods > BREAKDOWN_MAX_PERIODS {
+        return Err(BreakdownError::BadRequest(format!(
+            "{periods} periods of {step} s; at most {BREAKDOWN_MAX_PERIODS}: choose a longer step or a shorter span"
+        )));
+    }
+    let partners = scanned
+        .into_iter()
+        .map(|(partner, hours, ports, total)| {
+            let periods = match (start, end) {
+                (Some(start), Some(end)) => (start..end)
+                    .step_by(step as usize)
+                    .map(|p_from| {
+                        let mut figures = Reconciliation::default();
+                        let hour_range =
+                            p_from / BREAKDOWN_STEP_UNIT..(p_from + step) / BREAKDOWN_STEP_UNIT;
+                        for (_, h) in hours.range(hour_range) {
+                            figures.merge(h);
+                        }
+                        PeriodReconciliation {
+                            from: p_from,
+                            to: p_from + step,
+                            figures: figures.with_rate(),
+                        }
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let mut ports: Vec<PortReconciliation> = ports
+                .into_iter()
+                .map(|(port_code, figures)| PortReconciliation {
+                    port_code,
+                    figures: figures.with_rate(),
+                })
+                .collect();
+            ports.sort_by(|a, b| {
+                b.figures
+                    .exit_records_received
+                    .cmp(&a.figures.exit_records_received)
+                    .then_with(|| a.port_code.cmp(&b.port_code))
+            });
+            PartnerBreakdown {
+                partner,
+                total: total.with_rate(),
+                periods,
+                ports,
+            }
+        })
+        .collect();
+    Ok(Breakdown {
+        hub: core.settings.hub_id.clone(),
+        from: start,
+        to: end,
+        step,
+        partners,
     })
 }
 

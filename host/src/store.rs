@@ -353,6 +353,12 @@ struct SentBundle {
     /// hash and the receipt, which is all the evidence chain needs.
     #[serde(default, with = "serde_bytes")]
     purged_head: Option<Vec<u8>>,
+    /// When it was sealed and when its receipt was stored, for operators
+    /// (absent in bundles stored before these were kept).
+    #[serde(default)]
+    sealed_at: Option<Timestamp>,
+    #[serde(default)]
+    acknowledged_at: Option<Timestamp>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -365,6 +371,24 @@ struct ReceivedBundle {
     receipt: Vec<u8>,
     #[serde(default, with = "serde_bytes")]
     purged_head: Option<Vec<u8>>,
+    #[serde(default)]
+    received_at: Option<Timestamp>,
+}
+
+/// The newest bundle sealed for, or received from, a partner: what an
+/// operator looks at to see that the exchange moves.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleSummary {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// Sealed (sent) or stored (received); `None` for bundles stored by a
+    /// hub version that did not keep the time.
+    pub at: Option<Timestamp>,
+    /// Sent bundles: when the partner's verified receipt was stored; `None`
+    /// while it is awaited. Always `None` for received bundles (the receipt
+    /// is given when the bundle is stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<Timestamp>,
 }
 
 const CHUNKS_SENT: u8 = b'o';
@@ -1007,6 +1031,8 @@ impl Store {
             chunks: chunk_count(bundle),
             receipt: None,
             purged_head: None,
+            sealed_at: Some(crate::exchange::now()),
+            acknowledged_at: None,
         });
         use sled::Transactional;
         (&self.bundles_out, &self.chunks)
@@ -1080,6 +1106,7 @@ impl Store {
         last: u64,
         receipt: &[u8],
     ) -> Result<()> {
+        let acknowledged_at = crate::exchange::now();
         use sled::Transactional;
         (&self.meta, &self.bundles_out, &self.outbox, &self.derived)
             .transaction(|(meta, bundles, outbox, derived)| {
@@ -1092,6 +1119,7 @@ impl Store {
                 let mut sent: SentBundle = serde_cbor::from_slice(&v)
                     .map_err(|_| ConflictableTransactionError::Abort("corrupt sent bundle"))?;
                 sent.receipt = Some(receipt.to_vec());
+                sent.acknowledged_at = Some(acknowledged_at);
                 bundles.insert(key, encode(&sent))?;
                 let upto = counter::sent_upto(partner);
                 if tx_get_u64(meta, &upto)? < last {
@@ -1136,6 +1164,7 @@ impl Store {
     ) -> Result<Received> {
         let sha = crate::bundle::sha256(bundle);
         let receipt = make_receipt();
+        let received_at = crate::exchange::now();
         use sled::Transactional;
         let outcome = (
             &self.meta,
@@ -1237,6 +1266,7 @@ impl Store {
                         chunks: chunk_count(bundle),
                         receipt: receipt.clone(),
                         purged_head: None,
+                        received_at: Some(received_at),
                     }),
                 )?;
                 meta.insert(next_key.as_str(), &be(last + 1))?;
@@ -1256,6 +1286,38 @@ impl Store {
             self.flush()?;
         }
         Ok(outcome)
+    }
+
+    /// The newest bundle sealed for `partner` (acknowledged or not).
+    pub fn last_bundle_out(&self, partner: &str) -> Result<Option<BundleSummary>> {
+        let range = partner_key(partner, 0)..partner_key(partner, u64::MAX);
+        let Some(kv) = self.bundles_out.range(range).next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = kv?;
+        let b: SentBundle = decode("sent bundle", &v)?;
+        Ok(Some(BundleSummary {
+            first_seq: seq_of(&k),
+            last_seq: b.last_seq,
+            at: b.sealed_at,
+            acknowledged_at: b.acknowledged_at,
+        }))
+    }
+
+    /// The newest bundle received from `sender` (stored, so verified).
+    pub fn last_bundle_in(&self, sender: &str) -> Result<Option<BundleSummary>> {
+        let range = partner_key(sender, 0)..partner_key(sender, u64::MAX);
+        let Some(kv) = self.bundles_in.range(range).next_back() else {
+            return Ok(None);
+        };
+        let (k, v) = kv?;
+        let b: ReceivedBundle = decode("received bundle", &v)?;
+        Ok(Some(BundleSummary {
+            first_seq: seq_of(&k),
+            last_seq: b.last_seq,
+            at: b.received_at,
+            acknowledged_at: None,
+        }))
     }
 
     /// Moves the partner's acknowledged sequence number back to `to`, so the
