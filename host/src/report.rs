@@ -980,10 +980,10 @@ pub fn breakdown(
     });
     // The periods' edges: the request's, or the records' span, on whole steps.
     let start = from
-        .or((span_hours > 0).then_some(first_hour * BREAKDOWN_STEP_UNIT))
+        .or_else(|| (span_hours > 0).then(|| first_hour * BREAKDOWN_STEP_UNIT))
         .map(|t| t.div_euclid(step) * step);
     let end = to
-        .or((span_hours > 0).then_some((last_hour + 1) * BREAKDOWN_STEP_UNIT))
+        .or_else(|| (span_hours > 0).then(|| (last_hour + 1) * BREAKDOWN_STEP_UNIT))
         .map(|t| t.div_euclid(step) * step + if t.rem_euclid(step) == 0 { 0 } else { step });
     let periods = match (start, end) {
         (Some(a), Some(b)) => (b - a) / step,

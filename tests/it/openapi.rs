@@ -3,8 +3,11 @@
 //! dispatched), and each operation, called on a running pair of hubs with
 //! the document's own examples and with a bad request, answers a status the
 //! document lists, with the documented media type and, for JSON, the
-//! documented required properties; without a credential 401, and with one
-//! lacking the role the document names (`x-entrex-role`) 403.
+//! documented required properties (other media types: the content type
+//! only); without a credential 401, and with one lacking the role the
+//! document names (`x-entrex-role`) 403. The operations with `security: []`
+//! are exactly the public routes (`auth::Policy::public`, the dashboard's
+//! static files): they answer 200 without a credential.
 
 use std::collections::BTreeSet;
 
@@ -29,6 +32,15 @@ fn operations(doc: &Value) -> Vec<(String, String, Value)> {
         }
     }
     out
+}
+
+/// Whether the document says the operation needs no credential
+/// (`security: []`); every operation states its security.
+fn is_public(method: &str, path: &str, operation: &Value) -> bool {
+    let security = operation["security"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{method} {path}: no `security` array"));
+    security.is_empty()
 }
 
 /// Follows a `$ref` to `#/components/schemas/NAME`.
@@ -205,11 +217,34 @@ fn the_document_lists_exactly_the_routes_the_server_answers() {
         unserved.is_empty(),
         "in docs/openapi.json but not served: {unserved:?}"
     );
+    // The operations the document makes public (`security: []`) are
+    // exactly the routes the server serves without a credential.
+    let documented_public: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .filter(|(method, path, operation)| is_public(method, path, operation))
+        .map(|(method, path, _)| (method, path))
+        .collect();
+    let public: BTreeSet<(String, String)> = entrex::api::ROUTES
+        .iter()
+        .filter(|(method, path, _)| {
+            entrex::auth::policy(&method.parse().unwrap(), path).is_some_and(|p| p.public)
+        })
+        .map(|(method, path, _)| (method.to_string(), path.to_string()))
+        .collect();
+    assert_eq!(
+        documented_public, public,
+        "the operations with `security: []` are the public routes"
+    );
     // The role the document names is the one the server requires.
     for (method, path, operation) in operations(&doc) {
         let policy = entrex::auth::policy(&method.parse().unwrap(), &path)
             .unwrap_or_else(|| panic!("{method} {path} has no access policy"));
-        let role = policy.role.map_or("any".to_owned(), |r| r.to_string());
+        let role = if policy.public {
+            assert!(policy.role.is_none(), "{method} {path}: public with a role");
+            "public".to_owned()
+        } else {
+            policy.role.map_or("any".to_owned(), |r| r.to_string())
+        };
         assert_eq!(
             operation["x-entrex-role"].as_str(),
             Some(role.as_str()),
@@ -255,13 +290,20 @@ async fn every_operation_answers_as_the_document_says() {
             assert!(status.is_client_error(), "{method} {path}: {status}");
             check_answer(&doc, op, status, &headers, &answer);
         }
-        // Without a credential: 401. With one lacking the role: 403.
+        // Without a credential: 401, or 200 for a public operation. With
+        // one lacking the role: 403.
+        let public = is_public(&method, &path, &operation);
         let (status, headers, answer) =
             call(&anonymous, &method, &target, media_type, Vec::new()).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        let expected = if public {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "{method} {path} without a credential");
         check_answer(&doc, op, status, &headers, &answer);
         let role = operation["x-entrex-role"].as_str().unwrap();
-        if role != "any" && role != "partner" {
+        if !public && role != "any" && role != "partner" {
             let (status, headers, answer) =
                 call(&as_partner, &method, &target, media_type, Vec::new()).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}");
