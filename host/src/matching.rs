@@ -27,26 +27,39 @@ pub enum MatchError {
 }
 
 /// Matches `partner`'s records as they arrive until `stop` turns true.
-pub async fn run_matcher(core: Arc<Core>, partner: String, mut stop: watch::Receiver<bool>) {
+pub async fn run_matcher(core: Arc<Core>, partner: String, stop: watch::Receiver<bool>) {
+    run_inbox_worker(core, partner, stop, "matching", match_next).await
+}
+
+/// Runs `step` over `partner`'s received records until `stop` turns true:
+/// again at once while it finds work, else when records arrive (or after a
+/// second, or two after a failure, which is logged and retried).
+pub async fn run_inbox_worker<E: std::fmt::Display + Send + 'static>(
+    core: Arc<Core>,
+    partner: String,
+    mut stop: watch::Receiver<bool>,
+    what: &'static str,
+    step: fn(&Core, &str) -> Result<bool, E>,
+) {
     loop {
         if *stop.borrow() {
             return;
         }
         let notified = core.inbox_ready.notified();
-        let step = {
+        let outcome = {
             let core = core.clone();
             let partner = partner.clone();
-            tokio::task::spawn_blocking(move || match_next(&core, &partner)).await
+            tokio::task::spawn_blocking(move || step(&core, &partner)).await
         };
-        let wait = match step {
+        let wait = match outcome {
             Ok(Ok(true)) => continue,
             Ok(Ok(false)) => Duration::from_secs(1),
             Ok(Err(e)) => {
-                tracing::error!(%partner, "matching failed, retrying: {e}");
+                tracing::error!(%partner, "{what} failed, retrying: {e}");
                 Duration::from_secs(2)
             }
             Err(e) => {
-                tracing::error!(%partner, "matching task failed: {e}");
+                tracing::error!(%partner, "{what} task failed: {e}");
                 Duration::from_secs(2)
             }
         };

@@ -21,7 +21,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -551,35 +550,9 @@ const SCREEN_BATCH: usize = 1024;
 
 /// Screens `partner`'s records as they arrive until `stop` turns true. Idle
 /// (but awake to new records) while the hub has no list.
-pub async fn run_screen(core: Arc<Core>, partner: String, mut stop: watch::Receiver<bool>) {
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let notified = core.inbox_ready.notified();
-        let step = {
-            let core = core.clone();
-            let partner = partner.clone();
-            tokio::task::spawn_blocking(move || screen_next(&core, &partner)).await
-        };
-        let wait = match step {
-            Ok(Ok(true)) => continue,
-            Ok(Ok(false)) => Duration::from_secs(1),
-            Ok(Err(e)) => {
-                tracing::error!(%partner, "removal-order screening failed, retrying: {e}");
-                Duration::from_secs(2)
-            }
-            Err(e) => {
-                tracing::error!(%partner, "removal-order screening task failed: {e}");
-                Duration::from_secs(2)
-            }
-        };
-        tokio::select! {
-            _ = notified => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.changed() => {}
-        }
-    }
+pub async fn run_screen(core: Arc<Core>, partner: String, stop: watch::Receiver<bool>) {
+    crate::matching::run_inbox_worker(core, partner, stop, "removal-order screening", screen_next)
+        .await
 }
 
 /// Screens the next batch of `partner`'s records against the list; false
