@@ -15,6 +15,7 @@
 //! - [`exchange`]: the bundler (send) and the receiving side.
 //! - [`matching`]: links received exits to our entries.
 //! - [`report`]: status and the joint-report figures.
+//! - [`reconcile`]: `entrex reconcile`, matching two canonical CSV files in a batch.
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
 //! - [`api`]: the HTTP API; [`hub`] starts and stops all of the above.
@@ -34,6 +35,7 @@ pub mod keys;
 pub mod matching;
 pub mod plugins;
 pub mod presence;
+pub mod reconcile;
 pub mod record;
 pub mod report;
 pub mod store;
