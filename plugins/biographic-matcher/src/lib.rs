@@ -31,6 +31,13 @@ pub const TYPO_SIMILARITY: f64 = 0.9;
 /// names of at least this many letters is a typo too.
 pub const MIN_EDIT_TYPO_LEN: usize = 4;
 
+/// A keyboard slip between names shorter than this (`LI`/`LU`) is as likely
+/// to be two different names as one name mistyped.
+pub const MIN_SLIP_LEN: usize = 3;
+
+/// Sound keys this short (`AN`: `ANA`, `YOON`, `ANNE`...) say too little.
+pub const MIN_PHONETIC_KEY_LEN: usize = 2;
+
 /// Blocking keys use this many leading letters of a name.
 pub const KEY_PREFIX_LEN: usize = 3;
 
@@ -53,6 +60,8 @@ pub struct NameForms {
     forms: Vec<String>,
     /// Skeletons of the generic form's words, for compound family names.
     words: Vec<String>,
+    /// [`names::phonetic_key`] of the generic form.
+    phonetic: String,
 }
 
 impl NameForms {
@@ -75,11 +84,13 @@ impl NameForms {
                 forms.push(form);
             }
         }
+        let phonetic = names::phonetic_key(&generic);
         NameForms {
             mrz,
             generic,
             forms,
             words,
+            phonetic,
         }
     }
 
@@ -110,6 +121,8 @@ pub struct Prepared {
     sex: Sex,
     document_number: String,
     document_country: String,
+    /// `P`, `I` or `C` (see [`document_kind`]).
+    document_kind: String,
 }
 
 /// A birth date with impossible parts treated as unknown, so nothing
@@ -208,7 +221,19 @@ impl Prepared {
                 .map(|c| c.to_ascii_uppercase())
                 .collect(),
             document_country: normalise_country(&r.document_country),
+            document_kind: document_kind(&r.document_type),
         }
+    }
+}
+
+/// ICAO document codes as the matcher compares them: sources write an
+/// identity card `I` or `ID` and a residence card `C` or `AC`.
+fn document_kind(code: &str) -> String {
+    let code = code.trim().to_ascii_uppercase();
+    match code.as_str() {
+        "ID" => "I".into(),
+        "AC" => "C".into(),
+        _ => code,
     }
 }
 
@@ -275,8 +300,14 @@ enum Field {
     /// Equal in some form (`MÜLLER`/`MUELLER`/`MULLER`), or one compound
     /// name contains all the words of the other (`GARCIA`/`GARCIA LOPEZ`).
     Variant,
+    /// Same [`names::phonetic_key`] of at least [`MIN_PHONETIC_KEY_LEN`]
+    /// sounds: another romanisation (`MOHAMMED`/`MUHAMMAD`).
+    Phonetic,
+    /// One slip of the fingers apart ([`names::is_keyboard_slip`]) in some
+    /// forms, the shorter at least [`MIN_SLIP_LEN`] letters.
+    Slip,
     /// Jaro–Winkler at least [`TYPO_SIMILARITY`], or one edit apart (see
-    /// [`MIN_EDIT_TYPO_LEN`]), in some forms.
+    /// [`MIN_EDIT_TYPO_LEN`]), in some forms: a typo, or a similar name.
     Similar,
     /// One side has no such name.
     Missing,
@@ -302,6 +333,13 @@ fn compare_field(a: &NameForms, b: &NameForms) -> Field {
             .iter()
             .flat_map(|x| b.forms.iter().map(move |y| (x, y)))
     };
+    if pairs().any(|(x, y)| x.len().min(y.len()) >= MIN_SLIP_LEN && names::is_keyboard_slip(x, y))
+    {
+        return Field::Slip;
+    }
+    if a.phonetic.len() >= MIN_PHONETIC_KEY_LEN && a.phonetic == b.phonetic {
+        return Field::Phonetic;
+    }
     let similar = pairs().any(|(x, y)| strsim::jaro_winkler(x, y) >= TYPO_SIMILARITY)
         || pairs().any(|(x, y)| {
             x.len().min(y.len()) >= MIN_EDIT_TYPO_LEN && strsim::osa_distance(x, y) <= 1
@@ -328,10 +366,16 @@ pub enum NameLevel {
     Variant,
     /// Given and family names exchanged.
     Swapped,
-    /// One name equal, the other a likely typo (or missing on one side).
+    /// One name equal, the other spelt another way that sounds alike.
+    Phonetic,
+    /// One name equal, the other one keyboard slip away.
     Typo,
-    /// Neither name equal, both similar; or swapped with a typo.
+    /// One name equal, the other similar (or missing on one side).
+    Close,
+    /// Neither name equal, both close; or swapped with a typo.
     TwoTypos,
+    /// One name equal, the other different.
+    Partial,
     Different,
     /// One side has no name in Latin letters: no evidence either way.
     Unknown,
@@ -343,9 +387,12 @@ impl NameLevel {
             NameLevel::Unknown => 0.0,
             NameLevel::Exact => 10.0,
             NameLevel::Variant => 9.5,
-            NameLevel::Swapped => 8.0,
-            NameLevel::Typo => 6.0,
-            NameLevel::TwoTypos => 2.0,
+            NameLevel::Swapped => 8.5,
+            NameLevel::Phonetic => 8.0,
+            NameLevel::Typo => 8.0,
+            NameLevel::Close => 5.0,
+            NameLevel::TwoTypos => 3.0,
+            NameLevel::Partial => 0.0,
             NameLevel::Different => -8.0,
         }
     }
@@ -355,12 +402,17 @@ impl NameLevel {
 fn name_pairing(given: Field, family: Field) -> NameLevel {
     use Field::*;
     let agree = |f: Field| matches!(f, Exact | Variant);
-    let close = |f: Field| matches!(f, Similar | Missing);
+    let close = |f: Field| matches!(f, Phonetic | Slip | Similar);
     match (given, family) {
         (Exact, Exact) => NameLevel::Exact,
         (g, f) if agree(g) && agree(f) => NameLevel::Variant,
-        (g, f) if (agree(g) && close(f)) || (close(g) && agree(f)) => NameLevel::Typo,
-        (Similar, Similar) => NameLevel::TwoTypos,
+        (g, f) if agree(g) || agree(f) => match if agree(g) { f } else { g } {
+            Phonetic => NameLevel::Phonetic,
+            Slip => NameLevel::Typo,
+            Similar | Missing => NameLevel::Close,
+            _ => NameLevel::Partial,
+        },
+        (g, f) if close(g) && close(f) => NameLevel::TwoTypos,
         _ => NameLevel::Different,
     }
 }
@@ -390,7 +442,8 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameLevel {
         {
             NameLevel::Swapped
         }
-        NameLevel::Typo => NameLevel::TwoTypos,
+        NameLevel::Phonetic | NameLevel::Typo | NameLevel::Close => NameLevel::TwoTypos,
+        NameLevel::Partial => NameLevel::Partial,
         _ => NameLevel::Different,
     };
     if crossed.weight() > straight.weight() {
@@ -415,7 +468,7 @@ impl MiddleLevel {
         match self {
             MiddleLevel::Agree => 1.0,
             MiddleLevel::Missing => 0.0,
-            MiddleLevel::Disagree => -1.5,
+            MiddleLevel::Disagree => -2.5,
         }
     }
 }
@@ -481,16 +534,29 @@ fn compare_dob(a: Dob, b: Dob) -> DobLevel {
 pub enum DocumentLevel {
     /// Same number (and issuing country, where both give one).
     Same,
-    /// Travellers renew documents, so a new number is only mild evidence.
-    Different,
+    /// Numbers one edit apart, same issuing country: a number misread or
+    /// mistyped (numbers of [`MIN_SIMILAR_DOCUMENT_LEN`] or more characters).
+    Similar,
+    /// Another number on the same kind of document from the same country:
+    /// what a renewal looks like. Travellers renew documents, so this is
+    /// only mild evidence against.
+    Renewed,
+    /// Another kind of document or another issuing country: travellers
+    /// carry several (a passport, a residence card), so this says little.
+    Other,
     Missing,
 }
+
+/// Shorter numbers one edit apart are too likely to be two documents.
+pub const MIN_SIMILAR_DOCUMENT_LEN: usize = 6;
 
 impl DocumentLevel {
     pub const fn weight(self) -> f64 {
         match self {
             DocumentLevel::Same => 8.0,
-            DocumentLevel::Different => -1.5,
+            DocumentLevel::Similar => 5.0,
+            DocumentLevel::Renewed => -1.0,
+            DocumentLevel::Other => -0.5,
             DocumentLevel::Missing => 0.0,
         }
     }
@@ -503,10 +569,22 @@ fn compare_document(a: &Prepared, b: &Prepared) -> DocumentLevel {
     let countries_agree = a.document_country.is_empty()
         || b.document_country.is_empty()
         || a.document_country == b.document_country;
-    if a.document_number == b.document_number && countries_agree {
-        DocumentLevel::Same
+    if !countries_agree {
+        return DocumentLevel::Other;
+    }
+    if a.document_number == b.document_number {
+        return DocumentLevel::Same;
+    }
+    if a.document_number.len().min(b.document_number.len()) >= MIN_SIMILAR_DOCUMENT_LEN
+        && strsim::osa_distance(&a.document_number, &b.document_number) <= 1
+    {
+        return DocumentLevel::Similar;
+    }
+    if a.document_kind == b.document_kind || a.document_kind.is_empty() || b.document_kind.is_empty()
+    {
+        DocumentLevel::Renewed
     } else {
-        DocumentLevel::Different
+        DocumentLevel::Other
     }
 }
 
