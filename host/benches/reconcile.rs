@@ -56,10 +56,8 @@ impl Rules for Native {
             .collect())
     }
     fn score(&self, pairs: &[(&SharedRecord, &SharedRecord)]) -> Result<Vec<f64>, PluginError> {
-        Ok(pairs
-            .iter()
-            .map(|(entry, exit)| bm::score(&to_bm(entry), &to_bm(exit)))
-            .collect())
+        let pairs: Vec<_> = pairs.iter().map(|(e, x)| (to_bm(e), to_bm(x))).collect();
+        Ok(bm::score_all(pairs.iter().map(|(e, x)| (e, x))))
     }
 }
 
@@ -87,15 +85,34 @@ fn print_accuracy(acc: &Accuracy) {
     }
 }
 
+/// CPU seconds this process has used (user + system), from /proc: the
+/// machine is shared, so wall time alone does not say whether both cores
+/// were ours.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and
+    // stime are the 12th and 13th, in clock ticks (100 per second here).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<f64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<f64>() / 100.0
+}
+
 fn run(name: &str, rules: &impl Rules, g: &Generated, settings: &Settings) -> Accuracy {
     let entries: Vec<SharedRecord> = g.entries.iter().map(|r| r.record.clone()).collect();
     let exits: Vec<SharedRecord> = g.exits.iter().map(|r| r.record.clone()).collect();
+    let cpu = cpu_seconds();
     let started = Instant::now();
     let outcome = reconcile::reconcile(rules, settings, &entries, &exits).unwrap();
     let total = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu;
     let s = &outcome.stats;
     println!(
-        "{name}: {total:.2} s for {} entries x {} exits = {:.0} records/s ({} threads)",
+        "{name}: {total:.2} s for {} entries x {} exits = {:.0} records/s ({} threads, {cpu:.1} CPU s)",
         s.entries,
         s.exits,
         (s.entries + s.exits) as f64 / total,
@@ -114,6 +131,11 @@ fn run(name: &str, rules: &impl Rules, g: &Generated, settings: &Settings) -> Ac
 }
 
 fn main() {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average before the run: {} (2 cores: above 2, other processes share them)",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    );
     let trips: usize = if std::env::var_os("ENTREX_BENCH_1M").is_some() {
         // 3% of trips have no recorded entry, and a few records per thousand
         // are malformed: this many trips give about a million of each.

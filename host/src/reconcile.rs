@@ -458,8 +458,8 @@ pub struct Index {
 }
 
 impl Index {
-    /// `keyed` is (key hash, entry) in ascending entry order; lookups return
-    /// each key's entries in that order.
+    /// `keyed` is (key hash, entry); lookups return each key's entries in
+    /// ascending order.
     fn build(keyed: &[(u64, u32)]) -> Index {
         let bits = (keyed.len().max(16).next_power_of_two().trailing_zeros()).min(31);
         let shift = 64 - bits;
@@ -478,6 +478,22 @@ impl Index {
             hashes[*slot as usize] = h;
             entries[*slot as usize] = e;
             *slot += 1;
+        }
+        // Entries came in the order the plugin saw them; each bucket (a
+        // handful of entries) is put in rank order for the look-ups.
+        for b in 0..starts.len() - 1 {
+            let range = starts[b] as usize..starts[b + 1] as usize;
+            if range.len() > 1 {
+                let mut bucket: Vec<(u32, u64)> = range
+                    .clone()
+                    .map(|i| (entries[i], hashes[i]))
+                    .collect();
+                bucket.sort_unstable();
+                for (i, (e, h)) in range.zip(bucket) {
+                    entries[i] = e;
+                    hashes[i] = h;
+                }
+            }
         }
         Index {
             shift,
@@ -618,25 +634,28 @@ pub fn reconcile(
         ..Stats::default()
     };
 
-    // Entries in time order, so each key's entries come out of the index
+    // Entries by time rank, so each key's entries come out of the index
     // oldest first and "the newest max_candidates before the exit" is a
-    // suffix.
+    // suffix. The plugin sees them in the order given (no copy).
     let mut by_time: Vec<u32> = (0..entries.len() as u32).collect();
     by_time.sort_by_key(|&i| (entries[i as usize].entered_at, i));
+    let mut rank = vec![0u32; entries.len()];
+    for (r, &i) in by_time.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
     let timed: Vec<&SharedRecord> = by_time.iter().map(|&i| &entries[i as usize]).collect();
 
     let started = Instant::now();
-    let chunks: Vec<&[&SharedRecord]> = timed.chunks(CHUNK_RECORDS).collect();
+    let chunks: Vec<&[SharedRecord]> = entries.chunks(CHUNK_RECORDS).collect();
     let keyed_chunks = parallel(threads, chunks.len(), |c| {
         let chunk = chunks[c];
-        let owned: Vec<SharedRecord> = chunk.iter().map(|r| (*r).clone()).collect();
-        let keys = contained(&owned, &|r| matcher.block_keys(r))?;
+        let keys = contained(chunk, &|r| matcher.block_keys(r))?;
         let base = c * CHUNK_RECORDS;
         let mut keyed = Vec::with_capacity(chunk.len() * 8);
         let mut failures = 0;
         for (i, k) in keys.into_iter().enumerate() {
             match k {
-                Ok(k) => keyed.extend(k.iter().map(|k| (key_hash(k), (base + i) as u32))),
+                Ok(k) => keyed.extend(k.iter().map(|k| (key_hash(k), rank[base + i]))),
                 Err(why) => {
                     failures += 1;
                     tracing::error!("matcher failed on an entry, it cannot be matched: {why}");

@@ -726,3 +726,24 @@ fn config_accepts_only_empty_table() {
     assert!(parse_config("[]").unwrap_err().contains("must be a table"));
     assert!(parse_config("nope").unwrap_err().contains("not valid JSON"));
 }
+
+#[test]
+fn similarity_agrees_with_strsim() {
+    let names = [
+        "", "A", "AB", "BA", "HANS", "HANZ", "HANNES", "MUELLER", "MULLER", "MEULLER", "MARIA",
+        "MARTA", "JOHN", "JON", "MILLER", "MILLAR", "GARCIALOPEZ", "GARCIA", "CHEESEBURGER",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ZYXWVUTSRQPONMLKJIHGFEDCBA",
+    ];
+    for a in names {
+        for b in names {
+            let ours = jaro_winkler(a, b);
+            let theirs = strsim::jaro_winkler(a, b);
+            assert!((ours - theirs).abs() < 1e-12, "{a} / {b}: {ours} {theirs}");
+            assert_eq!(
+                within_one_edit(a.as_bytes(), b.as_bytes()),
+                strsim::osa_distance(a, b) <= 1,
+                "{a} / {b}"
+            );
+        }
+    }
+}

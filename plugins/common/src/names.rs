@@ -127,7 +127,9 @@ pub fn digraph_skeleton(folded: &str) -> String {
 /// different names, so it is a matching aid for names that already agree
 /// on something else, never evidence on its own.
 pub fn phonetic_key(folded: &str) -> String {
-    let b: Vec<u8> = folded.bytes().filter(u8::is_ascii_uppercase).collect();
+    // Spaces (and anything else) are skipped where they stand: a digraph
+    // never spans two words.
+    let b = folded.as_bytes();
     let mut out = String::with_capacity(b.len());
     let mut last: u8 = 0;
     let mut i = 0;
@@ -147,6 +149,7 @@ pub fn phonetic_key(folded: &str) -> String {
             (b'K', 2)
         } else {
             let class = match rest[0] {
+                c if !c.is_ascii_uppercase() => 0,
                 b'B' | b'P' => b'P',
                 b'F' | b'V' | b'W' => b'F',
                 b'C' | b'G' | b'K' | b'Q' => b'K',
