@@ -134,7 +134,10 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "load average before the run: {} (2 cores: above 2, other processes share them)",
-        load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     let trips: usize = if std::env::var_os("ENTREX_BENCH_1M").is_some() {
         // 3% of trips have no recorded entry, and a few records per thousand

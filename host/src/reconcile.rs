@@ -193,7 +193,7 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
     }
 
     let mut out = Vec::new();
-    let mut first_seen: HashMap<String, usize> = HashMap::new();
+    let mut line_of = Vec::new();
     for (line, text) in lines {
         let fields = split_csv_line(text).map_err(|(field, why)| {
             input(line, Some(column_label(&names, field)), why.to_string())
@@ -218,14 +218,6 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
             return Err(bad(
                 0,
                 "the id is empty; give every record an id of its own (it names the record in the output)".into(),
-            ));
-        }
-        if let Some(previous) = first_seen.insert(id.to_owned(), line) {
-            return Err(bad(
-                0,
-                format!(
-                    "id {id:?} is already used on line {previous}; every record needs an id of its own"
-                ),
             ));
         }
         let date_of_birth = entrex_plugin_common::dates::parse_partial_date(field(4))
@@ -284,6 +276,7 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
         }
         let entered_at: Timestamp = entrex_plugin_common::dates::parse_rfc3339(field(10))
             .map_err(|e| bad(10, e.to_string()))?;
+        line_of.push(line);
         out.push(Record {
             id: id.to_owned(),
             record: SharedRecord {
@@ -300,6 +293,29 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
                 port_code: field(11).to_owned(),
             },
         });
+    }
+    // Ids must be unique: sorted, equal ids are neighbours. The error names
+    // the earliest line that repeats an id, and where it was first used.
+    let mut by_id: Vec<usize> = (0..out.len()).collect();
+    by_id.sort_unstable_by(|&a, &b| out[a].id.cmp(&out[b].id).then(a.cmp(&b)));
+    let repeated = by_id
+        .windows(2)
+        .filter(|w| out[w[0]].id == out[w[1]].id)
+        .min_by_key(|w| w[1]);
+    if let Some(w) = repeated {
+        let first = by_id
+            .iter()
+            .find(|&&i| out[i].id == out[w[1]].id)
+            .copied()
+            .unwrap_or(w[0]);
+        return Err(input(
+            line_of[w[1]],
+            Some(column_label(&names, position[0])),
+            format!(
+                "id {:?} is already used on line {}; every record needs an id of its own",
+                out[w[1]].id, line_of[first]
+            ),
+        ));
     }
     Ok(out)
 }
@@ -480,18 +496,16 @@ impl Index {
             *slot += 1;
         }
         // Entries came in the order the plugin saw them; each bucket (a
-        // handful of entries) is put in rank order for the look-ups.
+        // handful of entries) is put in rank order for the look-ups, in
+        // place: most buckets hold one or two.
         for b in 0..starts.len() - 1 {
-            let range = starts[b] as usize..starts[b + 1] as usize;
-            if range.len() > 1 {
-                let mut bucket: Vec<(u32, u64)> = range
-                    .clone()
-                    .map(|i| (entries[i], hashes[i]))
-                    .collect();
-                bucket.sort_unstable();
-                for (i, (e, h)) in range.zip(bucket) {
-                    entries[i] = e;
-                    hashes[i] = h;
+            let (lo, hi) = (starts[b] as usize, starts[b + 1] as usize);
+            for i in lo + 1..hi {
+                let mut j = i;
+                while j > lo && entries[j - 1] > entries[j] {
+                    entries.swap(j - 1, j);
+                    hashes.swap(j - 1, j);
+                    j -= 1;
                 }
             }
         }
@@ -788,7 +802,9 @@ fn score_exits(
     let scores = contained(&refs, &|p| matcher.score(p))?;
     for (&(exit, entry), score) in pairs.iter().zip(scores) {
         match score {
-            Ok(score) if score >= m.review_threshold => out.scored.push(Scored { exit, entry, score }),
+            Ok(score) if score >= m.review_threshold => {
+                out.scored.push(Scored { exit, entry, score })
+            }
             Ok(_) => {}
             Err(why) => {
                 out.score_failures += 1;
@@ -991,33 +1007,34 @@ pub fn generate(
     };
     let ca = load("ca-normaliser")?;
     let us = load("us-normaliser")?;
-    let normalise = |docs: Vec<(&Normaliser, &Vec<u8>)>| -> Result<(Vec<Record>, usize), ReconcileError> {
-        let done = parallel(threads, docs.len(), |i| {
-            let (normaliser, doc) = docs[i];
-            let records = normaliser.split(doc)?.map_err(|why| {
-                ReconcileError::Settings(format!("a generated batch was refused: {why}"))
-            })?;
-            let mut out = Vec::with_capacity(records.len());
-            let mut rejected = 0;
-            for r in normaliser.normalise(&records)? {
-                match r {
-                    Ok(c) => out.push(Record {
-                        id: c.source_ref.clone(),
-                        record: c.project(),
-                    }),
-                    Err(_) => rejected += 1,
+    let normalise =
+        |docs: Vec<(&Normaliser, &Vec<u8>)>| -> Result<(Vec<Record>, usize), ReconcileError> {
+            let done = parallel(threads, docs.len(), |i| {
+                let (normaliser, doc) = docs[i];
+                let records = normaliser.split(doc)?.map_err(|why| {
+                    ReconcileError::Settings(format!("a generated batch was refused: {why}"))
+                })?;
+                let mut out = Vec::with_capacity(records.len());
+                let mut rejected = 0;
+                for r in normaliser.normalise(&records)? {
+                    match r {
+                        Ok(c) => out.push(Record {
+                            id: c.source_ref.clone(),
+                            record: c.project(),
+                        }),
+                        Err(_) => rejected += 1,
+                    }
                 }
+                Ok::<_, ReconcileError>((out, rejected))
+            })?;
+            let mut records = Vec::new();
+            let mut rejected = 0;
+            for (r, n) in done {
+                records.extend(r);
+                rejected += n;
             }
-            Ok::<_, ReconcileError>((out, rejected))
-        })?;
-        let mut records = Vec::new();
-        let mut rejected = 0;
-        for (r, n) in done {
-            records.extend(r);
-            rejected += n;
-        }
-        Ok((records, rejected))
-    };
+            Ok((records, rejected))
+        };
     fn docs<'a>(
         b: &'a crate::generator::HubBatches,
         ca: &'a Normaliser,

@@ -4,5 +4,6 @@
 mod cli;
 mod exchange;
 mod plugins;
+mod reconcile;
 mod support;
 mod tls;

@@ -45,6 +45,9 @@ pub const MIN_SLIP_LEN: usize = 3;
 /// Sound keys this short (`AN`: `ANA`, `YOON`, `ANNE`...) say too little.
 pub const MIN_PHONETIC_KEY_LEN: usize = 2;
 
+/// Names this short get a blocking key without their letters.
+pub const SHORT_NAME_LEN: usize = 3;
+
 /// Blocking keys use this many leading letters of a name.
 pub const KEY_PREFIX_LEN: usize = 3;
 
@@ -358,10 +361,17 @@ fn normalise_country(code: &str) -> Cow<'_, str> {
 /// The blocking keys of one record, distinct:
 ///
 /// * `D<country>:<number>`: the travel document;
-/// * `B<YYYYMMDD><prefix>`: the birth date with the first three letters of
-///   each form (MRZ, generic, skeleton) of the family name *and* of the first
-///   given name, in one namespace so that swapped given and family names
-///   still meet and a typo in one name is covered by the other;
+/// * `B<YYYYMMDD><prefix>/<letter>`: the birth date, the first three letters
+///   of one name (family or first given name, each form: MRZ, generic,
+///   skeleton) and the first or the last letter of the other name. Both
+///   orders share one namespace, so swapped given and family names still
+///   meet. One typo leaves a key intact: a typo in a name's first three
+///   letters spares the other name's prefix with this name's last letter;
+///   a typo in its first or last letter spares this name's prefix with the
+///   other's letters. The letter of the other name keeps blocks small: with
+///   a prefix alone, everyone born that day whose given name starts `MAR`
+///   would be a candidate, and at a million entries that doubled the pairs
+///   to score;
 /// * the same with day and month exchanged, so that a swapped birth date
 ///   meets the true one.
 ///
@@ -369,25 +379,66 @@ fn normalise_country(code: &str) -> Cow<'_, str> {
 /// with the same parts unknown (the same person's records usually agree on
 /// what is unknown) and anyone through its document.
 pub fn block_keys(r: &Prepared) -> Vec<String> {
-    let mut keys = Vec::with_capacity(8);
+    let mut keys = Vec::with_capacity(12);
     if r.document_number.len() >= MIN_KEYED_DOCUMENT_LEN {
         keys.push(format!("D{}:{}", r.document_country, r.document_number));
     }
-    let mut prefixes: Vec<&str> = Vec::with_capacity(6);
-    for form in r.family.forms().iter().chain(r.given.forms()) {
-        let prefix = form.get(..KEY_PREFIX_LEN).unwrap_or(form);
-        if !prefixes.contains(&prefix) {
-            prefixes.push(prefix);
+    // (prefix of one name, a letter of the other), distinct.
+    let mut parts: Vec<(&str, &str)> = Vec::with_capacity(8);
+    for (name, other) in [(&r.family, &r.given), (&r.given, &r.family)] {
+        for form in name.forms() {
+            let prefix = form.get(..KEY_PREFIX_LEN).unwrap_or(form);
+            let mut letters: Vec<&str> = other
+                .forms()
+                .iter()
+                .flat_map(|o| [&o[..1], &o[o.len() - 1..]])
+                .collect();
+            // A name of one to three letters is as often spelt another way
+            // altogether (`LEE`/`YI`, `PARK`/`PAK` is four) as mistyped, and
+            // no letter of it is safe to block on; with no other name at
+            // all there is nothing to add.
+            if other.forms().iter().any(|o| o.len() <= SHORT_NAME_LEN) || other.is_empty() {
+                letters.push("*");
+            }
+            for letter in letters {
+                if !parts.contains(&(prefix, letter)) {
+                    parts.push((prefix, letter));
+                }
+            }
+            // A single name: its last three letters too, for a typo in its
+            // first three.
+            if other.is_empty() {
+                let tail = form
+                    .get(form.len().saturating_sub(KEY_PREFIX_LEN)..)
+                    .unwrap_or(form);
+                if !parts.contains(&("*", tail)) {
+                    parts.push(("*", tail));
+                }
+            }
         }
+    }
+    // All the names run together, for names split differently between the
+    // fields (`SITI AMINAH` as a single name, `SITI` `AMINAH` as two): for
+    // most records this is already there (given prefix, family's last).
+    let full = format!("{}{}", r.given_all, r.family_all);
+    if let (Some(prefix), Some(last)) = (
+        full.get(..KEY_PREFIX_LEN.min(full.len()))
+            .filter(|p| !p.is_empty()),
+        full.get(full.len().saturating_sub(1)..),
+    ) && !parts.contains(&(prefix, last))
+    {
+        parts.push((prefix, last));
     }
     let dates = std::iter::once(r.dob).chain(r.dob.swapped());
     for dob in dates {
         let dob = dob.key();
-        for prefix in &prefixes {
-            let mut key = String::with_capacity(1 + dob.len() + prefix.len());
+        for (prefix, letter) in &parts {
+            let mut key = String::with_capacity(3 + dob.len() + prefix.len());
             key.push('B');
             key.push_str(&dob);
             key.push_str(prefix);
+            key.push('/');
+            key.push_str(letter);
             if !keys.contains(&key) {
                 keys.push(key);
             }
@@ -439,8 +490,7 @@ fn compare_field(a: &NameForms, b: &NameForms) -> Field {
             .iter()
             .flat_map(|x| b.forms().iter().map(move |y| (x, y)))
     };
-    if pairs().any(|(x, y)| x.len().min(y.len()) >= MIN_SLIP_LEN && names::is_keyboard_slip(x, y))
-    {
+    if pairs().any(|(x, y)| x.len().min(y.len()) >= MIN_SLIP_LEN && names::is_keyboard_slip(x, y)) {
         return Field::Slip;
     }
     if a.phonetic().len() >= MIN_PHONETIC_KEY_LEN && a.phonetic() == b.phonetic() {
@@ -553,7 +603,11 @@ fn word_subset(a: &NameForms, b: &NameForms) -> bool {
         }
     };
     let (a, b) = (words(a), words(b));
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     !short.is_empty() && short.len() < long.len() && short.iter().all(|w| long.contains(w))
 }
 
@@ -659,7 +713,10 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameLevel {
 /// Whether `x.0 + x.1 == y.0 + y.1`, without building either.
 fn joined_eq(x: (&str, &str), y: (&str, &str)) -> bool {
     x.0.len() + x.1.len() == y.0.len() + y.1.len()
-        && x.0.bytes().chain(x.1.bytes()).eq(y.0.bytes().chain(y.1.bytes()))
+        && x.0
+            .bytes()
+            .chain(x.1.bytes())
+            .eq(y.0.bytes().chain(y.1.bytes()))
 }
 
 /// Further given names and middle names.
@@ -788,7 +845,9 @@ fn compare_document(a: &Prepared, b: &Prepared) -> DocumentLevel {
     {
         return DocumentLevel::Similar;
     }
-    if a.document_kind == b.document_kind || a.document_kind.is_empty() || b.document_kind.is_empty()
+    if a.document_kind == b.document_kind
+        || a.document_kind.is_empty()
+        || b.document_kind.is_empty()
     {
         DocumentLevel::Renewed
     } else {

@@ -184,9 +184,11 @@ pub fn phonetic_key(folded: &str) -> String {
 fn keyboard_neighbours(a: u8, b: u8) -> bool {
     const ROWS: [&[u8]; 3] = [b"QWERTYUIOP", b"ASDFGHJKL", b"ZXCVBNM"];
     let place = |c: u8| {
-        ROWS.iter()
-            .enumerate()
-            .find_map(|(r, row)| row.iter().position(|&x| x == c).map(|p| (r as i32, p as i32)))
+        ROWS.iter().enumerate().find_map(|(r, row)| {
+            row.iter()
+                .position(|&x| x == c)
+                .map(|p| (r as i32, p as i32))
+        })
     };
     let (Some((ra, pa)), Some((rb, pb))) = (place(a), place(b)) else {
         return false;
