@@ -658,6 +658,10 @@ pub fn reconcile(
         rank[i as usize] = r as u32;
     }
     let timed: Vec<&SharedRecord> = by_time.iter().map(|&i| &entries[i as usize]).collect();
+    // Entry times by rank, dense: every candidate is checked against its
+    // exit's time, and at a million entries a look into the record itself
+    // is a cache miss.
+    let times: Vec<Timestamp> = timed.iter().map(|r| r.entered_at).collect();
 
     let started = Instant::now();
     let chunks: Vec<&[SharedRecord]> = entries.chunks(CHUNK_RECORDS).collect();
@@ -697,7 +701,14 @@ pub fn reconcile(
         .map(|s| s..(s + CHUNK_RECORDS).min(exits.len()))
         .collect();
     let scored_chunks = parallel(threads, exit_chunks.len(), |c| {
-        score_exits(matcher, m, &index, &timed, exits, exit_chunks[c].clone())
+        score_exits(
+            matcher,
+            m,
+            &index,
+            (&timed, &times),
+            exits,
+            exit_chunks[c].clone(),
+        )
     })?;
     let mut scored = Vec::new();
     for chunk in scored_chunks {
@@ -711,7 +722,7 @@ pub fn reconcile(
     let started = Instant::now();
     let assigned = assign(
         scored,
-        |e| timed[e].entered_at,
+        |e| times[e],
         m,
         exits.len(),
         timed.len(),
@@ -752,7 +763,7 @@ fn score_exits(
     matcher: &impl Rules,
     m: &MatchingSettings,
     index: &Index,
-    timed: &[&SharedRecord],
+    (timed, times): (&[&SharedRecord], &[Timestamp]),
     exits: &[SharedRecord],
     range: std::ops::Range<usize>,
 ) -> Result<ChunkResult, PluginError> {
@@ -787,7 +798,7 @@ fn score_exits(
             block.extend(
                 index
                     .lookup(key_hash(key))
-                    .filter(|&e| timed[e as usize].entered_at <= exit_at),
+                    .filter(|&e| times[e as usize] <= exit_at),
             );
             let newest = block.len().saturating_sub(m.max_candidates);
             candidates.extend_from_slice(&block[newest..]);
