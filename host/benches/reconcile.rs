@@ -4,6 +4,7 @@
 //!     cargo bench --bench reconcile                     # 100k trips
 //!     ENTREX_BENCH_1M=1 cargo bench --bench reconcile   # 1M entries x 1M exits
 //!     ENTREX_BENCH_TRIPS=250000 cargo bench --bench reconcile
+//!     ENTREX_BENCH_CSV_DIR=/tmp/r cargo bench --bench reconcile   # keeps the CSV files
 //!
 //! Prints precision, recall and F1 of the auto-links overall, for trips
 //! without noise and per kind of noise, and where the time goes. The
@@ -171,9 +172,15 @@ fn main() {
     println!();
 
     // Reading and writing the canonical CSV, for the command as a whole.
-    let dir = tempfile::tempdir().unwrap();
-    let entries_csv = dir.path().join("entries.csv");
-    let exits_csv = dir.path().join("exits.csv");
+    // ENTREX_BENCH_CSV_DIR=DIR keeps the files there, to time `entrex
+    // reconcile` itself on them.
+    let temp = tempfile::tempdir().unwrap();
+    let dir = std::env::var_os("ENTREX_BENCH_CSV_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_owned());
+    std::fs::create_dir_all(&dir).unwrap();
+    let entries_csv = dir.join("entries.csv");
+    let exits_csv = dir.join("exits.csv");
     for (path, records) in [(&entries_csv, &g.entries), (&exits_csv, &g.exits)] {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
         reconcile::write_records(&mut out, records).unwrap();

@@ -470,3 +470,41 @@ fn a_generated_heavy_noise_day_matches_its_ground_truth() {
         assert!(c.recall() >= 0.95, "{kind:?} {c:?}");
     }
 }
+
+#[test]
+fn a_matcher_file_decides_as_the_builtin_and_other_kinds_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let entries = csv(&[Rec::new("E1")]);
+    let exits = csv(&[Rec::exit("X1").with("family_name", "MEULLER")]);
+    let builtin = run(dir.path(), &entries, &exits);
+    assert!(builtin.status.success(), "{}", text(&builtin));
+    let expected = std::fs::read_to_string(dir.path().join("matches.csv")).unwrap();
+    assert!(expected.contains("E1,X1,"), "{expected}");
+
+    let plugin_dir = Path::new(env!("ENTREX_TEST_PLUGIN_DIR"));
+    let with = |component: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_entrex"))
+            .current_dir(dir.path())
+            .args([
+                "reconcile",
+                "--entries",
+                "entries.csv",
+                "--exits",
+                "exits.csv",
+            ])
+            .args(["--out", "file.csv", "--matcher"])
+            .arg(component)
+            .output()
+            .unwrap()
+    };
+    let out = with(&plugin_dir.join("biographic_matcher.wasm"));
+    assert!(out.status.success(), "{}", text(&out));
+    let got = std::fs::read_to_string(dir.path().join("file.csv")).unwrap();
+    assert_eq!(got, expected);
+
+    // A normaliser is not a matcher: refused before anything is read.
+    let out = with(&plugin_dir.join("template.wasm"));
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("template.wasm"), "{err}");
+}
