@@ -294,28 +294,19 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
             },
         });
     }
-    // Ids must be unique: sorted, equal ids are neighbours. The error names
-    // the earliest line that repeats an id, and where it was first used.
-    let mut by_id: Vec<usize> = (0..out.len()).collect();
-    by_id.sort_unstable_by(|&a, &b| out[a].id.cmp(&out[b].id).then(a.cmp(&b)));
-    let repeated = by_id
-        .windows(2)
-        .filter(|w| out[w[0]].id == out[w[1]].id)
-        .min_by_key(|w| w[1]);
-    if let Some(w) = repeated {
-        let first = by_id
-            .iter()
-            .find(|&&i| out[i].id == out[w[1]].id)
-            .copied()
-            .unwrap_or(w[0]);
-        return Err(input(
-            line_of[w[1]],
-            Some(column_label(&names, position[0])),
-            format!(
-                "id {:?} is already used on line {}; every record needs an id of its own",
-                out[w[1]].id, line_of[first]
-            ),
-        ));
+    // Ids must be unique; the error names the first line that repeats one.
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(out.len());
+    for (i, r) in out.iter().enumerate() {
+        if let Some(first) = seen.insert(&r.id, i) {
+            return Err(input(
+                line_of[i],
+                Some(column_label(&names, position[0])),
+                format!(
+                    "id {:?} is already used on line {}; every record needs an id of its own",
+                    r.id, line_of[first]
+                ),
+            ));
+        }
     }
     Ok(out)
 }
