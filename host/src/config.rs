@@ -1007,9 +1007,9 @@ mod tests {
             probed += 1;
         }
         // The root, hub, plugins and its four plugins, exchange, retention,
-        // matching, access with its token and client_cert, partner,
-        // previous_key.
-        assert_eq!(probed, 15, "tables probed");
+        // removal_orders, matching, access with its token and client_cert,
+        // partner, previous_key.
+        assert_eq!(probed, 16, "tables probed");
         assert!(opaque.iter().all(|p| p.ends_with(".config")), "{opaque:?}");
     }
 

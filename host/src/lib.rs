@@ -16,6 +16,7 @@
 //! - [`matching`]: links received exits to our entries.
 //! - [`report`]: status and the joint-report figures.
 //! - [`metrics`], [`health`]: what monitoring sees (`/metrics`, `/readyz`).
+//! - [`reconcile`]: `entrex reconcile`, matching two canonical CSV files in a batch.
 //! - [`presence`]: travel history and physical-presence calculators (PR
 //!   residency obligation, citizenship).
 //! - [`insights`]: overstays and one person's travel history and presence,
@@ -46,6 +47,7 @@ pub mod matching;
 pub mod metrics;
 pub mod plugins;
 pub mod presence;
+pub mod reconcile;
 pub mod record;
 pub mod removal;
 pub mod report;

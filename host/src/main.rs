@@ -100,6 +100,33 @@ enum Command {
         #[arg(long = "key", required = true)]
         keys: Vec<String>,
     },
+    /// Link exits to entries in two canonical CSV files, with the hub's matcher
+    /// and assignment; write each pair, its score and its band (link or
+    /// review) to --out. README.md ("Reconciling files") has the columns.
+    Reconcile {
+        /// Entries (our records), canonical CSV.
+        #[arg(long)]
+        entries: PathBuf,
+        /// Exits (the partner's records of entries there), canonical CSV.
+        #[arg(long)]
+        exits: PathBuf,
+        /// Where to write the pairs (CSV: entry_id,exit_id,score,band).
+        #[arg(long)]
+        out: PathBuf,
+        /// A matcher component (.wasm) instead of the built-in biographic-matcher.
+        #[arg(long)]
+        matcher: Option<PathBuf>,
+        #[arg(long, default_value_t = entrex::reconcile::DEFAULT_LINK_THRESHOLD)]
+        link_threshold: f64,
+        #[arg(long, default_value_t = entrex::reconcile::DEFAULT_REVIEW_THRESHOLD)]
+        review_threshold: f64,
+        /// Newest candidate entries taken per blocking key.
+        #[arg(long, default_value_t = entrex::reconcile::DEFAULT_MAX_CANDIDATES)]
+        max_candidates: usize,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Make a bearer token for the hub's API: prints the token (give it to
     /// its holder, once) and the `[[access.token]]` entry, which holds only
     /// its SHA-256, for the hub's configuration.
@@ -501,6 +528,34 @@ fn run(command: Command) -> Result<ExitCode, String> {
             );
             println!("TLS key:         {}", cert.private_key.display());
             println!("TLS fingerprint: SHA-256 {}…", cert.fingerprint);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reconcile {
+            entries,
+            exits,
+            out,
+            matcher,
+            link_threshold,
+            review_threshold,
+            max_candidates,
+            threads,
+        } => {
+            let mut settings = entrex::reconcile::Settings::default();
+            settings.matching.link_threshold = link_threshold;
+            settings.matching.review_threshold = review_threshold;
+            settings.matching.max_candidates = max_candidates;
+            if let Some(threads) = threads {
+                settings.threads = threads;
+            }
+            let options = entrex::reconcile::Options {
+                entries,
+                exits,
+                out,
+                matcher,
+                settings,
+            };
+            let summary = entrex::reconcile::run(&options).map_err(|e| e.to_string())?;
+            println!("{summary}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Token { name, roles } => {

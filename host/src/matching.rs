@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::config::MatchingSettings;
 use crate::hub::Core;
 use crate::ingest::contained;
 use crate::plugins::PluginError;
-use crate::record::{Entry, SharedRecord};
+use crate::record::{Entry, SharedRecord, Timestamp};
 use crate::store::{Band, MatchRow, StoreError};
 
 const MATCH_BATCH: usize = 1024;
@@ -156,25 +157,88 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
         })
         .collect();
 
-    // Best pairs first, so a contested entry goes to the exit it fits best.
-    // An exit closes an entry made before it; among equals, the latest entry.
-    let mut ranked: Vec<(f64, usize, usize)> = pairs
+    // An exit closes an entry made before it.
+    let scored: Vec<Scored> = pairs
         .iter()
         .zip(&scores)
-        .filter(|&(&(x, e), &s)| {
-            s >= settings.review_threshold && entries[e].1.entered_at <= records[x].entered_at
-        })
-        .map(|(&(x, e), &s)| (s, x, e))
+        .filter(|&(&(x, e), _)| entries[e].1.entered_at <= records[x].entered_at)
+        .map(|(&(exit, entry), &score)| Scored { exit, entry, score })
         .collect();
-    ranked.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then(entries[b.2].1.entered_at.cmp(&entries[a.2].1.entered_at))
-    });
-    let mut exit_done = vec![false; records.len()];
-    let mut entry_taken = vec![false; entries.len()];
-    let mut rows = Vec::new();
-    for (score, x, e) in ranked {
-        if exit_done[x] || entry_taken[e] {
+    let assigned = assign(
+        scored,
+        |e| entries[e].1.entered_at,
+        settings,
+        records.len(),
+        entries.len(),
+        |e| store.entry_is_matched(entries[e].0),
+    )?;
+    let rows: Vec<MatchRow> = assigned
+        .into_iter()
+        .map(|a| MatchRow {
+            exit_seq: exits[a.exit].0,
+            entry_id: entries[a.entry].0,
+            score: a.score,
+            band: a.band,
+        })
+        .collect();
+    store.store_matches(partner, upto, &rows, failed)?;
+    Ok(true)
+}
+
+/// A candidate pair and its score; `exit` and `entry` index the caller's lists.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scored {
+    pub exit: usize,
+    pub entry: usize,
+    pub score: f64,
+}
+
+/// A pair the assignment kept, with its band.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Assigned {
+    pub exit: usize,
+    pub entry: usize,
+    pub score: f64,
+    pub band: Band,
+}
+
+/// One-to-one assignment, shared by the hub and `entrex reconcile` so both
+/// decide alike. Best pairs first, so a contested entry goes to the exit it
+/// fits best; among equal scores the latest entry (then the order given).
+/// Each exit gets at most one pair: a link (score at or above
+/// `link_threshold`), which takes its entry, or else a pair for clerical
+/// review (at or above `review_threshold`), which does not: a clerk may still
+/// find the entry belongs to another exit. `linked_before` says whether an
+/// entry was linked outside this call (the hub's earlier batches).
+pub fn assign<E>(
+    mut scored: Vec<Scored>,
+    entered_at: impl Fn(usize) -> Timestamp,
+    settings: &MatchingSettings,
+    exits: usize,
+    entries: usize,
+    mut linked_before: impl FnMut(usize) -> Result<bool, E>,
+) -> Result<Vec<Assigned>, E> {
+    scored.retain(|s| s.score >= settings.review_threshold);
+    // Sort keys computed once, not in the comparison: a batch run sorts a
+    // million pairs, and looking up entry times in there cost a cache miss
+    // per comparison. The position keeps the order given among equals.
+    let mut order: Vec<(std::cmp::Reverse<u64>, std::cmp::Reverse<Timestamp>, usize)> = scored
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            (
+                std::cmp::Reverse(score_key(s.score)),
+                std::cmp::Reverse(entered_at(s.entry)),
+                i,
+            )
+        })
+        .collect();
+    order.sort_unstable();
+    let mut exit_done = vec![false; exits];
+    let mut entry_taken = vec![false; entries];
+    let mut out = Vec::new();
+    for Scored { exit, entry, score } in order.into_iter().map(|(_, _, i)| scored[i]) {
+        if exit_done[exit] || entry_taken[entry] {
             continue;
         }
         let band = if score >= settings.link_threshold {
@@ -182,21 +246,29 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
         } else {
             Band::Review
         };
-        let entry_id = entries[e].0;
-        if band == Band::Link && store.entry_is_matched(entry_id)? {
+        if band == Band::Link && linked_before(entry)? {
             continue;
         }
-        exit_done[x] = true;
+        exit_done[exit] = true;
         if band == Band::Link {
-            entry_taken[e] = true;
+            entry_taken[entry] = true;
         }
-        rows.push(MatchRow {
-            exit_seq: exits[x].0,
-            entry_id,
+        out.push(Assigned {
+            exit,
+            entry,
             score,
             band,
         });
     }
-    store.store_matches(partner, upto, &rows, failed)?;
-    Ok(true)
+    Ok(out)
+}
+
+/// A key that orders scores as `f64::total_cmp` does.
+fn score_key(score: f64) -> u64 {
+    let bits = score.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }

@@ -12,5 +12,6 @@ mod openapi;
 mod ops;
 mod plugins;
 mod proxy;
+mod reconcile;
 mod support;
 mod tls;

@@ -14,7 +14,14 @@
 //! Everything is plain Rust over the generated WIT types so that `cargo test`
 //! runs it natively; the `Guest` impls are compiled for wasm32 only.
 
-wit_bindgen::generate!({ world: "matcher", path: "../../wit" });
+wit_bindgen::generate!({
+    world: "matcher",
+    path: "../../wit",
+    // So that `score` can see when consecutive pairs share a record.
+    additional_derives: [PartialEq],
+});
+
+use std::borrow::Cow;
 
 use entrex_plugin_common::names;
 use serde_json::Value;
@@ -31,6 +38,16 @@ pub const TYPO_SIMILARITY: f64 = 0.9;
 /// names of at least this many letters is a typo too.
 pub const MIN_EDIT_TYPO_LEN: usize = 4;
 
+/// A keyboard slip between names shorter than this (`LI`/`LU`) is as likely
+/// to be two different names as one name mistyped.
+pub const MIN_SLIP_LEN: usize = 3;
+
+/// Sound keys this short (`AN`: `ANA`, `YOON`, `ANNE`...) say too little.
+pub const MIN_PHONETIC_KEY_LEN: usize = 2;
+
+/// Names this short get a blocking key without their letters.
+pub const SHORT_NAME_LEN: usize = 3;
+
 /// Blocking keys use this many leading letters of a name.
 pub const KEY_PREFIX_LEN: usize = 3;
 
@@ -45,71 +62,151 @@ pub const PRIOR_LOG2_ODDS: f64 = -12.0;
 
 /// One name field in the forms worth comparing, all upper-case A-Z with the
 /// spaces removed (so that `VAN DER BERG` and `VANDERBERG` agree).
+///
+/// Built for every record the matcher sees (twice per candidate pair), so it
+/// borrows from the record wherever the record already holds the form (a
+/// name read from an MRZ usually does) and allocates only what differs.
 #[derive(Debug, Clone, Default)]
-pub struct NameForms {
-    mrz: String,
-    generic: String,
-    /// `mrz`, `generic` and their digraph skeletons, distinct, non-empty.
-    forms: Vec<String>,
-    /// Skeletons of the generic form's words, for compound family names.
-    words: Vec<String>,
+pub struct NameForms<'a> {
+    /// The MRZ form first, then the generic form and the digraph skeletons
+    /// where they differ: distinct, non-empty; `len` of them.
+    forms: [Cow<'a, str>; 4],
+    len: usize,
+    /// Where the generic form is in `forms`.
+    generic: usize,
+    /// The generic form with its spaces, when the name has several words
+    /// (for compound names; see [`word_subset`]).
+    spaced: Option<Cow<'a, str>>,
+    /// [`names::phonetic_key`] of the generic form, made when first needed:
+    /// most pairs agree or disagree before it matters.
+    phonetic: std::cell::OnceCell<String>,
 }
 
-impl NameForms {
-    fn from_folded(mrz: &str, generic: &str) -> Self {
-        let words: Vec<String> = generic
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(names::digraph_skeleton)
-            .collect();
+impl<'a> NameForms<'a> {
+    fn from_folded(mrz: Cow<'a, str>, generic: Cow<'a, str>) -> Self {
+        let mut n = NameForms::default();
+        let spaced = generic.contains(' ').then(|| generic.clone());
         let mrz = compact(mrz);
         let generic = compact(generic);
-        let mut forms = Vec::with_capacity(4);
-        for form in [
-            mrz.clone(),
-            generic.clone(),
-            names::digraph_skeleton(&mrz),
-            names::digraph_skeleton(&generic),
-        ] {
-            if !form.is_empty() && !forms.contains(&form) {
-                forms.push(form);
-            }
+        let skeletons = [skeleton(&mrz), skeleton(&generic)];
+        n.push(mrz);
+        n.generic = n.push(generic);
+        for form in skeletons.into_iter().flatten() {
+            n.push(Cow::Owned(form));
         }
-        NameForms {
-            mrz,
-            generic,
-            forms,
-            words,
+        n.spaced = spaced;
+        n
+    }
+
+    /// Adds a form unless empty or already there; where it is.
+    fn push(&mut self, form: Cow<'a, str>) -> usize {
+        if let Some(i) = self.forms().iter().position(|f| *f == form) {
+            return i;
         }
+        if form.is_empty() {
+            return 0;
+        }
+        self.forms[self.len] = form;
+        self.len += 1;
+        self.len - 1
+    }
+
+    fn forms(&self) -> &[Cow<'a, str>] {
+        &self.forms[..self.len]
     }
 
     fn is_empty(&self) -> bool {
-        self.forms.is_empty()
+        self.len == 0
+    }
+
+    fn mrz(&self) -> &str {
+        &self.forms[0]
+    }
+
+    fn generic(&self) -> &str {
+        &self.forms[self.generic]
+    }
+
+    fn phonetic(&self) -> &str {
+        self.phonetic
+            .get_or_init(|| names::phonetic_key(self.generic()))
     }
 }
 
-fn compact(folded: &str) -> String {
-    folded.chars().filter(|c| *c != ' ').collect()
+/// `folded` without spaces.
+fn compact(folded: Cow<'_, str>) -> Cow<'_, str> {
+    if folded.contains(' ') {
+        Cow::Owned(folded.chars().filter(|c| *c != ' ').collect())
+    } else {
+        folded
+    }
 }
 
-/// What the matcher uses of one shared record.
+/// The digraph skeleton when it differs from `folded`.
+fn skeleton(folded: &str) -> Option<String> {
+    let b = folded.as_bytes();
+    let has_digraph = b
+        .windows(2)
+        .any(|w| matches!(w, [b'A', b'E' | b'A'] | [b'O' | b'U', b'E']));
+    has_digraph.then(|| names::digraph_skeleton(folded))
+}
+
+/// Whether `name` is already what both foldings make of it: words of
+/// `A`-`Z` with single spaces between them.
+fn is_folded(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && b.iter().all(|c| c.is_ascii_uppercase() || *c == b' ')
+        && !name.contains("  ")
+}
+
+/// The MRZ and generic foldings of a name: the name itself when already
+/// folded, and one folding for both on ASCII input, where they agree.
+fn fold_both(name: &str) -> (Cow<'_, str>, Cow<'_, str>) {
+    if is_folded(name) {
+        (Cow::Borrowed(name), Cow::Borrowed(name))
+    } else if name.is_ascii() {
+        let folded = names::fold_generic(name);
+        (Cow::Owned(folded.clone()), Cow::Owned(folded))
+    } else {
+        (
+            Cow::Owned(names::mrz_transliterate(name)),
+            Cow::Owned(names::fold_generic(name)),
+        )
+    }
+}
+
+/// The first word of a folded name.
+fn first_word<'a>(folded: &Cow<'a, str>) -> Cow<'a, str> {
+    match folded {
+        Cow::Borrowed(s) => Cow::Borrowed(s.split(' ').next().unwrap_or_default()),
+        Cow::Owned(s) => Cow::Owned(s.split(' ').next().unwrap_or_default().to_owned()),
+    }
+}
+
+/// What the matcher uses of one shared record, borrowing from it.
 #[derive(Debug, Clone)]
-pub struct Prepared {
+pub struct Prepared<'a> {
     /// The first given name only: sources disagree on whether further given
     /// names belong in `given-names` or `middle-names`.
-    given: NameForms,
-    family: NameForms,
-    /// Skeletons of every further given name and middle name.
-    middle: Vec<String>,
-    /// Skeletons of given+family and family+given, spaces removed, for names
-    /// split differently between the two fields.
-    full_given_family: String,
-    full_family_given: String,
+    given: NameForms<'a>,
+    family: NameForms<'a>,
+    /// Skeletons of every further given name and middle name, space
+    /// separated.
+    middle: Cow<'a, str>,
+    /// Skeletons of all the given names and of the family name, spaces
+    /// removed: given+family and family+given reveal names split
+    /// differently between the two fields.
+    given_all: Cow<'a, str>,
+    family_all: Cow<'a, str>,
     dob: Dob,
-    nationality: String,
+    nationality: Cow<'a, str>,
     sex: Sex,
-    document_number: String,
-    document_country: String,
+    document_number: Cow<'a, str>,
+    document_country: Cow<'a, str>,
+    /// `P`, `I` or `C` (see [`document_kind`]).
+    document_kind: Cow<'a, str>,
 }
 
 /// A birth date with impossible parts treated as unknown, so nothing
@@ -162,57 +259,88 @@ impl Dob {
     }
 }
 
-impl Prepared {
-    pub fn new(r: &SharedRecord) -> Self {
-        let given_mrz = names::mrz_transliterate(&r.given_names);
-        let given_generic = names::fold_generic(&r.given_names);
-        let middle_generic = names::fold_generic(&r.middle_names);
-        let family_mrz = names::mrz_transliterate(&r.family_name);
-        let family_generic = names::fold_generic(&r.family_name);
+impl<'a> Prepared<'a> {
+    pub fn new(r: &'a SharedRecord) -> Self {
+        let (given_mrz, given_generic) = fold_both(&r.given_names);
+        let (family_mrz, family_generic) = fold_both(&r.family_name);
+        let (_, middle_generic) = fold_both(&r.middle_names);
 
-        let mut given_words = given_mrz.split(' ').zip(given_generic.split(' '));
-        let given = match given_words.next() {
-            Some((m, g)) if !g.is_empty() => NameForms::from_folded(m, g),
+        let given = if !given_generic.is_empty() {
+            NameForms::from_folded(first_word(&given_mrz), first_word(&given_generic))
+        } else {
             // No given name: the first middle name stands in for it.
-            _ => {
-                let middle_mrz = names::mrz_transliterate(&r.middle_names);
-                let first_mrz = middle_mrz.split(' ').next().unwrap_or_default();
-                let first_generic = middle_generic.split(' ').next().unwrap_or_default();
-                NameForms::from_folded(first_mrz, first_generic)
-            }
+            let (middle_mrz, _) = fold_both(&r.middle_names);
+            NameForms::from_folded(first_word(&middle_mrz), first_word(&middle_generic))
         };
-        let given_was_empty = given_generic.is_empty();
-        let middle: Vec<String> = given_generic
-            .split(' ')
-            .skip(1)
-            .chain(middle_generic.split(' ').skip(usize::from(given_was_empty)))
-            .filter(|w| !w.is_empty())
-            .map(names::digraph_skeleton)
-            .collect();
-
-        let given_all = names::digraph_skeleton(&compact(&given_generic));
-        let family_all = names::digraph_skeleton(&compact(&family_generic));
+        // Further given names, then the middle names (less the first when
+        // it stood in for the given name).
+        let skip_middle = usize::from(given_generic.is_empty());
+        let more_given = given_generic.split(' ').skip(1).any(|w| !w.is_empty());
+        let middle: Cow<'a, str> = if !more_given && skip_middle == 0 {
+            middle_generic
+        } else {
+            let mut joined = String::new();
+            for word in given_generic
+                .split(' ')
+                .skip(1)
+                .chain(middle_generic.split(' ').skip(skip_middle))
+                .filter(|w| !w.is_empty())
+            {
+                if !joined.is_empty() {
+                    joined.push(' ');
+                }
+                joined.push_str(word);
+            }
+            Cow::Owned(joined)
+        };
+        // Digraphs never span a space, so the skeleton of the words joined
+        // is the words' skeletons joined.
+        let middle = skeleton(&middle).map_or(middle, Cow::Owned);
+        let given_all = compact(given_generic.clone());
+        let family_all = compact(family_generic.clone());
+        let document_number = if r
+            .document_number
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
+            Cow::Borrowed(r.document_number.as_str())
+        } else {
+            Cow::Owned(
+                r.document_number
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .map(|c| c.to_ascii_uppercase())
+                    .collect(),
+            )
+        };
         Prepared {
             given,
-            family: NameForms::from_folded(&family_mrz, &family_generic),
+            family: NameForms::from_folded(family_mrz, family_generic),
             middle,
-            full_given_family: format!("{given_all}{family_all}"),
-            full_family_given: format!("{family_all}{given_all}"),
+            given_all: skeleton(&given_all).map_or(given_all, Cow::Owned),
+            family_all: skeleton(&family_all).map_or(family_all, Cow::Owned),
             dob: Dob::new(&r.date_of_birth),
             nationality: normalise_country(&r.nationality),
             sex: r.sex,
-            document_number: r
-                .document_number
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .map(|c| c.to_ascii_uppercase())
-                .collect(),
+            document_number,
             document_country: normalise_country(&r.document_country),
+            document_kind: document_kind(&r.document_type),
         }
     }
 }
 
-impl Prepared {
+/// ICAO document codes as the matcher compares them: sources write an
+/// identity card `I` or `ID` and a residence card `C` or `AC`.
+fn document_kind(code: &str) -> Cow<'_, str> {
+    match code.trim() {
+        "ID" | "id" => Cow::Borrowed("I"),
+        "AC" | "ac" => Cow::Borrowed("C"),
+        c if !c.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Borrowed(c),
+        c => Cow::Owned(c.to_ascii_uppercase()),
+    }
+}
+
+impl Prepared<'_> {
     fn has_name(&self) -> bool {
         !self.given.is_empty() || !self.family.is_empty()
     }
@@ -220,9 +348,12 @@ impl Prepared {
 
 /// ICAO codes as the matcher compares them: `D` is Germany's code in
 /// machine-readable zones, `DEU` everywhere else.
-fn normalise_country(code: &str) -> String {
-    let code = code.trim().to_ascii_uppercase();
-    if code == "D" { "DEU".to_string() } else { code }
+fn normalise_country(code: &str) -> Cow<'_, str> {
+    match code.trim() {
+        "D" | "d" => Cow::Borrowed("DEU"),
+        c if !c.bytes().any(|b| b.is_ascii_lowercase()) => Cow::Borrowed(c),
+        c => Cow::Owned(c.to_ascii_uppercase()),
+    }
 }
 
 // ---------------------------------------------------------------- blocking
@@ -230,10 +361,17 @@ fn normalise_country(code: &str) -> String {
 /// The blocking keys of one record, distinct:
 ///
 /// * `D<country>:<number>`: the travel document;
-/// * `B<YYYYMMDD><prefix>`: the birth date with the first three letters of
-///   each form (MRZ, generic, skeleton) of the family name *and* of the first
-///   given name, in one namespace so that swapped given and family names
-///   still meet and a typo in one name is covered by the other;
+/// * `B<YYYYMMDD><prefix>/<letter>`: the birth date, the first three letters
+///   of one name (family or first given name, each form: MRZ, generic,
+///   skeleton) and the first or the last letter of the other name. Both
+///   orders share one namespace, so swapped given and family names still
+///   meet. One typo leaves a key intact: a typo in a name's first three
+///   letters spares the other name's prefix with this name's last letter;
+///   a typo in its first or last letter spares this name's prefix with the
+///   other's letters. The letter of the other name keeps blocks small: with
+///   a prefix alone, everyone born that day whose given name starts `MAR`
+///   would be a candidate, and at a million entries that doubled the pairs
+///   to score;
 /// * the same with day and month exchanged, so that a swapped birth date
 ///   meets the true one.
 ///
@@ -241,22 +379,66 @@ fn normalise_country(code: &str) -> String {
 /// with the same parts unknown (the same person's records usually agree on
 /// what is unknown) and anyone through its document.
 pub fn block_keys(r: &Prepared) -> Vec<String> {
-    let mut keys = Vec::with_capacity(8);
+    let mut keys = Vec::with_capacity(12);
     if r.document_number.len() >= MIN_KEYED_DOCUMENT_LEN {
         keys.push(format!("D{}:{}", r.document_country, r.document_number));
     }
-    let mut prefixes: Vec<&str> = Vec::with_capacity(6);
-    for form in r.family.forms.iter().chain(&r.given.forms) {
-        let prefix = form.get(..KEY_PREFIX_LEN).unwrap_or(form);
-        if !prefixes.contains(&prefix) {
-            prefixes.push(prefix);
+    // (prefix of one name, a letter of the other), distinct.
+    let mut parts: Vec<(&str, &str)> = Vec::with_capacity(8);
+    for (name, other) in [(&r.family, &r.given), (&r.given, &r.family)] {
+        for form in name.forms() {
+            let prefix = form.get(..KEY_PREFIX_LEN).unwrap_or(form);
+            let mut letters: Vec<&str> = other
+                .forms()
+                .iter()
+                .flat_map(|o| [&o[..1], &o[o.len() - 1..]])
+                .collect();
+            // A name of one to three letters is as often spelt another way
+            // altogether (`LEE`/`YI`, `PARK`/`PAK` is four) as mistyped, and
+            // no letter of it is safe to block on; with no other name at
+            // all there is nothing to add.
+            if other.forms().iter().any(|o| o.len() <= SHORT_NAME_LEN) || other.is_empty() {
+                letters.push("*");
+            }
+            for letter in letters {
+                if !parts.contains(&(prefix, letter)) {
+                    parts.push((prefix, letter));
+                }
+            }
+            // A single name: its last three letters too, for a typo in its
+            // first three.
+            if other.is_empty() {
+                let tail = form
+                    .get(form.len().saturating_sub(KEY_PREFIX_LEN)..)
+                    .unwrap_or(form);
+                if !parts.contains(&("*", tail)) {
+                    parts.push(("*", tail));
+                }
+            }
         }
+    }
+    // All the names run together, for names split differently between the
+    // fields (`SITI AMINAH` as a single name, `SITI` `AMINAH` as two): for
+    // most records this is already there (given prefix, family's last).
+    let full = format!("{}{}", r.given_all, r.family_all);
+    if let (Some(prefix), Some(last)) = (
+        full.get(..KEY_PREFIX_LEN.min(full.len()))
+            .filter(|p| !p.is_empty()),
+        full.get(full.len().saturating_sub(1)..),
+    ) && !parts.contains(&(prefix, last))
+    {
+        parts.push((prefix, last));
     }
     let dates = std::iter::once(r.dob).chain(r.dob.swapped());
     for dob in dates {
         let dob = dob.key();
-        for prefix in &prefixes {
-            let key = format!("B{dob}{prefix}");
+        for (prefix, letter) in &parts {
+            let mut key = String::with_capacity(3 + dob.len() + prefix.len());
+            key.push('B');
+            key.push_str(&dob);
+            key.push_str(prefix);
+            key.push('/');
+            key.push_str(letter);
             if !keys.contains(&key) {
                 keys.push(key);
             }
@@ -275,8 +457,14 @@ enum Field {
     /// Equal in some form (`MÜLLER`/`MUELLER`/`MULLER`), or one compound
     /// name contains all the words of the other (`GARCIA`/`GARCIA LOPEZ`).
     Variant,
+    /// Same [`names::phonetic_key`] of at least [`MIN_PHONETIC_KEY_LEN`]
+    /// sounds: another romanisation (`MOHAMMED`/`MUHAMMAD`).
+    Phonetic,
+    /// One slip of the fingers apart ([`names::is_keyboard_slip`]) in some
+    /// forms, the shorter at least [`MIN_SLIP_LEN`] letters.
+    Slip,
     /// Jaro–Winkler at least [`TYPO_SIMILARITY`], or one edit apart (see
-    /// [`MIN_EDIT_TYPO_LEN`]), in some forms.
+    /// [`MIN_EDIT_TYPO_LEN`]), in some forms: a typo, or a similar name.
     Similar,
     /// One side has no such name.
     Missing,
@@ -291,20 +479,26 @@ fn compare_field(a: &NameForms, b: &NameForms) -> Field {
         (true, false) | (false, true) => return Field::Missing,
         (false, false) => {}
     }
-    if a.mrz == b.mrz && a.generic == b.generic {
+    if a.mrz() == b.mrz() && a.generic() == b.generic() {
         return Field::Exact;
     }
-    if a.forms.iter().any(|f| b.forms.contains(f)) || word_subset(&a.words, &b.words) {
+    if a.forms().iter().any(|f| b.forms().contains(f)) || word_subset(a, b) {
         return Field::Variant;
     }
     let pairs = || {
-        a.forms
+        a.forms()
             .iter()
-            .flat_map(|x| b.forms.iter().map(move |y| (x, y)))
+            .flat_map(|x| b.forms().iter().map(move |y| (x, y)))
     };
-    let similar = pairs().any(|(x, y)| strsim::jaro_winkler(x, y) >= TYPO_SIMILARITY)
+    if pairs().any(|(x, y)| x.len().min(y.len()) >= MIN_SLIP_LEN && names::is_keyboard_slip(x, y)) {
+        return Field::Slip;
+    }
+    if a.phonetic().len() >= MIN_PHONETIC_KEY_LEN && a.phonetic() == b.phonetic() {
+        return Field::Phonetic;
+    }
+    let similar = pairs().any(|(x, y)| jaro_winkler(x, y) >= TYPO_SIMILARITY)
         || pairs().any(|(x, y)| {
-            x.len().min(y.len()) >= MIN_EDIT_TYPO_LEN && strsim::osa_distance(x, y) <= 1
+            x.len().min(y.len()) >= MIN_EDIT_TYPO_LEN && within_one_edit(x.as_bytes(), y.as_bytes())
         });
     if similar {
         Field::Similar
@@ -313,8 +507,107 @@ fn compare_field(a: &NameForms, b: &NameForms) -> Field {
     }
 }
 
-fn word_subset(a: &[String], b: &[String]) -> bool {
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+/// Jaro–Winkler similarity, as `strsim::jaro_winkler` computes it, without
+/// allocating for names (up to 64 letters): two different names are
+/// compared on every candidate pair, so this is the matcher's inner loop.
+fn jaro_winkler(a: &str, b: &str) -> f64 {
+    const MAX: usize = 64;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() > MAX || b.len() > MAX || !a.is_ascii() || !b.is_ascii() {
+        return strsim::jaro_winkler(
+            std::str::from_utf8(a).unwrap_or_default(),
+            std::str::from_utf8(b).unwrap_or_default(),
+        );
+    }
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let range = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let mut a_flags = [false; MAX];
+    let mut b_flags = [false; MAX];
+    let mut matches = 0usize;
+    for (i, &x) in a.iter().enumerate() {
+        let lo = i.saturating_sub(range);
+        let hi = b.len().min(i + range + 1);
+        for j in lo..hi {
+            if !b_flags[j] && b[j] == x {
+                a_flags[i] = true;
+                b_flags[j] = true;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    let mut transpositions = 0usize;
+    let mut j = 0;
+    for (i, &x) in a.iter().enumerate() {
+        if a_flags[i] {
+            while !b_flags[j] {
+                j += 1;
+            }
+            if x != b[j] {
+                transpositions += 1;
+            }
+            j += 1;
+        }
+    }
+    let m = matches as f64;
+    let jaro =
+        (m / a.len() as f64 + m / b.len() as f64 + (m - (transpositions / 2) as f64) / m) / 3.0;
+    if jaro > 0.7 {
+        let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+        jaro + 0.1 * prefix as f64 * (1.0 - jaro)
+    } else {
+        jaro
+    }
+}
+
+/// Whether the optimal string alignment distance is at most one (equal, or
+/// one substitution, insertion, deletion or transposition of neighbours).
+fn within_one_edit(a: &[u8], b: &[u8]) -> bool {
+    let first = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match a.len() as isize - b.len() as isize {
+        0 => {
+            first == a.len()
+                || a[first + 1..] == b[first + 1..]
+                || (first + 1 < a.len()
+                    && a[first] == b[first + 1]
+                    && a[first + 1] == b[first]
+                    && a[first + 2..] == b[first + 2..])
+        }
+        1 => a[first + 1..] == b[first..],
+        -1 => b[first + 1..] == a[first..],
+        _ => false,
+    }
+}
+
+fn word_subset(a: &NameForms, b: &NameForms) -> bool {
+    // Only a name of several words can contain another.
+    if a.spaced.is_none() && b.spaced.is_none() {
+        return false;
+    }
+    let words = |n: &NameForms| -> Vec<String> {
+        match &n.spaced {
+            Some(spaced) => spaced
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(names::digraph_skeleton)
+                .collect(),
+            None => vec![names::digraph_skeleton(n.generic())],
+        }
+    };
+    let (a, b) = (words(a), words(b));
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     !short.is_empty() && short.len() < long.len() && short.iter().all(|w| long.contains(w))
 }
 
@@ -328,10 +621,16 @@ pub enum NameLevel {
     Variant,
     /// Given and family names exchanged.
     Swapped,
-    /// One name equal, the other a likely typo (or missing on one side).
+    /// One name equal, the other spelt another way that sounds alike.
+    Phonetic,
+    /// One name equal, the other one keyboard slip away.
     Typo,
-    /// Neither name equal, both similar; or swapped with a typo.
+    /// One name equal, the other similar (or missing on one side).
+    Close,
+    /// Neither name equal, both close; or swapped with a typo.
     TwoTypos,
+    /// One name equal, the other different.
+    Partial,
     Different,
     /// One side has no name in Latin letters: no evidence either way.
     Unknown,
@@ -343,9 +642,12 @@ impl NameLevel {
             NameLevel::Unknown => 0.0,
             NameLevel::Exact => 10.0,
             NameLevel::Variant => 9.5,
-            NameLevel::Swapped => 8.0,
-            NameLevel::Typo => 6.0,
-            NameLevel::TwoTypos => 2.0,
+            NameLevel::Swapped => 8.5,
+            NameLevel::Phonetic => 8.0,
+            NameLevel::Typo => 8.0,
+            NameLevel::Close => 5.0,
+            NameLevel::TwoTypos => 3.0,
+            NameLevel::Partial => 0.0,
             NameLevel::Different => -8.0,
         }
     }
@@ -355,12 +657,17 @@ impl NameLevel {
 fn name_pairing(given: Field, family: Field) -> NameLevel {
     use Field::*;
     let agree = |f: Field| matches!(f, Exact | Variant);
-    let close = |f: Field| matches!(f, Similar | Missing);
+    let close = |f: Field| matches!(f, Phonetic | Slip | Similar);
     match (given, family) {
         (Exact, Exact) => NameLevel::Exact,
         (g, f) if agree(g) && agree(f) => NameLevel::Variant,
-        (g, f) if (agree(g) && close(f)) || (close(g) && agree(f)) => NameLevel::Typo,
-        (Similar, Similar) => NameLevel::TwoTypos,
+        (g, f) if agree(g) || agree(f) => match if agree(g) { f } else { g } {
+            Phonetic => NameLevel::Phonetic,
+            Slip => NameLevel::Typo,
+            Similar | Missing => NameLevel::Close,
+            _ => NameLevel::Partial,
+        },
+        (g, f) if close(g) && close(f) => NameLevel::TwoTypos,
         _ => NameLevel::Different,
     }
 }
@@ -377,7 +684,9 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameLevel {
         return straight;
     }
     // The same letters split differently between the two fields.
-    if a.full_given_family == b.full_given_family || a.full_family_given == b.full_family_given {
+    if joined_eq((&a.given_all, &a.family_all), (&b.given_all, &b.family_all))
+        || joined_eq((&a.family_all, &a.given_all), (&b.family_all, &b.given_all))
+    {
         return NameLevel::Variant;
     }
     let crossed = match name_pairing(
@@ -385,12 +694,13 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameLevel {
         compare_field(&a.family, &b.given),
     ) {
         NameLevel::Exact | NameLevel::Variant => NameLevel::Swapped,
-        _ if a.full_given_family == b.full_family_given
-            || a.full_family_given == b.full_given_family =>
+        _ if joined_eq((&a.given_all, &a.family_all), (&b.family_all, &b.given_all))
+            || joined_eq((&a.family_all, &a.given_all), (&b.given_all, &b.family_all)) =>
         {
             NameLevel::Swapped
         }
-        NameLevel::Typo => NameLevel::TwoTypos,
+        NameLevel::Phonetic | NameLevel::Typo | NameLevel::Close => NameLevel::TwoTypos,
+        NameLevel::Partial => NameLevel::Partial,
         _ => NameLevel::Different,
     };
     if crossed.weight() > straight.weight() {
@@ -398,6 +708,15 @@ fn compare_names(a: &Prepared, b: &Prepared) -> NameLevel {
     } else {
         straight
     }
+}
+
+/// Whether `x.0 + x.1 == y.0 + y.1`, without building either.
+fn joined_eq(x: (&str, &str), y: (&str, &str)) -> bool {
+    x.0.len() + x.1.len() == y.0.len() + y.1.len()
+        && x.0
+            .bytes()
+            .chain(x.1.bytes())
+            .eq(y.0.bytes().chain(y.1.bytes()))
 }
 
 /// Further given names and middle names.
@@ -415,7 +734,7 @@ impl MiddleLevel {
         match self {
             MiddleLevel::Agree => 1.0,
             MiddleLevel::Missing => 0.0,
-            MiddleLevel::Disagree => -1.5,
+            MiddleLevel::Disagree => -2.5,
         }
     }
 }
@@ -424,12 +743,11 @@ fn compare_middle(a: &Prepared, b: &Prepared) -> MiddleLevel {
     if a.middle.is_empty() || b.middle.is_empty() {
         return MiddleLevel::Missing;
     }
-    let fits = |x: &String, y: &String| {
-        x == y
-            || (x.len() == 1 && y.starts_with(x.as_str()))
-            || (y.len() == 1 && x.starts_with(y.as_str()))
+    let (am, bm) = (a.middle.split(' '), b.middle.split(' '));
+    let fits = |x: &str, y: &str| {
+        x == y || (x.len() == 1 && y.starts_with(x)) || (y.len() == 1 && x.starts_with(y))
     };
-    if a.middle.iter().any(|x| b.middle.iter().any(|y| fits(x, y))) {
+    if am.clone().any(|x| bm.clone().any(|y| fits(x, y))) {
         MiddleLevel::Agree
     } else {
         MiddleLevel::Disagree
@@ -481,16 +799,29 @@ fn compare_dob(a: Dob, b: Dob) -> DobLevel {
 pub enum DocumentLevel {
     /// Same number (and issuing country, where both give one).
     Same,
-    /// Travellers renew documents, so a new number is only mild evidence.
-    Different,
+    /// Numbers one edit apart, same issuing country: a number misread or
+    /// mistyped (numbers of [`MIN_SIMILAR_DOCUMENT_LEN`] or more characters).
+    Similar,
+    /// Another number on the same kind of document from the same country:
+    /// what a renewal looks like. Travellers renew documents, so this is
+    /// only mild evidence against.
+    Renewed,
+    /// Another kind of document or another issuing country: travellers
+    /// carry several (a passport, a residence card), so this says little.
+    Other,
     Missing,
 }
+
+/// Shorter numbers one edit apart are too likely to be two documents.
+pub const MIN_SIMILAR_DOCUMENT_LEN: usize = 6;
 
 impl DocumentLevel {
     pub const fn weight(self) -> f64 {
         match self {
             DocumentLevel::Same => 8.0,
-            DocumentLevel::Different => -1.5,
+            DocumentLevel::Similar => 5.0,
+            DocumentLevel::Renewed => -1.0,
+            DocumentLevel::Other => -0.5,
             DocumentLevel::Missing => 0.0,
         }
     }
@@ -503,10 +834,24 @@ fn compare_document(a: &Prepared, b: &Prepared) -> DocumentLevel {
     let countries_agree = a.document_country.is_empty()
         || b.document_country.is_empty()
         || a.document_country == b.document_country;
-    if a.document_number == b.document_number && countries_agree {
-        DocumentLevel::Same
+    if !countries_agree {
+        return DocumentLevel::Other;
+    }
+    if a.document_number == b.document_number {
+        return DocumentLevel::Same;
+    }
+    if a.document_number.len().min(b.document_number.len()) >= MIN_SIMILAR_DOCUMENT_LEN
+        && within_one_edit(a.document_number.as_bytes(), b.document_number.as_bytes())
+    {
+        return DocumentLevel::Similar;
+    }
+    if a.document_kind == b.document_kind
+        || a.document_kind.is_empty()
+        || b.document_kind.is_empty()
+    {
+        DocumentLevel::Renewed
     } else {
-        DocumentLevel::Different
+        DocumentLevel::Other
     }
 }
 
@@ -600,6 +945,30 @@ pub fn score(entry: &SharedRecord, exit: &SharedRecord) -> f64 {
     probability(compare(&Prepared::new(entry), &Prepared::new(exit)).weight())
 }
 
+/// Scores pairs in order. Hosts send an exit's candidates one after the
+/// other, so a record equal to the one in the previous pair is prepared once.
+pub fn score_all<'a>(
+    pairs: impl Iterator<Item = (&'a SharedRecord, &'a SharedRecord)>,
+) -> Vec<f64> {
+    let mut last_entry: Option<(&SharedRecord, Prepared<'a>)> = None;
+    let mut last_exit: Option<(&SharedRecord, Prepared<'a>)> = None;
+    let mut out = Vec::with_capacity(pairs.size_hint().0);
+    for (entry, exit) in pairs {
+        let prepare = |last: &mut Option<(&'a SharedRecord, Prepared<'a>)>, r: &'a SharedRecord| {
+            if !last.as_ref().is_some_and(|(held, _)| *held == r) {
+                *last = Some((r, Prepared::new(r)));
+            }
+        };
+        prepare(&mut last_entry, entry);
+        prepare(&mut last_exit, exit);
+        let (Some((_, e)), Some((_, x))) = (&last_entry, &last_exit) else {
+            unreachable!("both were just prepared");
+        };
+        out.push(probability(compare(e, x).weight()));
+    }
+    out
+}
+
 /// The matcher takes no settings yet; `{}` is the only valid configuration.
 pub fn parse_config(json: &str) -> Result<(), String> {
     let value: Value = serde_json::from_str(json)
@@ -638,7 +1007,7 @@ impl exports::entrex::plugin::matching::Guest for Plugin {
     }
 
     fn score(pairs: Vec<exports::entrex::plugin::matching::Candidate>) -> Vec<f64> {
-        pairs.iter().map(|p| score(&p.entry, &p.exit)).collect()
+        score_all(pairs.iter().map(|p| (&p.entry, &p.exit)))
     }
 }
 

@@ -112,6 +112,126 @@ pub fn digraph_skeleton(folded: &str) -> String {
     out
 }
 
+/// A sound key for a folded name (`A`-`Z`, spaces ignored), so that
+/// spellings of one name in different romanisations or by ear meet:
+/// `MOHAMMED`/`MUHAMMAD`, `SHEVCHENKO`/`SCHEWTSCHENKO`, `ZHANG`/`CHANG`,
+/// `KOVALENKO`/`KOWALENKO`, `YOON`/`YUN` each give one key.
+///
+/// Soundex-like, with the digraphs that romanisations disagree on folded
+/// first: `TSCH`, `SCH`, `TCH`, `CH`, `SH`, `ZH` are one hissing sound, `PH`
+/// is `F`, `TH` is `T`, `KH` and `CK` are `K`, `X` is `KS`. Then consonants
+/// fall into classes (`BP`, `FVW`, `CGKQ`, `DT`, `JSZ`, `L`, `M`, `N`, `R`),
+/// `H` is silent, and a run of vowels (`AEIOUY`) is one `A`: unlike Soundex,
+/// vowels keep their place, so `HANS`/`HANNES` and `ANNA`/`EMMA` differ. A
+/// class repeated counts once. Like any sound key it also merges some
+/// different names, so it is a matching aid for names that already agree
+/// on something else, never evidence on its own.
+pub fn phonetic_key(folded: &str) -> String {
+    // Spaces (and anything else) are skipped where they stand: a digraph
+    // never spans two words.
+    let b = folded.as_bytes();
+    let mut out = String::with_capacity(b.len());
+    let mut last: u8 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        let (class, used) = if rest.starts_with(b"TSCH") {
+            (b'S', 4)
+        } else if rest.starts_with(b"SCH") || rest.starts_with(b"TCH") {
+            (b'S', 3)
+        } else if rest.starts_with(b"CH") || rest.starts_with(b"SH") || rest.starts_with(b"ZH") {
+            (b'S', 2)
+        } else if rest.starts_with(b"PH") {
+            (b'F', 2)
+        } else if rest.starts_with(b"TH") {
+            (b'T', 2)
+        } else if rest.starts_with(b"KH") || rest.starts_with(b"CK") {
+            (b'K', 2)
+        } else {
+            let class = match rest[0] {
+                c if !c.is_ascii_uppercase() => 0,
+                b'B' | b'P' => b'P',
+                b'F' | b'V' | b'W' => b'F',
+                b'C' | b'G' | b'K' | b'Q' => b'K',
+                b'D' | b'T' => b'T',
+                b'J' | b'S' | b'Z' => b'S',
+                b'L' => b'L',
+                b'M' => b'M',
+                b'N' => b'N',
+                b'R' => b'R',
+                b'X' => {
+                    // `KS`: two classes.
+                    if last != b'K' {
+                        out.push('K');
+                    }
+                    b'S'
+                }
+                b'H' => 0,
+                _ => b'A',
+            };
+            (class, 1)
+        };
+        i += used;
+        if class != 0 && class != last {
+            out.push(class as char);
+            last = class;
+        }
+    }
+    out
+}
+
+/// Whether two upper-case letters are neighbours on a QWERTY keyboard.
+fn keyboard_neighbours(a: u8, b: u8) -> bool {
+    const ROWS: [&[u8]; 3] = [b"QWERTYUIOP", b"ASDFGHJKL", b"ZXCVBNM"];
+    let place = |c: u8| {
+        ROWS.iter().enumerate().find_map(|(r, row)| {
+            row.iter()
+                .position(|&x| x == c)
+                .map(|p| (r as i32, p as i32))
+        })
+    };
+    let (Some((ra, pa)), Some((rb, pb))) = (place(a), place(b)) else {
+        return false;
+    };
+    // Each row sits half a key to the right of the one above it, so a key
+    // touches two keys of the row below: the same position and one left.
+    match rb - ra {
+        0 => (pa - pb).abs() == 1,
+        1 => pb == pa || pb == pa - 1,
+        -1 => pa == pb || pa == pb - 1,
+        _ => false,
+    }
+}
+
+/// Whether `a` and `b` (folded names, `A`-`Z`) differ by one slip of the
+/// fingers: two neighbouring letters transposed, one letter more or less (a
+/// letter dropped, doubled or struck as well), or one letter replaced by a
+/// neighbouring key. `MUELLER`/`MEULLER`, `HANS`/`HANZ` is not (S and Z are
+/// not neighbours: Z and X are) but `HANS`/`HANA` is.
+///
+/// Narrower than "one edit" on purpose: `MARIA`/`MARTA` are one edit apart
+/// but I and T are far apart on a keyboard, and different given names one
+/// slip apart are much rarer than different names one edit apart.
+pub fn is_keyboard_slip(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a == b {
+        return false;
+    }
+    let first = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    match a.len() as isize - b.len() as isize {
+        0 => {
+            let i = first;
+            if a[i + 1..] == b[i + 1..] {
+                return keyboard_neighbours(a[i], b[i]);
+            }
+            i + 1 < a.len() && a[i] == b[i + 1] && a[i + 1] == b[i] && a[i + 2..] == b[i + 2..]
+        }
+        1 => a[first + 1..] == b[first..],
+        -1 => b[first + 1..] == a[first..],
+        _ => false,
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Style {
     Mrz,
@@ -301,6 +421,64 @@ mod tests {
         assert_eq!(digraph_skeleton(""), "");
         assert_eq!(digraph_skeleton("AE"), "A");
         assert_eq!(digraph_skeleton("AAE"), "AE");
+    }
+
+    #[test]
+    fn phonetic_keys_join_romanisations() {
+        for (a, b) in [
+            ("MOHAMMED", "MUHAMMAD"),
+            ("AHMED", "AHMAD"),
+            ("SHEVCHENKO", "SCHEWTSCHENKO"),
+            ("KOVALENKO", "KOWALENKO"),
+            ("OLEKSANDR", "OLEXANDR"),
+            ("ZHANG", "CHANG"),
+            ("JUNG", "CHUNG"),
+            ("YOON", "YUN"),
+            ("OHNO", "ONO"),
+            ("TETIANA", "TATIANA"),
+            ("MUELLER", "MULLER"),
+            ("SMITH", "SMYTH"),
+        ] {
+            assert_eq!(phonetic_key(a), phonetic_key(b), "{a} / {b}");
+            assert!(!phonetic_key(a).is_empty());
+        }
+        for (a, b) in [
+            ("MARIA", "MARTA"),
+            ("JOHN", "PAUL"),
+            ("ANNA", "EMMA"),
+            ("HANS", "HANNES"),
+        ] {
+            assert_ne!(phonetic_key(a), phonetic_key(b), "{a} / {b}");
+        }
+        assert_eq!(phonetic_key("MOHAMMED"), "MAMAT");
+        assert_eq!(phonetic_key("ALEXANDER"), "ALAKSANTAR");
+        assert_eq!(phonetic_key(""), "");
+    }
+
+    #[test]
+    fn keyboard_slips() {
+        for (a, b) in [
+            ("MUELLER", "MEULLER"),
+            ("LEE", "ELE"),
+            ("NATHAN", "NTHAN"),
+            ("SANDHU", "SANDHUY"),
+            ("WEI", "WSI"),
+            ("LIM", "LIN"),
+            ("ROBERTS", "ROBRTS"),
+            ("FERRARA", "FERARA"),
+        ] {
+            assert!(is_keyboard_slip(a, b), "{a} / {b}");
+            assert!(is_keyboard_slip(b, a), "{b} / {a}");
+        }
+        for (a, b) in [
+            ("MARIA", "MARTA"),
+            ("HANS", "HANNES"),
+            ("JOHN", "JOHN"),
+            ("ANNA", "EMMA"),
+            ("AB", "BA "),
+        ] {
+            assert!(!is_keyboard_slip(a, b), "{a} / {b}");
+        }
     }
 
     #[test]
