@@ -23,6 +23,14 @@ impl Layout {
         // The reference shows a partner key being rotated out.
         std::fs::copy(keys.join("us.pub.pem"), keys.join("us.old.pub.pem")).unwrap();
         std::fs::create_dir(dir.path().join("config")).unwrap();
+        // The reference names a removal-order list (docs/removal-orders.md).
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::write(
+            dir.path().join("data/removal-orders.csv"),
+            "order_id,family_name,given_names,date_of_birth,document_country,document_number,issued_on\n\
+             RO-2026-0001,IVANOV,PETR,1979-05-14,RUS,753123456,2026-03-01\n",
+        )
+        .unwrap();
         Layout { dir }
     }
 
