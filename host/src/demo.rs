@@ -176,7 +176,7 @@ impl Summary {
             let _ = writeln!(s, "  {} public key: {}", h.hub, h.public_key.display());
             let _ = writeln!(
                 s,
-                "  {} bundles it sent, with receipts: {}",
+                "  {} evidence (to-PARTNER: bundles sent and receipts; from-PARTNER: bundles received and receipts given): {}",
                 h.hub,
                 h.evidence_dir.display()
             );
