@@ -1,23 +1,8 @@
 //! The `entrex` binary as people use it: the demo, keygen, verify.
 
+use crate::support::{entrex, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn entrex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_entrex"))
-        .args(args)
-        .output()
-        .expect("the entrex binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use std::process::Command;
 
 fn first_file(dir: &Path, prefix: &str) -> PathBuf {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -1,8 +1,9 @@
 //! `entrex check-config` as an operator meets it: each problem named with
 //! the file, line and column, the key, what is wrong and what to write.
 
+use crate::support::{entrex, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const REFERENCE: &str = include_str!("../../config/reference.toml");
 
@@ -55,22 +56,6 @@ impl Layout {
         }
         err
     }
-}
-
-fn entrex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_entrex"))
-        .args(args)
-        .output()
-        .expect("the entrex binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The reference with its first `from` replaced, and the 1-based line of it.

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::support::entrex;
 use entrex::client::Client;
 use entrex::config::Settings;
 use entrex::hub::Hub;
@@ -182,13 +183,6 @@ async fn a_plugin_importing_more_than_its_kind_allows_is_refused_at_load() {
     };
     assert!(err.contains("wasi:http"), "{err}");
     assert!(err.contains("normaliser"), "{err}");
-}
-
-fn entrex(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_entrex"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::support::text;
 use entrex::generator::{self, Noise};
 use entrex::reconcile::{self, Pair};
 use entrex::store::Band;
@@ -97,15 +98,6 @@ fn run(dir: &Path, entries: &str, exits: &str) -> Output {
         ])
         .output()
         .expect("the entrex binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Runs the binary; every row of the output as exit id → (entry id, score, band).

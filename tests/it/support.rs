@@ -42,3 +42,21 @@ impl Pair {
         self.us.shutdown().await;
     }
 }
+
+/// Runs the `entrex` binary with `args` and waits for it.
+pub fn entrex(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_entrex"))
+        .args(args)
+        .output()
+        .expect("the entrex binary runs")
+}
+
+/// A finished command's status and both outputs, for assertion messages.
+pub fn text(output: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
