@@ -8,6 +8,7 @@ mod dashboard;
 mod exchange;
 mod faults;
 mod insights;
+mod invariants;
 mod openapi;
 mod ops;
 mod plugins;

@@ -1,0 +1,441 @@
+//! The product's invariants under input and faults its other tests never
+//! tried (issue 10): one regression test per defect, named after what it
+//! guards. Each of these failed before its fix.
+
+use std::time::{Duration, Instant};
+
+use entrex::client::Client;
+use entrex::hub::Hub;
+use serde_cbor::Value;
+
+use crate::support::start_pair;
+
+const CSV_HEADER: &str = "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until";
+
+/// One CBSA-style row: a German national by car (shared) unless
+/// `citizenships` or `mode` say otherwise.
+fn cbsa_row(source_ref: &str, family: &str, doc: &str, citizenships: &str, mode: &str) -> String {
+    format!(
+        "{source_ref},{family},Hans,,1980-04-12,M,DEU,{citizenships},,P,{doc},D,2026-11-21T10:00:00Z,0427,{mode},2027-05-20"
+    )
+}
+
+fn csv(rows: &[String]) -> Vec<u8> {
+    format!("{CSV_HEADER}\n{}\n", rows.join("\n")).into_bytes()
+}
+
+/// Waits until `from` has no backlog for its partner and the partner holds
+/// everything queued for it: the stream moves. Fails, saying where it
+/// stands, if it does not within `within`.
+async fn delivered(from: &Client, to: &Client, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let (a, b) = (from.status().await.unwrap(), to.status().await.unwrap());
+        let out = &a.partners[0];
+        let received = b.partners[0].received_upto;
+        if out.backlog == 0 && received == out.queued_upto {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} → {}: the stream did not move within {within:?}: queued {}, acknowledged {}, received {}; last delivery error: {:?}",
+            a.hub,
+            b.hub,
+            out.queued_upto,
+            out.sent_upto,
+            received,
+            out.delivery_error
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The payload of a COSE_Sign1 message, as a generic CBOR value: what any
+/// COSE library would hand the partner, without this crate's types.
+fn cose_payload(message: &[u8]) -> Value {
+    let Value::Tag(18, body) = serde_cbor::from_slice::<Value>(message).unwrap() else {
+        panic!("not a COSE_Sign1 message")
+    };
+    let Value::Array(parts) = *body else {
+        panic!("COSE_Sign1 is not an array")
+    };
+    let Value::Bytes(payload) = &parts[2] else {
+        panic!("COSE_Sign1 payload is not a byte string")
+    };
+    serde_cbor::from_slice(payload).unwrap()
+}
+
+fn field<'a>(map: &'a Value, name: &str) -> Option<&'a Value> {
+    let Value::Map(map) = map else { return None };
+    map.get(&Value::Text(name.into()))
+}
+
+/// Every bundle `hub` sent `partner`, from its evidence copies, in order.
+fn sent_bundles(hub: &Hub, partner: &str) -> Vec<Vec<u8>> {
+    let dir = hub.core.evidence_dir().join(format!("to-{partner}"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("bundle-")
+        })
+        .collect();
+    files.sort();
+    files.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// The eleven data elements of the agreement, as they are named on the wire.
+const ELEVEN: [&str; 11] = [
+    "given_names",
+    "family_name",
+    "middle_names",
+    "date_of_birth",
+    "nationality",
+    "sex",
+    "document_type",
+    "document_number",
+    "document_country",
+    "entered_at",
+    "port_code",
+];
+
+/// Checks one entry of a bundle as the partner decodes it: a record of
+/// exactly the eleven elements, a correction carrying one, or a deletion
+/// carrying the fixed code `withdrawn`; nothing else.
+fn check_entry(entry: &Value) -> Result<(), String> {
+    let Value::Map(map) = entry else {
+        return Err(format!("an entry is not a map: {entry:?}"));
+    };
+    let keys: Vec<String> = map
+        .keys()
+        .map(|k| match k {
+            Value::Text(t) => t.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    let record = |r: &Value| -> Result<(), String> {
+        let Value::Map(m) = r else {
+            return Err("a record is not a map".into());
+        };
+        for k in m.keys() {
+            if !matches!(k, Value::Text(t) if ELEVEN.contains(&t.as_str())) {
+                return Err(format!("a record carries {k:?}, not one of the eleven"));
+            }
+        }
+        Ok(())
+    };
+    match keys
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        _ if field(entry, "amends").is_none() => record(entry),
+        ["amends", "correction"] | ["correction", "amends"] => {
+            record(field(entry, "correction").unwrap())
+        }
+        ["amends", "deletion"] | ["deletion", "amends"] => match field(entry, "deletion") {
+            Some(Value::Text(code)) if code == "withdrawn" => Ok(()),
+            other => Err(format!(
+                "a deletion carries {other:?}, not the fixed code \"withdrawn\""
+            )),
+        },
+        _ => Err(format!("an amendment carries {keys:?}")),
+    }
+}
+
+/// #1: a correction that makes a shared record withheld (the traveller turns
+/// out to be a Canadian citizen) and a withdrawal with an officer's note used
+/// to tell the partner why, in words: exactly what Phase II forbids sharing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amendments_tell_the_partner_nothing_but_the_eleven_elements_and_fixed_codes() {
+    let pair = start_pair().await;
+    let rows = [
+        cbsa_row("CA-P1", "Weber", "C01X00T47", "", "VEHICLE"),
+        cbsa_row("CA-P2", "Schmidt", "C01X00T48", "", "VEHICLE"),
+        cbsa_row("CA-P3", "Fischer", "C01X00T49", "", "VEHICLE"),
+    ];
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    assert_eq!(report.shared, 3, "{report:#?}");
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+
+    // CA-P1 is found to hold Canadian citizenship; CA-P3 crossed by sea.
+    let corrected = [
+        cbsa_row("CA-P1", "Weber", "C01X00T47", "CAN", "VEHICLE"),
+        cbsa_row("CA-P3", "Fischer", "C01X00T49", "", "SEA"),
+    ];
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", csv(&corrected))
+        .await
+        .unwrap();
+    assert_eq!((report.corrected, report.withheld), (2, 2), "{report:#?}");
+    let withdrawn = pair
+        .ca_client
+        .withdraw(&entrex::ingest::WithdrawRequest {
+            source_refs: vec!["CA-P2".into()],
+            reason: "officer note: CAN citizen per interview".into(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &withdrawn.results[0].result,
+            entrex::store::Withdrawal::Withdrawn { partners, .. } if partners == &["US".to_owned()]
+        ),
+        "{withdrawn:?}"
+    );
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+
+    let bundles = sent_bundles(&pair.ca, "US");
+    let mut entries = 0;
+    for bundle in &bundles {
+        for forbidden in ["citizen", "CAN", "officer", "shared", "sea", "scope"] {
+            assert!(
+                !bundle
+                    .windows(forbidden.len())
+                    .any(|w| w == forbidden.as_bytes()),
+                "a bundle sent to the partner carries {forbidden:?}: {:?}",
+                cose_payload(bundle)
+            );
+        }
+        let Some(Value::Array(records)) = field(&cose_payload(bundle), "records").cloned() else {
+            panic!("a bundle without records")
+        };
+        for entry in &records {
+            check_entry(entry).unwrap();
+            entries += 1;
+        }
+    }
+    assert_eq!(entries, 6, "3 records and 3 deletions reached the partner");
+    // The partner no longer holds any of the three.
+    let held = pair.us.core.store.inbox_from("CA", 1, 10).unwrap();
+    assert!(
+        held[..3].iter().all(|(_, e)| e.record().is_none()),
+        "{held:?}"
+    );
+    pair.shutdown().await;
+}
+
+/// #2: a withdrawal reason with a control character used to be sealed into
+/// the bundle, which the partner refused for good; every later record waited
+/// behind it for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_reason_with_a_control_character_does_not_stop_the_stream() {
+    let pair = start_pair().await;
+    let first = [cbsa_row("CA-W1", "Weber", "C01X00T47", "", "VEHICLE")];
+    pair.ca_client
+        .post_crossings("text/csv", csv(&first))
+        .await
+        .unwrap();
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+    pair.ca_client
+        .withdraw(&entrex::ingest::WithdrawRequest {
+            source_refs: vec!["CA-W1".into()],
+            reason: "entered in error\n".into(),
+        })
+        .await
+        .unwrap();
+    let rows: Vec<String> = (0..10)
+        .map(|i| {
+            cbsa_row(
+                &format!("CA-W{}", i + 2),
+                "Weber",
+                &format!("C02X{i:05}"),
+                "",
+                "VEHICLE",
+            )
+        })
+        .collect();
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    assert_eq!(report.shared, 10, "{report:#?}");
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+    let held = pair.us.core.store.inbox_from("CA", 1, 100).unwrap();
+    assert_eq!(
+        held.len(),
+        12,
+        "the record, its deletion and 10 more: {held:?}"
+    );
+    assert_eq!(
+        held.iter().filter(|(_, e)| e.record().is_some()).count(),
+        10
+    );
+    pair.shutdown().await;
+}
+
+mod property {
+    //! #1 as a property: whatever a source sends and however it corrects or
+    //! withdraws it, every byte that leaves the hub is one of the eleven
+    //! elements or a fixed code.
+
+    use entrex::bundle::{BundlePayload, Signer, seal_bundle};
+    use entrex::record::{Crossing, Decision, Mode, PartialDate, Residency, Sex};
+    use entrex::store::{Ingested, Outcome, Store};
+    use proptest::prelude::*;
+
+    /// Marks every value that must stay home: if it shows up in a sealed
+    /// bundle, something other than the eleven elements left.
+    const HOME: &str = "\u{a7}HOME";
+
+    fn home() -> impl Strategy<Value = String> {
+        any::<String>().prop_map(|s| format!("{HOME}{s}"))
+    }
+
+    /// Shared elements: anything but the marker.
+    fn shared() -> impl Strategy<Value = String> {
+        "[A-Z0-9 <'-]{0,12}"
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// The source sends record `at` (again, or corrected).
+        Send {
+            at: usize,
+            crossing: Box<Crossing>,
+            share: bool,
+            withhold_reason: String,
+        },
+        Withdraw {
+            at: usize,
+            reason: String,
+        },
+    }
+
+    fn crossing() -> impl Strategy<Value = Crossing> {
+        (
+            (shared(), shared(), shared(), shared(), shared(), shared()),
+            (shared(), shared(), 1900u16..2100, any::<i64>()),
+            (
+                proptest::collection::vec(home(), 0..3),
+                any::<bool>(),
+                proptest::option::of(any::<i64>()),
+            ),
+        )
+            .prop_map(
+                |(
+                    (given, middle, family, nationality, doc_type, doc_number),
+                    (doc_country, port, year, at),
+                    (citizenships, resident, until),
+                )| Crossing {
+                    source_ref: String::new(),
+                    given_names: given,
+                    middle_names: middle,
+                    family_name: family,
+                    date_of_birth: PartialDate {
+                        year,
+                        month: None,
+                        day: None,
+                    },
+                    sex: Sex::X,
+                    nationality,
+                    document_type: doc_type,
+                    document_number: doc_number,
+                    document_country: doc_country,
+                    crossed_at: at,
+                    port_code: port,
+                    mode: Mode::Vehicle,
+                    citizenships,
+                    residency: if resident {
+                        vec![Residency::CanadaPermanentResident]
+                    } else {
+                        Vec::new()
+                    },
+                    authorised_stay_until: until,
+                },
+            )
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0usize..4, crossing(), any::<bool>(), home()).prop_map(
+                |(at, crossing, share, withhold_reason)| Op::Send {
+                    at,
+                    crossing: Box::new(crossing),
+                    share,
+                    withhold_reason,
+                }
+            ),
+            1 => (0usize..4, home()).prop_map(|(at, reason)| Op::Withdraw { at, reason }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn every_byte_that_leaves_is_an_element_or_a_fixed_code(ops in proptest::collection::vec(op(), 1..12)) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let partners = vec!["US".to_owned()];
+            let source_ref = |at: usize| format!("{HOME}-ref-{at}");
+            for op in &ops {
+                match op {
+                    Op::Send { at, crossing, share, withhold_reason } => {
+                        let mut crossing = crossing.as_ref().clone();
+                        crossing.source_ref = source_ref(*at);
+                        let raw = format!("{HOME}{crossing:?}").into_bytes();
+                        let decision = if *share {
+                            Decision::Share
+                        } else {
+                            Decision::Withhold(withhold_reason.clone())
+                        };
+                        store.ingest(
+                            &[Ingested {
+                                location: format!("{HOME} line 1"),
+                                raw,
+                                outcome: Outcome::Accepted {
+                                    crossing: Box::new(crossing),
+                                    decision,
+                                    keys: vec![format!("{HOME}key")],
+                                },
+                            }],
+                            &partners,
+                        ).unwrap();
+                    }
+                    Op::Withdraw { at, reason } => {
+                        store.withdraw(&[source_ref(*at)], reason, &partners).unwrap();
+                    }
+                }
+            }
+            let queued = store.outbox_from("US", 1, usize::MAX).unwrap();
+            if queued.is_empty() {
+                return Ok(());
+            }
+            let payload = BundlePayload::new(
+                "CA",
+                "US",
+                1,
+                0,
+                Vec::new(),
+                queued.into_iter().map(|(_, e)| e).collect(),
+            );
+            let signer = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[1; 32]));
+            let sealed = seal_bundle(&signer, &payload);
+            prop_assert!(
+                !sealed.windows(HOME.len()).any(|w| w == HOME.as_bytes()),
+                "a value that must stay home left in the bundle: {:?}",
+                super::cose_payload(&sealed)
+            );
+            let Some(serde_cbor::Value::Array(records)) =
+                super::field(&super::cose_payload(&sealed), "records").cloned()
+            else {
+                panic!("a bundle without records")
+            };
+            for entry in &records {
+                if let Err(e) = super::check_entry(entry) {
+                    prop_assert!(false, "{e}");
+                }
+            }
+        }
+    }
+}
