@@ -282,27 +282,6 @@ pub struct BundlePayload {
     pub records: Vec<Entry>,
 }
 
-/// The same payload with plain records: decoded only to explain why a payload
-/// failed to decode, since an untagged entry hides the field at fault.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-struct PlainPayload {
-    version: u32,
-    sender: String,
-    receiver: String,
-    first_seq: u64,
-    last_seq: u64,
-    created_at: Timestamp,
-    #[serde(with = "serde_bytes")]
-    prev_bundle_sha256: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    merkle_root: Vec<u8>,
-    #[serde(with = "serde_bytes")]
-    head: Vec<u8>,
-    records: Vec<SharedRecord>,
-}
-
 impl BundlePayload {
     pub fn head(&self) -> BundleHead {
         BundleHead {
@@ -573,23 +552,7 @@ pub fn open_bundle(
 }
 
 fn check_bundle(verified: &Verified, keyring: &Keyring) -> Result<BundlePayload, BundleError> {
-    let payload: BundlePayload = match decode(verified, CONTENT_TYPE_BUNDLE, "bundle") {
-        Ok(p) => p,
-        Err(e @ BundleError::Payload { .. }) => {
-            return Err(
-                match serde_cbor::from_slice::<PlainPayload>(&verified.payload) {
-                    Err(plain) if !plain.to_string().contains("did not match any variant") => {
-                        BundleError::Payload {
-                            what: "bundle",
-                            detail: plain.to_string(),
-                        }
-                    }
-                    _ => e,
-                },
-            );
-        }
-        Err(e) => return Err(e),
-    };
+    let payload: BundlePayload = decode(verified, CONTENT_TYPE_BUNDLE, "bundle")?;
     if payload.version != PAYLOAD_VERSION {
         return Err(BundleError::Version(payload.version));
     }
@@ -968,10 +931,7 @@ mod tests {
                 amends: 1,
                 record: shared(),
             },
-            Entry::Deletion {
-                amends: 1,
-                reason: "entered in error".into(),
-            },
+            Entry::Deletion { amends: 1 },
         ];
         let bytes = serde_cbor::to_vec(&entries).unwrap();
         let back: Vec<Entry> = serde_cbor::from_slice(&bytes).unwrap();

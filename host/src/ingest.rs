@@ -105,7 +105,11 @@ fn check_queues(core: &Core) -> Result<(), IngestError> {
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct WithdrawRequest {
     pub source_refs: Vec<String>,
-    /// Why, as the partner will be told (e.g. "entered in error").
+    /// Why, for the source's own records. It never leaves the hub and is not
+    /// kept: partners are told only that the record is withdrawn, since the
+    /// reason (an officer's note, a citizenship found) is what the agreement
+    /// forbids sharing.
+    #[serde(default)]
     pub reason: String,
 }
 
@@ -123,9 +127,9 @@ pub struct WithdrawResult {
 
 /// Withdraws crossings at their source's request; durable when it returns.
 pub fn withdraw(core: &Core, request: &WithdrawRequest) -> Result<WithdrawReport, IngestError> {
-    if request.reason.trim().is_empty() || request.reason.len() > 200 {
+    if request.reason.len() > 200 {
         return Err(IngestError::BadBatch(
-            "reason must say why in 1 to 200 bytes, e.g. \"entered in error\"".into(),
+            "reason is for the source's own records and at most 200 bytes; it is not shared nor kept".into(),
         ));
     }
     if request.source_refs.len() > MAX_RECORDS_PER_BATCH {
@@ -137,7 +141,7 @@ pub fn withdraw(core: &Core, request: &WithdrawRequest) -> Result<WithdrawReport
     let results = {
         let _serial = core.ingest_lock.lock().unwrap_or_else(|e| e.into_inner());
         core.store
-            .withdraw(&request.source_refs, &request.reason, &core.partner_ids)?
+            .withdraw(&request.source_refs, &core.partner_ids)?
     };
     core.store.flush()?;
     core.outbox_ready.notify_waiters();

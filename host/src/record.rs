@@ -271,15 +271,22 @@ pub fn format_time(ts: Timestamp) -> String {
 /// holds the corrected record, or none, once the source corrects or withdraws it).
 ///
 /// On the wire a record is exactly its eleven elements; a correction is
-/// `{amends, correction: record}` and a deletion `{amends, deletion: reason}`,
-/// `amends` being the sequence number of the record they replace.
+/// `{amends, correction: record}` and a deletion `{amends, deletion:
+/// "withdrawn"}`, `amends` being the sequence number of the record they
+/// replace. A deletion carries no reason: why a record stops being shared
+/// (the source withdrew it, or a correction made the traveller a citizen, or
+/// put the crossing out of scope) is itself what the agreement forbids
+/// sharing, so the only thing it can say is the fixed code.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "EntryRepr", into = "EntryRepr")]
+#[serde(try_from = "WireEntry", into = "EntryRepr")]
 pub enum Entry {
     Record(SharedRecord),
     Correction { amends: u64, record: SharedRecord },
-    Deletion { amends: u64, reason: String },
+    Deletion { amends: u64 },
 }
+
+/// The code every deletion carries, and the only text an amendment adds.
+pub const DELETION_CODE: &str = "withdrawn";
 
 impl Entry {
     /// The record this entry carries (none for a deletion).
@@ -294,68 +301,218 @@ impl Entry {
     pub fn amends(&self) -> Option<u64> {
         match self {
             Entry::Record(_) => None,
-            Entry::Correction { amends, .. } | Entry::Deletion { amends, .. } => Some(*amends),
+            Entry::Correction { amends, .. } | Entry::Deletion { amends } => Some(*amends),
         }
     }
 
     pub fn check(&self) -> Result<(), Invalid> {
         match self {
             Entry::Record(r) | Entry::Correction { record: r, .. } => r.check(),
-            Entry::Deletion { reason, .. } => check_text("deletion", reason, true),
+            Entry::Deletion { .. } => Ok(()),
         }
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The deletion's fixed code on the wire; anything else is refused without
+/// being repeated (free text could name the traveller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Withdrawn;
+
+impl Serialize for Withdrawn {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(DELETION_CODE)
+    }
+}
+
+impl<'de> Deserialize<'de> for Withdrawn {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == DELETION_CODE {
+            Ok(Withdrawn)
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "a deletion carries the fixed code {DELETION_CODE:?}, never free text (found {} characters of other text)",
+                text.chars().count()
+            )))
+        }
+    }
+}
+
+#[derive(Serialize)]
 #[serde(untagged)]
 enum EntryRepr {
     Record(SharedRecord),
-    Correction(CorrectionRepr),
-    Deletion(DeletionRepr),
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CorrectionRepr {
-    amends: u64,
-    correction: SharedRecord,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeletionRepr {
-    amends: u64,
-    deletion: String,
-}
-
-impl From<EntryRepr> for Entry {
-    fn from(r: EntryRepr) -> Entry {
-        match r {
-            EntryRepr::Record(r) => Entry::Record(r),
-            EntryRepr::Correction(c) => Entry::Correction {
-                amends: c.amends,
-                record: c.correction,
-            },
-            EntryRepr::Deletion(d) => Entry::Deletion {
-                amends: d.amends,
-                reason: d.deletion,
-            },
-        }
-    }
+    Correction {
+        amends: u64,
+        correction: SharedRecord,
+    },
+    Deletion {
+        amends: u64,
+        deletion: Withdrawn,
+    },
 }
 
 impl From<Entry> for EntryRepr {
     fn from(e: Entry) -> EntryRepr {
         match e {
             Entry::Record(r) => EntryRepr::Record(r),
-            Entry::Correction { amends, record } => EntryRepr::Correction(CorrectionRepr {
+            Entry::Correction { amends, record } => EntryRepr::Correction {
                 amends,
                 correction: record,
-            }),
-            Entry::Deletion { amends, reason } => EntryRepr::Deletion(DeletionRepr {
+            },
+            Entry::Deletion { amends } => EntryRepr::Deletion {
                 amends,
-                deletion: reason,
-            }),
+                deletion: Withdrawn,
+            },
         }
+    }
+}
+
+/// Every key an entry may have on the wire, each optional, decoded strictly
+/// (an unknown key is refused by name) and then sorted into one of the three
+/// shapes. Typed rather than untagged, so an error says which key is wrong.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEntry {
+    given_names: Option<String>,
+    family_name: Option<String>,
+    middle_names: Option<String>,
+    date_of_birth: Option<PartialDate>,
+    nationality: Option<String>,
+    sex: Option<Sex>,
+    document_type: Option<String>,
+    document_number: Option<String>,
+    document_country: Option<String>,
+    entered_at: Option<Timestamp>,
+    port_code: Option<String>,
+    amends: Option<u64>,
+    correction: Option<SharedRecord>,
+    deletion: Option<Withdrawn>,
+}
+
+impl TryFrom<WireEntry> for Entry {
+    type Error = String;
+
+    fn try_from(w: WireEntry) -> Result<Entry, String> {
+        let has_record_fields = w.given_names.is_some()
+            || w.family_name.is_some()
+            || w.middle_names.is_some()
+            || w.date_of_birth.is_some()
+            || w.nationality.is_some()
+            || w.sex.is_some()
+            || w.document_type.is_some()
+            || w.document_number.is_some()
+            || w.document_country.is_some()
+            || w.entered_at.is_some()
+            || w.port_code.is_some();
+        let Some(amends) = w.amends else {
+            if w.correction.is_some() || w.deletion.is_some() {
+                return Err("a correction or deletion must name the record it `amends`".into());
+            }
+            let missing = |name: &str| format!("a record is missing `{name}`");
+            return Ok(Entry::Record(SharedRecord {
+                given_names: w.given_names.ok_or_else(|| missing("given_names"))?,
+                family_name: w.family_name.ok_or_else(|| missing("family_name"))?,
+                middle_names: w.middle_names.ok_or_else(|| missing("middle_names"))?,
+                date_of_birth: w.date_of_birth.ok_or_else(|| missing("date_of_birth"))?,
+                nationality: w.nationality.ok_or_else(|| missing("nationality"))?,
+                sex: w.sex.ok_or_else(|| missing("sex"))?,
+                document_type: w.document_type.ok_or_else(|| missing("document_type"))?,
+                document_number: w
+                    .document_number
+                    .ok_or_else(|| missing("document_number"))?,
+                document_country: w
+                    .document_country
+                    .ok_or_else(|| missing("document_country"))?,
+                entered_at: w.entered_at.ok_or_else(|| missing("entered_at"))?,
+                port_code: w.port_code.ok_or_else(|| missing("port_code"))?,
+            }));
+        };
+        if has_record_fields {
+            return Err(
+                "an amendment carries its record under `correction`, not beside `amends`".into(),
+            );
+        }
+        match (w.correction, w.deletion) {
+            (Some(record), None) => Ok(Entry::Correction { amends, record }),
+            (None, Some(Withdrawn)) => Ok(Entry::Deletion { amends }),
+            _ => Err("an amendment is either `correction` or `deletion`, exactly one".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(value: serde_json::Value) -> Result<Entry, String> {
+        let bytes = serde_cbor::to_vec(&value).unwrap();
+        serde_cbor::from_slice(&bytes).map_err(|e| e.to_string())
+    }
+
+    fn record() -> serde_json::Value {
+        serde_json::json!({
+            "given_names": "ANNA", "family_name": "ERIKSSON", "middle_names": "",
+            "date_of_birth": {"year": 1974, "month": 8, "day": 12},
+            "nationality": "SWE", "sex": "F", "document_type": "P",
+            "document_number": "L898902C3", "document_country": "SWE",
+            "entered_at": 1_763_700_000, "port_code": "0427"
+        })
+    }
+
+    #[test]
+    fn a_deletion_with_free_text_is_refused_without_repeating_it() {
+        let err = decode(serde_json::json!({"amends": 3, "deletion": "CAN citizen per interview"}))
+            .unwrap_err();
+        assert!(err.contains("fixed code \"withdrawn\""), "{err}");
+        assert!(
+            !err.contains("citizen"),
+            "the refusal repeats the text: {err}"
+        );
+        assert_eq!(
+            decode(serde_json::json!({"amends": 3, "deletion": "withdrawn"})),
+            Ok(Entry::Deletion { amends: 3 })
+        );
+    }
+
+    #[test]
+    fn a_twelfth_element_or_a_mixed_entry_is_refused_by_name() {
+        let mut twelve = record();
+        twelve["citizenships"] = serde_json::json!(["CAN"]);
+        let err = decode(twelve).unwrap_err();
+        assert!(err.contains("citizenships"), "{err}");
+        let mut mixed = record();
+        mixed["amends"] = serde_json::json!(1);
+        assert!(decode(mixed).unwrap_err().contains("under `correction`"));
+        let err = decode(serde_json::json!({"amends": 1})).unwrap_err();
+        assert!(err.contains("exactly one"), "{err}");
+        let mut short = record();
+        short.as_object_mut().unwrap().remove("port_code");
+        assert!(decode(short).unwrap_err().contains("`port_code`"));
+    }
+
+    #[test]
+    fn entries_keep_their_wire_form() {
+        let r: SharedRecord = serde_json::from_value(record()).unwrap();
+        for entry in [
+            Entry::Record(r.clone()),
+            Entry::Correction {
+                amends: 2,
+                record: r,
+            },
+            Entry::Deletion { amends: 2 },
+        ] {
+            let bytes = serde_cbor::to_vec(&entry).unwrap();
+            assert_eq!(serde_cbor::from_slice::<Entry>(&bytes).unwrap(), entry);
+        }
+        let deletion: serde_cbor::Value =
+            serde_cbor::from_slice(&serde_cbor::to_vec(&Entry::Deletion { amends: 2 }).unwrap())
+                .unwrap();
+        let expected: serde_cbor::Value = serde_cbor::from_slice(
+            &serde_cbor::to_vec(&serde_json::json!({"amends": 2, "deletion": "withdrawn"}))
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(deletion, expected);
     }
 }

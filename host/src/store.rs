@@ -742,12 +742,10 @@ impl Store {
                                                 amends,
                                                 record: crossing.project(),
                                             },
-                                            (Some(amends), Decision::Withhold(why)) => {
+                                            // Why it is no longer shared stays here.
+                                            (Some(amends), Decision::Withhold(_)) => {
                                                 sent_as.remove(at)?;
-                                                Entry::Deletion {
-                                                    amends,
-                                                    reason: format!("corrected at the source; no longer shared: {why}"),
-                                                }
+                                                Entry::Deletion { amends }
                                             }
                                             (None, Decision::Share) => {
                                                 sent_as.insert(at, &be(*seq))?;
@@ -762,9 +760,7 @@ impl Store {
                                             partner_key(p, *seq),
                                             encode(&OutboxEntry {
                                                 entry_id,
-                                                replaces: amendment
-                                                    .amends()
-                                                    .and(replaces.clone()),
+                                                replaces: amendment.amends().and(replaces.clone()),
                                                 record: amendment,
                                             }),
                                         )?;
@@ -841,14 +837,10 @@ impl Store {
 
     /// Withdraws crossings at their source's request: the crossing, its raw
     /// input and its links are deleted here, and every partner holding its
-    /// record is queued a deletion, all in one transaction. The source
-    /// reference stays known, so a later resend is taken as a new record.
-    pub fn withdraw(
-        &self,
-        refs: &[String],
-        reason: &str,
-        partners: &[String],
-    ) -> Result<Vec<Withdrawal>> {
+    /// record is queued a deletion (which says nothing but that), all in one
+    /// transaction. The source reference stays known, so a later resend is
+    /// taken as a new record.
+    pub fn withdraw(&self, refs: &[String], partners: &[String]) -> Result<Vec<Withdrawal>> {
         use sled::Transactional;
         (
             &self.meta,
@@ -913,7 +905,6 @@ impl Store {
                                     entry_id,
                                     record: Entry::Deletion {
                                         amends: read_u64(Some(amends)),
-                                        reason: reason.to_owned(),
                                     },
                                     replaces: old.as_ref().map(|o| Replaces::of(&o.crossing)),
                                 }),

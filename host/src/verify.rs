@@ -331,7 +331,7 @@ fn verify_proof(bytes: &[u8], keyring: &Keyring) -> Result<String, String> {
             "correction of record {amends}: now {} ({}), port {}",
             record.family_name, record.document_country, record.port_code
         ),
-        Entry::Deletion { amends, reason } => format!("deletion of record {amends}: {reason}"),
+        Entry::Deletion { amends } => format!("deletion of record {amends}"),
     };
     Ok(format!(
         "inclusion proof: entry {} is in {}'s bundle {}..={} to {} (Merkle root {}, head signed by key {}), proved with {} hashes and no other entry\n  {what}",
