@@ -18,7 +18,7 @@ use serde_cbor::Value;
 use sha2::{Digest, Sha256};
 
 use crate::keys::key_id;
-use crate::record::{Entry, SharedRecord, Timestamp};
+use crate::record::{Entry, Timestamp};
 
 pub const CONTENT_TYPE_BUNDLE: &str = "application/entrex-bundle+cbor";
 pub const CONTENT_TYPE_RECEIPT: &str = "application/entrex-receipt+cbor";
@@ -790,7 +790,7 @@ fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{PartialDate, Sex};
+    use crate::record::{PartialDate, Sex, SharedRecord};
 
     fn record() -> Entry {
         Entry::Record(shared())
