@@ -109,6 +109,7 @@ pub fn receive(core: &Core, message: &[u8], peer: Option<&str>) -> Result<Vec<u8
         make_receipt,
     )? {
         Received::Stored { receipt } => {
+            crate::failpoint::hit("receive:stored");
             tracing::info!(sender = %payload.sender, first = payload.first_seq, last = payload.last_seq, "bundle stored");
             let dir = format!("from-{}", payload.sender);
             write_evidence(core, &dir, "bundle", payload.first_seq, message);

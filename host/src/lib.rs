@@ -36,6 +36,7 @@ pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod exchange;
+pub mod failpoint;
 pub mod fixtures;
 pub mod generator;
 pub mod health;

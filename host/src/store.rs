@@ -1701,3 +1701,85 @@ fn discard_unfinished_snapshots(dir: &Path) -> Result<()> {
 pub fn in_period(ts: Timestamp, from: Option<Timestamp>, to: Option<Timestamp>) -> bool {
     from.is_none_or(|f| ts >= f) && to.is_none_or(|t| ts < t)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::record::{PartialDate, Sex, SharedRecord};
+
+    fn record() -> Entry {
+        Entry::Record(SharedRecord {
+            given_names: "ANNA".into(),
+            family_name: "ERIKSSON".into(),
+            middle_names: String::new(),
+            date_of_birth: PartialDate {
+                year: 1974,
+                month: Some(8),
+                day: Some(12),
+            },
+            nationality: "SWE".into(),
+            sex: Sex::F,
+            document_type: "P".into(),
+            document_number: "L898902C3".into(),
+            document_country: "SWE".into(),
+            entered_at: 1_763_700_000,
+            port_code: "0427".into(),
+        })
+    }
+
+    /// PostgreSQL's fsync lesson: after a failed fsync the kernel may have
+    /// dropped the dirty pages, so a later fsync that succeeds proves
+    /// nothing. Nothing is acknowledged again until the store is reopened
+    /// (and recovers from what its log really holds).
+    #[test]
+    fn after_a_failed_sync_nothing_is_acknowledged_again() {
+        let commit = GroupCommit::default();
+        let failed = commit.commit(|| Err(std::io::Error::other("EIO")));
+        assert!(matches!(failed, Err(StoreError::Sync(_))), "{failed:?}");
+        let later = commit.commit(|| Ok(()));
+        assert!(
+            matches!(&later, Err(StoreError::Sync(why)) if why.contains("restart")),
+            "a commit after a failed fsync was acknowledged: {later:?}"
+        );
+    }
+
+    /// A resent bundle used to get the original's receipt as soon as the
+    /// original's transaction was visible, before any flush covered it.
+    #[test]
+    fn a_duplicate_bundle_is_answered_only_once_a_flush_covers_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let entries = vec![record()];
+        let receive = |store: &Store| {
+            store
+                .receive("CA", 1, 1, &[], &entries, b"bundle", || b"receipt".to_vec())
+                .unwrap()
+        };
+        assert!(matches!(receive(&store), Received::Stored { .. }));
+        // Another caller's commit holds the disk.
+        store.commit.state.lock().unwrap().running = true;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let resend = {
+            let store = store.clone();
+            let entries = entries.clone();
+            std::thread::spawn(move || {
+                let outcome = store
+                    .receive("CA", 1, 1, &[], &entries, b"bundle", || b"receipt".to_vec())
+                    .unwrap();
+                tx.send(matches!(outcome, Received::Duplicate { .. }))
+                    .unwrap();
+            })
+        };
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the duplicate was answered while no flush had covered it"
+        );
+        store.commit.state.lock().unwrap().running = false;
+        store.commit.done.notify_all();
+        assert!(rx.recv_timeout(Duration::from_secs(10)).unwrap());
+        resend.join().unwrap();
+    }
+}

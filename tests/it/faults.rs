@@ -173,6 +173,8 @@ struct HubProc {
     client: Client,
     kills: u32,
     starts: u32,
+    /// `ENTREX_CRASH_AT` for the next start (see `entrex::failpoint`).
+    crash_at: Option<String>,
 }
 
 impl HubProc {
@@ -187,6 +189,7 @@ impl HubProc {
             client: Client::new(format!("http://{listen}")),
             kills: 0,
             starts: 0,
+            crash_at: None,
         }
     }
 
@@ -197,16 +200,20 @@ impl HubProc {
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "warn,entrex=info")
+            .env_remove("ENTREX_CRASH_AT")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("the entrex binary starts");
+            .stderr(log);
+        if let Some(point) = self.crash_at.take() {
+            command.env("ENTREX_CRASH_AT", point);
+        }
+        let child = command.spawn().expect("the entrex binary starts");
         self.child = Some(child);
         self.starts += 1;
     }
@@ -260,6 +267,23 @@ impl HubProc {
         }
         child.kill().unwrap();
         child.wait().unwrap();
+        self.kills += 1;
+    }
+
+    /// Waits for the hub to exit by itself (at a crash point), as a kill.
+    async fn crashed(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        let child = self.child.as_mut().expect("a running hub");
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "{} hub did not reach its crash point within {within:?}\n{}",
+                self.id,
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.child = None;
         self.kills += 1;
     }
 
@@ -846,66 +870,54 @@ fn check(test: &str, pair: &Pair, ca: &Ledger, us: &Ledger) -> [Figures; 2] {
     all
 }
 
-/// The evidence both hubs wrote (copies of the bundles they sent and the
-/// receipts they got), checked offline as a partner or auditor would with
-/// `entrex verify`: every file verifies and each direction is one gap-free
-/// chain up to the last record queued. Returns, per direction, the bundle
-/// and receipt files found.
-fn check_evidence(test: &str, pair: &Pair, figures: &[Figures; 2]) -> [(usize, usize); 2] {
+/// Each hub's evidence *on its own*, as an auditor holding only that hub's
+/// files checks it with `entrex verify`: what it sent (`to-P`: its bundles
+/// and the partner's receipts) and what it received (`from-P`: the partner's
+/// bundles and the receipts it gave), each one gap-free chain up to the last
+/// record queued, every file verifying, a receipt for every bundle. (Checking
+/// both hubs' files together would let one hub's copy hide the other's hole.)
+fn check_evidence(test: &str, pair: &Pair, figures: &[Figures; 2]) {
     let dir = pair.dir.as_ref().unwrap().path();
     let keyring = entrex::verify::keyring(&[
         format!("CA={}", dir.join("keys/ca.pub.pem").display()),
         format!("US={}", dir.join("keys/us.pub.pem").display()),
     ])
     .unwrap();
-    let mut out = [(0, 0); 2];
-    for (i, f) in figures.iter().enumerate() {
-        let (me, partner) = if f.hub == "CA" {
-            ("ca", "US")
-        } else {
-            ("us", "CA")
-        };
-        let evidence = dir.join(me).join("evidence").join(format!("to-{partner}"));
-        let files = entrex::verify::expand(std::slice::from_ref(&evidence)).unwrap();
-        let count = |prefix: &str| {
-            files
-                .iter()
-                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-                .count()
-        };
-        out[i] = (count("bundle-"), count("receipt-"));
-        let (outcomes, chains) = entrex::verify::verify_files(&files, &keyring);
-        for o in &outcomes {
-            assert!(o.result.is_ok(), "{}: {:?}", o.path.display(), o.result);
+    let queued = |hub: &str| figures.iter().find(|f| f.hub == hub).unwrap().queued;
+    for (me, partner) in [("CA", "US"), ("US", "CA")] {
+        let evidence = dir.join(me.to_ascii_lowercase()).join("evidence");
+        for (sub, sender, receiver) in [
+            (format!("to-{partner}"), me, partner),
+            (format!("from-{partner}"), partner, me),
+        ] {
+            let files = entrex::verify::expand(&[evidence.join(&sub)]).unwrap();
+            let count = |prefix: &str| {
+                files
+                    .iter()
+                    .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+                    .count()
+            };
+            let (bundles, receipts) = (count("bundle-"), count("receipt-"));
+            let (outcomes, chains) = entrex::verify::verify_files(&files, &keyring);
+            for o in &outcomes {
+                assert!(o.result.is_ok(), "{}: {:?}", o.path.display(), o.result);
+            }
+            let upto = queued(sender);
+            let expected =
+                format!("{sender} → {receiver}: {bundles} bundles, sequence 1..={upto} gap-free");
+            assert!(
+                chains.len() == 1 && chains[0].as_ref().is_ok_and(|l| l.starts_with(&expected)),
+                "{test}: {me}'s evidence alone ({sub}) is not one chain 1..={upto}: {chains:?}"
+            );
+            assert_eq!(
+                receipts, bundles,
+                "{test}: {me}'s evidence alone ({sub}): every bundle needs its receipt file"
+            );
+            println!(
+                "{test}: {me}'s evidence alone, {sub}: {bundles} bundles and {receipts} receipts verified as one gap-free chain 1..={upto}"
+            );
         }
-        let expected = format!(
-            "{} → {partner}: {} bundles, sequence 1..={} gap-free",
-            f.hub, out[i].0, f.queued
-        );
-        assert!(
-            chains.len() == 1 && chains[0].as_ref().is_ok_and(|l| l.starts_with(&expected)),
-            "{test}: the evidence of {} → {partner} is not one chain 1..={}: {chains:?}",
-            f.hub,
-            f.queued
-        );
-        // The copy is written before the receipt is stored, so a kill
-        // between the two leaves a copy and a resend, never a missing copy.
-        assert_eq!(
-            out[i].1, out[i].0,
-            "{test}: {} → {partner}: every bundle needs its receipt file",
-            f.hub
-        );
-        println!(
-            "{test}: evidence {} → {partner}: {} bundle files verified as one gap-free chain 1..={}, \
-             {} receipt files ({} bundles without a receipt file)",
-            f.hub,
-            out[i].0,
-            f.queued,
-            out[i].1,
-            out[i].0.saturating_sub(out[i].1)
-        );
     }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -1273,4 +1285,34 @@ async fn a_hub_killed_while_its_store_writes_a_snapshot_starts_again() {
     pair.kill_both();
     let f = check("unfinished snapshot", &pair, &ca, &us);
     check_evidence("unfinished snapshot", &pair, &f);
+}
+
+/// Issue 10 #9: the receiver stored a bundle, then was killed before writing
+/// its evidence copies; the sender's resend was answered as a duplicate and
+/// no copy was ever written, so the receiver's evidence alone had a hole for
+/// ever (and `entrex prove` could not prove those records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_killed_between_storing_a_bundle_and_copying_it_keeps_complete_evidence() {
+    let seed = seed();
+    let mut pair = Pair::direct(&Exchange {
+        bundle_max_records: 50,
+        bundle_linger_ms: 20,
+        retry_min_ms: 50,
+        retry_max_ms: 500,
+    });
+    pair.us.crash_at = Some("receive:stored".into());
+    pair.start().await;
+    let never = Arc::new(AtomicBool::new(false));
+    let ca = start_feed(&pair.ca.client, "CA", 20, 100, (0, 0), &never, seed ^ 15)
+        .await
+        .unwrap();
+    pair.us.crashed(FIRST_START).await;
+    pair.us.start(RESTART).await;
+    let us = start_feed(&pair.us.client, "US", 20, 40, (0, 0), &never, seed ^ 16)
+        .await
+        .unwrap();
+    pair.drain(DRAIN).await;
+    pair.kill_both();
+    let f = check("receiver killed before its copy", &pair, &ca, &us);
+    check_evidence("receiver killed before its copy", &pair, &f);
 }
