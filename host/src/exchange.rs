@@ -117,8 +117,16 @@ pub fn receive(core: &Core, message: &[u8], peer: Option<&str>) -> Result<Vec<u8
             core.inbox_ready.notify_waiters();
             Ok(receipt)
         }
-        Received::Duplicate { receipt } => {
+        Received::Duplicate { receipt, purged } => {
             tracing::info!(sender = %payload.sender, first = payload.first_seq, "duplicate bundle answered with its original receipt");
+            // A kill between storing the original and copying it left no
+            // copy; the resend is the only chance to write it. Not for a
+            // purged bundle: its records must not come back.
+            if !purged {
+                let dir = format!("from-{}", payload.sender);
+                write_evidence_if_missing(core, &dir, "bundle", payload.first_seq, message);
+                write_evidence_if_missing(core, &dir, "receipt", payload.first_seq, &receipt);
+            }
             Ok(receipt)
         }
         Received::ChainBroken => Err(ReceiveError::ChainBroken {
@@ -277,6 +285,7 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
     let handed_over = std::time::Instant::now();
     match core.plugins().transport.send(&url, &message)? {
         Delivery::Receipt(receipt) => {
+            crate::failpoint::hit("deliver:receipt");
             match check_receipt(core, partner, first, last, &message, &receipt) {
                 Ok(()) => {
                     core.metrics.delivered(partner, handed_over.elapsed());
@@ -342,21 +351,37 @@ fn check_receipt(
     Ok(())
 }
 
+fn write_evidence_if_missing(core: &Core, subdir: &str, kind: &str, first: u64, bytes: &[u8]) {
+    let path = evidence_path(core, subdir, kind, first);
+    if !path.exists() {
+        tracing::warn!(path = %path.display(), "writing an evidence copy a crash left unwritten");
+        write_evidence(core, subdir, kind, first, bytes);
+    }
+}
+
+fn evidence_path(core: &Core, subdir: &str, kind: &str, first: u64) -> std::path::PathBuf {
+    core.evidence_dir()
+        .join(subdir)
+        .join(format!("{kind}-{first:012}.cose"))
+}
+
 /// Writes a copy of a bundle or receipt for offline checks (`to-P/` what this
 /// hub sent P and P's receipts, `from-P/` what P sent and this hub's receipts).
 /// The store holds the authoritative copy, so a failure here is only logged.
 /// Written to a temporary name and renamed, so a crash never leaves a torn
 /// file that would look like tampering to `entrex verify`.
 fn write_evidence(core: &Core, subdir: &str, kind: &str, first: u64, bytes: &[u8]) {
+    let path = evidence_path(core, subdir, kind, first);
     let dir = core.evidence_dir().join(subdir);
-    let path = dir.join(format!("{kind}-{first:012}.cose"));
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
         let temp = dir.join(format!(".{kind}-{first:012}.tmp"));
         let mut file = std::fs::File::create(&temp)?;
         std::io::Write::write_all(&mut file, bytes)?;
         file.sync_all()?;
-        std::fs::rename(&temp, &path)
+        std::fs::rename(&temp, &path)?;
+        // The rename is durable only once the directory is.
+        std::fs::File::open(&dir)?.sync_all()
     };
     if let Err(e) = write() {
         tracing::warn!(path = %path.display(), "cannot write evidence copy: {e}");

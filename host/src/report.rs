@@ -38,6 +38,10 @@ pub struct Status {
     pub amendments_queued: u64,
     #[serde(default)]
     pub amendments_applied: u64,
+    /// Amendments received for records this hub had already purged (its
+    /// retention ran out first): logged, nothing to apply them to.
+    #[serde(default)]
+    pub amendments_to_purged: u64,
     /// Records held in quarantine now (a plugin failed on them).
     pub quarantined: u64,
     pub partners: Vec<PartnerStatus>,
@@ -147,6 +151,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
         withdrawn: s.counter(counter::WITHDRAWN)?,
         amendments_queued: s.counter(counter::AMENDMENTS_QUEUED)?,
         amendments_applied: s.counter(counter::AMENDMENTS_APPLIED)?,
+        amendments_to_purged: s.counter(counter::AMENDMENTS_TO_PURGED)?,
         quarantined: s
             .counter(counter::QUARANTINED)?
             .saturating_sub(s.counter(counter::RELEASED)?),

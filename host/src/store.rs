@@ -56,6 +56,8 @@ pub mod counter {
     pub const AMENDMENTS_QUEUED: &str = "amendments_queued";
     /// Amendments received from partners and applied.
     pub const AMENDMENTS_APPLIED: &str = "amendments_applied";
+    /// Amendments received for records already purged here (retention).
+    pub const AMENDMENTS_TO_PURGED: &str = "amendments_to_purged";
     pub fn withheld_reason(reason: &str) -> String {
         format!("withheld_reason/{reason}")
     }
@@ -143,23 +145,32 @@ struct CommitState {
     issued: u64,
     /// Every ticket up to this one is durable.
     durable: u64,
-    /// Tickets up to this one were in a commit that failed.
-    failed: u64,
+    /// Set by the first commit that failed: from then on nothing is
+    /// acknowledged (see [`GroupCommit::commit`]).
     failure: Option<String>,
     running: bool,
 }
 
 impl GroupCommit {
+    /// Fail-stop: once a sync fails, every later commit fails too. After a
+    /// failed `fsync` the kernel may have dropped the dirty pages it could
+    /// not write, and a later `fsync` that succeeds would vouch for data
+    /// that is gone (PostgreSQL's fsync lesson); sled's own flush does not
+    /// rewrite a buffer whose write failed either. Only reopening the store,
+    /// which recovers from what its log really holds, re-establishes
+    /// durability: the hub stops ([`Store::durability_lost`]).
     fn commit(&self, sync: impl Fn() -> std::io::Result<()>) -> Result<()> {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.issued += 1;
         let ticket = state.issued;
         loop {
+            if let Some(failure) = &state.failure {
+                return Err(StoreError::Sync(format!(
+                    "{failure}; nothing is acknowledged until the hub restarts and the store recovers from its log"
+                )));
+            }
             if state.durable >= ticket {
                 return Ok(());
-            }
-            if state.failed >= ticket {
-                return Err(StoreError::Sync(state.failure.clone().unwrap_or_default()));
             }
             if state.running {
                 state = self.done.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -174,7 +185,7 @@ impl GroupCommit {
             match outcome {
                 Ok(()) => state.durable = covers,
                 Err(e) => {
-                    state.failed = covers;
+                    tracing::error!("the store cannot make writes durable: {e}");
                     state.failure = Some(e.to_string());
                 }
             }
@@ -437,8 +448,11 @@ pub enum Received {
     Stored {
         receipt: Vec<u8>,
     },
+    /// Held before (durable when this is returned); `purged`: its records
+    /// are past retention, only its hash, head and receipt are kept.
     Duplicate {
         receipt: Vec<u8>,
+        purged: bool,
     },
     /// The bundle does not name the previous bundle received from this sender.
     ChainBroken,
@@ -574,6 +588,17 @@ impl Store {
             self.db.flush().map_err(std::io::Error::other)?;
             self.log_file.sync_all()
         })
+    }
+
+    /// Why the store stopped acknowledging writes, if a sync failed: the
+    /// hub must restart (see `GroupCommit::commit`).
+    pub fn durability_lost(&self) -> Option<String> {
+        self.commit
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .failure
+            .clone()
     }
 
     pub fn counter(&self, name: &str) -> Result<u64> {
@@ -1173,6 +1198,7 @@ impl Store {
                     if stored.sha256 == sha {
                         return Ok(Received::Duplicate {
                             receipt: stored.receipt,
+                            purged: stored.purged_head.is_some(),
                         });
                     }
                 }
@@ -1273,7 +1299,12 @@ impl Store {
             }
             Err(e) => return Err(flatten(e)),
         };
-        if matches!(outcome, Received::Stored { .. }) {
+        // A duplicate too: the original's transaction is visible as soon as
+        // it commits, but its receipt may be given only once it is durable.
+        if matches!(
+            outcome,
+            Received::Stored { .. } | Received::Duplicate { .. }
+        ) {
             self.flush()?;
         }
         Ok(outcome)

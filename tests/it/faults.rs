@@ -877,12 +877,22 @@ fn check(test: &str, pair: &Pair, ca: &Ledger, us: &Ledger) -> [Figures; 2] {
 /// record queued, every file verifying, a receipt for every bundle. (Checking
 /// both hubs' files together would let one hub's copy hide the other's hole.)
 fn check_evidence(test: &str, pair: &Pair, figures: &[Figures; 2]) {
+    check_evidence_with(test, pair, figures, &[]);
+}
+
+/// [`check_evidence`], trusting also `more_keys` (`HUB=PATH` under the
+/// test's directory: keys rotated out during the test).
+fn check_evidence_with(test: &str, pair: &Pair, figures: &[Figures; 2], more_keys: &[&str]) {
     let dir = pair.dir.as_ref().unwrap().path();
-    let keyring = entrex::verify::keyring(&[
+    let mut keys = vec![
         format!("CA={}", dir.join("keys/ca.pub.pem").display()),
         format!("US={}", dir.join("keys/us.pub.pem").display()),
-    ])
-    .unwrap();
+    ];
+    for k in more_keys {
+        let (hub, path) = k.split_once('=').unwrap();
+        keys.push(format!("{hub}={}", dir.join(path).display()));
+    }
+    let keyring = entrex::verify::keyring(&keys).unwrap();
     let queued = |hub: &str| figures.iter().find(|f| f.hub == hub).unwrap().queued;
     for (me, partner) in [("CA", "US"), ("US", "CA")] {
         let evidence = dir.join(me.to_ascii_lowercase()).join("evidence");
@@ -1315,4 +1325,84 @@ async fn a_receiver_killed_between_storing_a_bundle_and_copying_it_keeps_complet
     pair.kill_both();
     let f = check("receiver killed before its copy", &pair, &ca, &us);
     check_evidence("receiver killed before its copy", &pair, &f);
+}
+
+/// Issue 10 #4: the receiver stored a bundle but its receipt never reached
+/// the sender, which then rotated its key (the documented procedure) and
+/// restarted. It sealed the unacknowledged records again with the new key:
+/// a new hash over a range the receiver already held, answered 409 with an
+/// expected sequence number past it, which the sender did not act on: it
+/// retried for ever. Now the receiver recognises the same records (same
+/// range, chain position and Merkle root) and answers with its original
+/// receipt, which the sender accepts for its earlier seal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_sealed_again_after_a_key_rotation_over_a_range_the_partner_holds_do_not_stall() {
+    let seed = seed();
+    let mut pair = Pair::direct(&Exchange {
+        bundle_max_records: 50,
+        bundle_linger_ms: 20,
+        retry_min_ms: 50,
+        retry_max_ms: 500,
+    });
+    // The CA hub dies as the US hub's receipt for its first bundle arrives.
+    pair.ca.crash_at = Some("deliver:receipt".into());
+    pair.start().await;
+    let never = Arc::new(AtomicBool::new(false));
+    let mut ca = start_feed(&pair.ca.client, "CA", 20, 20, (0, 0), &never, seed ^ 17)
+        .await
+        .unwrap();
+    pair.ca.crashed(RESTART).await;
+    assert_eq!(
+        Store::open(&pair.ca.store_dir)
+            .unwrap()
+            .sent_upto("US")
+            .unwrap(),
+        0,
+        "the receipt was lost"
+    );
+
+    // Rotate CA's key as ARCHITECTURE.md says: US trusts the new key and the
+    // old one for a while; CA signs with the new one from its restart on.
+    let dir = pair.dir.as_ref().unwrap().path().to_owned();
+    entrex::keys::generate(&dir.join("keys"), "ca2").unwrap();
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} has no {from:?}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    };
+    edit("ca.toml", "keys/ca.key.pem", "keys/ca2.key.pem");
+    edit(
+        "us.toml",
+        "public_key = \"keys/ca.pub.pem\"\n",
+        "public_key = \"keys/ca2.pub.pem\"\n\n[[partner.previous_key]]\npublic_key = \"keys/ca.pub.pem\"\nuntil = 2099-01-01T00:00:00Z\n",
+    );
+    pair.us.kill();
+    pair.us.start(RESTART).await;
+    pair.ca.start(RESTART).await;
+
+    let mut source = Source::new("CA");
+    source.next = 20;
+    let more = tokio::spawn(feed(
+        pair.ca.client.clone(),
+        source,
+        20,
+        60,
+        (0, 0),
+        never.clone(),
+        seed ^ 18,
+    ));
+    ca.acked.extend(more.await.unwrap().acked);
+    let us = start_feed(&pair.us.client, "US", 20, 40, (0, 0), &never, seed ^ 19)
+        .await
+        .unwrap();
+    pair.drain(Duration::from_secs(60)).await;
+    pair.kill_both();
+    let f = check("sealed again after a key rotation", &pair, &ca, &us);
+    check_evidence_with(
+        "sealed again after a key rotation",
+        &pair,
+        &f,
+        &["CA=keys/ca2.pub.pem"],
+    );
 }

@@ -438,3 +438,71 @@ mod property {
         }
     }
 }
+
+/// #3: retention runs on each hub on its own schedule and periods. The
+/// receiver purged a record it had received; the sender, which keeps its
+/// own records longer, then withdrew it, and the receiver refused the
+/// deletion ("not received before it") and with it every later bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_amendment_of_a_record_the_receiver_already_purged_does_not_stop_the_stream() {
+    let pair = start_pair().await;
+    let rows = [
+        cbsa_row("CA-R1", "Weber", "C03X00001", "", "VEHICLE"),
+        cbsa_row("CA-R2", "Schmidt", "C03X00002", "", "VEHICLE"),
+    ];
+    pair.ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+    // The US hub's received_days ran out for these records (as if years had
+    // passed); CA still holds them.
+    let far_future = entrex::exchange::now() + 100 * 366 * 86_400;
+    let purged = entrex::retention::purge(&pair.us.core, far_future).unwrap();
+    assert_eq!(purged.received, 2, "{purged:?}");
+    // CA corrects one and withdraws the other.
+    let corrected = [cbsa_row("CA-R1", "Webber", "C03X00001", "", "VEHICLE")];
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", csv(&corrected))
+        .await
+        .unwrap();
+    assert_eq!(report.corrected, 1, "{report:#?}");
+    pair.ca_client
+        .withdraw(&entrex::ingest::WithdrawRequest {
+            source_refs: vec!["CA-R2".into()],
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    let more: Vec<String> = (0..5)
+        .map(|i| {
+            cbsa_row(
+                &format!("CA-R{}", i + 3),
+                "Weber",
+                &format!("C03X1{i:04}"),
+                "",
+                "VEHICLE",
+            )
+        })
+        .collect();
+    pair.ca_client
+        .post_crossings("text/csv", csv(&more))
+        .await
+        .unwrap();
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+    pair.settle().await;
+    let us = pair.us_client.status().await.unwrap();
+    assert_eq!(us.partners[0].received_upto, 9, "{us:?}");
+    assert_eq!(
+        (us.amendments_applied, us.amendments_to_purged),
+        (0, 2),
+        "both amendments are recorded as applying to a purged record"
+    );
+    // The purged records stay purged: neither the correction nor matching
+    // brings record 1 or 2 back.
+    assert_eq!(pair.us.core.store.inbox_record("CA", 1).unwrap(), None);
+    assert_eq!(pair.us.core.store.inbox_record("CA", 2).unwrap(), None);
+    assert_eq!(pair.us.core.store.match_for("CA", 1).unwrap(), None);
+    pair.shutdown().await;
+}
