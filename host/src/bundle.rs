@@ -662,6 +662,20 @@ pub fn stored_payload(message: &[u8]) -> Option<BundlePayload> {
     serde_cbor::from_slice(&payload).ok()
 }
 
+/// A signed bundle head this hub stored itself, decoded without checking
+/// its signature (it was checked before it was stored).
+pub fn stored_head(message: &[u8]) -> Option<BundleHead> {
+    let envelope = message.strip_prefix(&[COSE_SIGN1_TAG_BYTE])?;
+    type Envelope = (
+        serde::de::IgnoredAny,
+        serde::de::IgnoredAny,
+        serde_bytes::ByteBuf,
+        serde::de::IgnoredAny,
+    );
+    let (_, _, payload, _): Envelope = serde_cbor::from_slice(envelope).ok()?;
+    serde_cbor::from_slice(&payload).ok()
+}
+
 /// Whether `message` was signed with `signer`'s key (by its key id; the
 /// signature itself is not checked: for the hub's own stored bundles).
 pub fn signed_with(message: &[u8], signer: &Signer) -> bool {

@@ -232,21 +232,23 @@ enum DeliverError {
 fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
     let store = &core.store;
     let first = store.sent_upto(partner)? + 1;
-    let pending = store
-        .pending_bundle(partner, first)?
-        // Sealed before the hub's key was rotated: the partner refuses it
-        // once the old key's overlap ends, and has not stored it (no receipt),
-        // so it is sealed again, same records, with the current key.
-        .filter(|(_, message)| bundle::signed_with(message, &core.signer));
-    let (last, message) = match pending {
-        Some((last, message)) => {
+    let (last, message) = match store.pending_bundle(partner, first)? {
+        Some((last, message)) if bundle::signed_with(&message, &core.signer) => {
             // A crash may have come between sealing and writing the copy.
             write_evidence(core, &format!("to-{partner}"), "bundle", first, &message);
             (last, message)
         }
-        None => {
-            let records =
-                store.outbox_from(partner, first, core.settings.exchange.bundle_max_records)?;
+        // Sealed before the hub's key was rotated: the partner refuses it
+        // once the old key's overlap ends. The same records (the same range)
+        // are sealed again with the current key; if the partner stored the
+        // old seal and only its receipt was lost, it answers with that
+        // receipt, which `check_receipt` accepts (`Store::earlier_seal`).
+        pending => {
+            let max = match &pending {
+                Some((last, _)) => (last + 1 - first) as usize,
+                None => core.settings.exchange.bundle_max_records,
+            };
+            let records = store.outbox_from(partner, first, max)?;
             if records.is_empty() {
                 return Ok(Step::Idle);
             }
@@ -287,12 +289,16 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
         Delivery::Receipt(receipt) => {
             crate::failpoint::hit("deliver:receipt");
             match check_receipt(core, partner, first, last, &message, &receipt) {
-                Ok(()) => {
+                Ok(acknowledged) => {
                     core.metrics.delivered(partner, handed_over.elapsed());
-                    // The copy first: once the receipt is stored this bundle is
-                    // never sent again, so nothing would write the copy later.
-                    write_evidence(core, &format!("to-{partner}"), "receipt", first, &receipt);
-                    store.store_receipt(partner, first, last, &receipt)?;
+                    // The copies first: once the receipt is stored this bundle
+                    // is never sent again, so nothing would write them later.
+                    let dir = format!("to-{partner}");
+                    if let Some(earlier) = &acknowledged.earlier_seal {
+                        write_evidence(core, &dir, "bundle", first, earlier);
+                    }
+                    write_evidence(core, &dir, "receipt", first, &receipt);
+                    store.store_receipt(partner, first, last, &receipt, &acknowledged.sha256)?;
                     tracing::info!(%partner, first, last, "bundle delivered and receipt verified");
                     Ok(Step::Delivered)
                 }
@@ -324,6 +330,13 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
     }
 }
 
+/// The bundle a verified receipt acknowledges: its hash, and its bytes when
+/// it is an earlier seal of the same records rather than the one just sent.
+struct Acknowledged {
+    sha256: Vec<u8>,
+    earlier_seal: Option<Vec<u8>>,
+}
+
 fn check_receipt(
     core: &Core,
     partner: &str,
@@ -331,7 +344,7 @@ fn check_receipt(
     last: u64,
     message: &[u8],
     receipt: &[u8],
-) -> Result<(), String> {
+) -> Result<Acknowledged, String> {
     let (_, r) = bundle::open_receipt(receipt, &core.partner_keys).map_err(|e| e.to_string())?;
     if r.receiver != partner || r.sender != core.settings.hub_id {
         return Err(format!(
@@ -345,10 +358,20 @@ fn check_receipt(
             r.first_seq, r.last_seq
         ));
     }
-    if r.bundle_sha256 != bundle::sha256(message) {
-        return Err("it acknowledges a bundle with another hash, not the one sent".into());
+    if r.bundle_sha256 == bundle::sha256(message) {
+        return Ok(Acknowledged {
+            sha256: r.bundle_sha256,
+            earlier_seal: None,
+        });
     }
-    Ok(())
+    match core.store.earlier_seal(partner, first, &r.bundle_sha256) {
+        Ok(Some(bytes)) => Ok(Acknowledged {
+            sha256: r.bundle_sha256,
+            earlier_seal: Some(bytes),
+        }),
+        Ok(None) => Err("it acknowledges a bundle with another hash, not the one sent".into()),
+        Err(e) => Err(format!("cannot read the earlier seals of this bundle: {e}")),
+    }
 }
 
 fn write_evidence_if_missing(core: &Core, subdir: &str, kind: &str, first: u64, bytes: &[u8]) {

@@ -111,6 +111,10 @@ pub enum HubError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the store lost durability ({0}); the hub stopped so that it starts again and recovers from its log (systemd's Restart=on-failure does this)"
+    )]
+    DurabilityLost(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -500,10 +504,30 @@ impl Hub {
                 }
             });
         }
-        shutdown_signal().await;
-        tracing::info!("shutting down: finishing work in flight");
-        hub.shutdown().await;
-        Ok(())
+        let core = hub.core.clone();
+        let durability_lost = async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if let Some(why) = core.store.durability_lost() {
+                    return why;
+                }
+            }
+        };
+        tokio::select! {
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down: finishing work in flight");
+                hub.shutdown().await;
+                Ok(())
+            }
+            // Fail-stop: a hub that cannot make writes durable answers 503
+            // to whatever needs a durable write, then exits so that it is
+            // started again and recovers (see `store::GroupCommit`).
+            why = durability_lost => {
+                tracing::error!("stopping: the store lost durability: {why}");
+                hub.shutdown().await;
+                Err(HubError::DurabilityLost(why))
+            }
+        }
     }
 
     /// A client for this hub's API that pins the hub's certificate and

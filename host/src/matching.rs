@@ -92,7 +92,11 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
             }
             Entry::Correction { amends, record } => {
                 amended.push(amends);
-                current.insert(amends, record);
+                // A correction of a record this hub purged (its retention
+                // ran out first) brings nothing back to match.
+                if store.inbox_record(partner, amends)?.is_some() {
+                    current.insert(amends, record);
+                }
             }
             Entry::Deletion { amends, .. } => {
                 amended.push(amends);

@@ -370,6 +370,19 @@ struct SentBundle {
     sealed_at: Option<Timestamp>,
     #[serde(default)]
     acknowledged_at: Option<Timestamp>,
+    /// Earlier seals of the same records, unacknowledged when the hub's key
+    /// changed and the records were sealed again: the partner may hold one
+    /// of them (only its receipt was lost), and then its receipt names that
+    /// one, which becomes this bundle. Cleared once a receipt is stored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    earlier: Vec<EarlierSeal>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct EarlierSeal {
+    #[serde(with = "serde_bytes")]
+    sha256: Vec<u8>,
+    chunks: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -404,12 +417,38 @@ pub struct BundleSummary {
 
 const CHUNKS_SENT: u8 = b'o';
 const CHUNKS_RECEIVED: u8 = b'i';
+/// Earlier seals of a sent bundle (`SentBundle::earlier`).
+const CHUNKS_EARLIER: u8 = b'e';
 
 fn chunk_key(kind: u8, partner: &str, first: u64, i: u32) -> Vec<u8> {
     let mut k = vec![kind];
     k.extend_from_slice(&partner_key(partner, first));
     k.extend_from_slice(&i.to_be_bytes());
     k
+}
+
+fn earlier_chunk_key(partner: &str, first: u64, seal: usize, i: u32) -> Vec<u8> {
+    let mut k = vec![CHUNKS_EARLIER];
+    k.extend_from_slice(&partner_key(partner, first));
+    k.extend_from_slice(&(seal as u32).to_be_bytes());
+    k.extend_from_slice(&i.to_be_bytes());
+    k
+}
+
+/// Reads `count` chunks under the keys `key(i)` inside a transaction.
+fn tx_read_chunks(
+    chunks: &TransactionalTree,
+    count: u32,
+    key: impl Fn(u32) -> Vec<u8>,
+) -> std::result::Result<Option<Vec<u8>>, sled::transaction::UnabortableTransactionError> {
+    let mut out = Vec::with_capacity(count as usize * CHUNK_BYTES);
+    for i in 0..count {
+        let Some(piece) = chunks.get(key(i))? else {
+            return Ok(None);
+        };
+        out.extend_from_slice(&piece);
+    }
+    Ok(Some(out))
 }
 
 fn chunk_count(bytes: &[u8]) -> u32 {
@@ -1034,6 +1073,9 @@ impl Store {
         }
     }
 
+    /// Stores a sealed bundle before it is first sent. Sealing the same
+    /// records again (the hub's key changed before a receipt came) keeps the
+    /// earlier seal, whose receipt the partner may give instead.
     pub fn store_bundle_out(
         &self,
         partner: &str,
@@ -1041,26 +1083,80 @@ impl Store {
         last: u64,
         bundle: &[u8],
     ) -> Result<()> {
-        let value = encode(&SentBundle {
-            last_seq: last,
-            sha256: crate::bundle::sha256(bundle),
-            chunks: chunk_count(bundle),
-            receipt: None,
-            purged_head: None,
-            sealed_at: Some(crate::exchange::now()),
-            acknowledged_at: None,
-        });
+        let sealed_at = crate::exchange::now();
         use sled::Transactional;
         (&self.bundles_out, &self.chunks)
             .transaction(|(bundles, chunks)| {
+                let key = partner_key(partner, first);
+                let mut earlier = Vec::new();
+                if let Some(v) = bundles.get(&key)? {
+                    let before: SentBundle = serde_cbor::from_slice(&v)
+                        .map_err(|_| ConflictableTransactionError::Abort("corrupt sent bundle"))?;
+                    if before.receipt.is_some() || before.last_seq != last {
+                        return Err(ConflictableTransactionError::Abort(
+                            "an acknowledged bundle, or another range, sealed again",
+                        ));
+                    }
+                    earlier = before.earlier;
+                    let seal = earlier.len();
+                    for i in 0..before.chunks {
+                        let main = chunk_key(CHUNKS_SENT, partner, first, i);
+                        if let Some(piece) = chunks.remove(main)? {
+                            chunks.insert(earlier_chunk_key(partner, first, seal, i), piece)?;
+                        }
+                    }
+                    earlier.push(EarlierSeal {
+                        sha256: before.sha256,
+                        chunks: before.chunks,
+                    });
+                }
                 for (i, piece) in bundle.chunks(CHUNK_BYTES).enumerate() {
                     chunks.insert(chunk_key(CHUNKS_SENT, partner, first, i as u32), piece)?;
                 }
-                bundles.insert(partner_key(partner, first), value.as_slice())?;
-                Ok::<_, ConflictableTransactionError<()>>(())
+                let value = encode(&SentBundle {
+                    last_seq: last,
+                    sha256: crate::bundle::sha256(bundle),
+                    chunks: chunk_count(bundle),
+                    receipt: None,
+                    purged_head: None,
+                    sealed_at: Some(sealed_at),
+                    acknowledged_at: None,
+                    earlier: earlier.clone(),
+                });
+                bundles.insert(key, value)?;
+                Ok(())
             })
             .map_err(flatten)?;
         self.flush()
+    }
+
+    /// An earlier seal of the unacknowledged bundle at `first` whose hash is
+    /// `sha256` (see [`Store::store_bundle_out`]).
+    pub fn earlier_seal(
+        &self,
+        partner: &str,
+        first: u64,
+        sha256: &[u8],
+    ) -> Result<Option<Vec<u8>>> {
+        let Some(v) = self.bundles_out.get(partner_key(partner, first))? else {
+            return Ok(None);
+        };
+        let b: SentBundle = decode("sent bundle", &v)?;
+        let Some(seal) = b.earlier.iter().position(|e| e.sha256 == sha256) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for i in 0..b.earlier[seal].chunks {
+            let piece = self
+                .chunks
+                .get(earlier_chunk_key(partner, first, seal, i))?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "bundle",
+                    detail: format!("piece {i} of an earlier seal of {partner}/{first} is missing"),
+                })?;
+            out.extend_from_slice(&piece);
+        }
+        Ok(Some(out))
     }
 
     fn read_chunks(&self, kind: u8, partner: &str, first: u64, count: u32) -> Result<Vec<u8>> {
@@ -1115,17 +1211,27 @@ impl Store {
 
     /// Records the partner's receipt for the bundle starting at `first` and
     /// moves the partner's acknowledged sequence number to `last`.
+    /// `acknowledged_sha256` is the bundle the receipt names: the one sealed
+    /// last, or an earlier seal of the same records, which then becomes the
+    /// bundle (it is what the partner holds and what the chain continues from).
     pub fn store_receipt(
         &self,
         partner: &str,
         first: u64,
         last: u64,
         receipt: &[u8],
+        acknowledged_sha256: &[u8],
     ) -> Result<()> {
         let acknowledged_at = crate::exchange::now();
         use sled::Transactional;
-        (&self.meta, &self.bundles_out, &self.outbox, &self.derived)
-            .transaction(|(meta, bundles, outbox, derived)| {
+        (
+            &self.meta,
+            &self.bundles_out,
+            &self.outbox,
+            &self.derived,
+            &self.chunks,
+        )
+            .transaction(|(meta, bundles, outbox, derived, chunks)| {
                 let key = partner_key(partner, first);
                 let Some(v) = bundles.get(&key)? else {
                     return Err(ConflictableTransactionError::Abort(
@@ -1134,6 +1240,38 @@ impl Store {
                 };
                 let mut sent: SentBundle = serde_cbor::from_slice(&v)
                     .map_err(|_| ConflictableTransactionError::Abort("corrupt sent bundle"))?;
+                if sent.sha256 != acknowledged_sha256 {
+                    let Some(seal) = sent
+                        .earlier
+                        .iter()
+                        .position(|e| e.sha256 == acknowledged_sha256)
+                    else {
+                        return Err(ConflictableTransactionError::Abort(
+                            "receipt for a bundle that was never sealed",
+                        ));
+                    };
+                    let chosen = sent.earlier[seal].clone();
+                    let bytes = tx_read_chunks(chunks, chosen.chunks, |i| {
+                        earlier_chunk_key(partner, first, seal, i)
+                    })?
+                    .ok_or(ConflictableTransactionError::Abort(
+                        "an earlier seal is missing",
+                    ))?;
+                    for i in 0..sent.chunks {
+                        chunks.remove(chunk_key(CHUNKS_SENT, partner, first, i))?;
+                    }
+                    for (i, piece) in bytes.chunks(CHUNK_BYTES).enumerate() {
+                        chunks.insert(chunk_key(CHUNKS_SENT, partner, first, i as u32), piece)?;
+                    }
+                    sent.sha256 = chosen.sha256;
+                    sent.chunks = chosen.chunks;
+                }
+                for (seal, e) in sent.earlier.iter().enumerate() {
+                    for i in 0..e.chunks {
+                        chunks.remove(earlier_chunk_key(partner, first, seal, i))?;
+                    }
+                }
+                sent.earlier.clear();
                 sent.receipt = Some(receipt.to_vec());
                 sent.acknowledged_at = Some(acknowledged_at);
                 bundles.insert(key, encode(&sent))?;
@@ -1195,10 +1333,34 @@ impl Store {
                 if let Some(v) = bundles_in.get(partner_key(sender, first))? {
                     let stored: ReceivedBundle = serde_cbor::from_slice(&v)
                         .map_err(|_| ConflictableTransactionError::Abort(ReceiveAbort::Corrupt))?;
+                    let purged = stored.purged_head.is_some();
                     if stored.sha256 == sha {
                         return Ok(Received::Duplicate {
                             receipt: stored.receipt,
-                            purged: stored.purged_head.is_some(),
+                            purged,
+                        });
+                    }
+                    // The same records sealed again by the sender (its key
+                    // changed after this hub stored the bundle but before its
+                    // receipt arrived): the same range, chain position and
+                    // Merkle root. It is the bundle held here, answered with
+                    // its receipt, which names the bytes held.
+                    let held = match &stored.purged_head {
+                        Some(head) => crate::bundle::stored_head(head),
+                        None => tx_read_chunks(chunks, stored.chunks, |i| {
+                            chunk_key(CHUNKS_RECEIVED, sender, first, i)
+                        })?
+                        .and_then(|bytes| crate::bundle::stored_payload(&bytes))
+                        .map(|p| p.head()),
+                    };
+                    if held.is_some_and(|h| {
+                        h.last_seq == last
+                            && h.prev_bundle_sha256 == prev_bundle_sha256
+                            && h.merkle_root == crate::bundle::merkle_root(records)
+                    }) {
+                        return Ok(Received::Duplicate {
+                            receipt: stored.receipt,
+                            purged,
                         });
                     }
                 }
@@ -1213,7 +1375,7 @@ impl Store {
                     return Ok(Received::ChainBroken);
                 }
                 meta.insert(chain_key.as_str(), sha.as_slice())?;
-                let mut applied = 0;
+                let (mut applied, mut to_purged) = (0, 0);
                 let mut deltas = derived::Deltas::default();
                 for (i, entry) in records.iter().enumerate() {
                     let seq = first + i as u64;
@@ -1228,7 +1390,13 @@ impl Store {
                         };
                         let current: Option<Entry> =
                             target.and_then(|v| serde_cbor::from_slice(&v).ok());
+                        // Every number below `seq` was received (the inbox
+                        // is dense), so one missing from it was purged here:
+                        // retention runs on each hub on its own schedule and
+                        // periods, and the sender may keep its records longer.
+                        let purged = amends >= 1 && amends < seq && current.is_none();
                         let why = match &current {
+                            None if purged => None,
                             None => Some("it names a sequence number not received before it"),
                             Some(Entry::Deletion { .. }) => Some("that record was deleted before"),
                             Some(_) => None,
@@ -1251,6 +1419,15 @@ impl Store {
                                 -1,
                             );
                         }
+                        if purged {
+                            // Logged under its own number (the stream stays
+                            // dense and complete); the purged record stays
+                            // purged, and its report cell, which only the
+                            // record knew, keeps its count.
+                            to_purged += 1;
+                            inbox.insert(partner_key(sender, seq), encode(entry))?;
+                            continue;
+                        }
                         let now_current = match entry {
                             Entry::Correction { record, .. } => Entry::Record(record.clone()),
                             other => other.clone(),
@@ -1272,6 +1449,7 @@ impl Store {
                 }
                 deltas.apply(derived)?;
                 tx_add(meta, counter::AMENDMENTS_APPLIED, applied)?;
+                tx_add(meta, counter::AMENDMENTS_TO_PURGED, to_purged)?;
                 for (i, piece) in bundle.chunks(CHUNK_BYTES).enumerate() {
                     chunks.insert(chunk_key(CHUNKS_RECEIVED, sender, first, i as u32), piece)?;
                 }
