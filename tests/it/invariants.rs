@@ -506,3 +506,226 @@ async fn an_amendment_of_a_record_the_receiver_already_purged_does_not_stop_the_
     assert_eq!(pair.us.core.store.match_for("CA", 1).unwrap(), None);
     pair.shutdown().await;
 }
+
+/// A record the partner refuses for good: the sender's rules let it through,
+/// the receiver's bounds do not (a sender bug, or a receiver with stricter
+/// rules). Stored at CA's store directly, as a faulty normaliser would.
+fn refused_record(ca: &Hub) {
+    use entrex::record::{Crossing, Decision, Mode, PartialDate, Sex};
+    let crossing = Crossing {
+        source_ref: "CA-BAD".into(),
+        given_names: "HANS".into(),
+        middle_names: String::new(),
+        family_name: "WEBER".into(),
+        date_of_birth: PartialDate {
+            year: 1980,
+            month: Some(4),
+            day: Some(12),
+        },
+        sex: Sex::M,
+        nationality: "DEU".into(),
+        document_type: "P".into(),
+        // Lower case and a space: the receiver's bounds refuse it.
+        document_number: "zz 4711".into(),
+        document_country: "D".into(),
+        crossed_at: 1_795_255_200,
+        port_code: "0427".into(),
+        mode: Mode::Vehicle,
+        citizenships: Vec::new(),
+        residency: Vec::new(),
+        authorised_stay_until: None,
+    };
+    ca.core
+        .store
+        .ingest(
+            &[entrex::store::Ingested {
+                location: "line 2".into(),
+                raw: b"CA-BAD,...".to_vec(),
+                outcome: entrex::store::Outcome::Accepted {
+                    crossing: Box::new(crossing),
+                    decision: Decision::Share,
+                    keys: Vec::new(),
+                },
+            }],
+            &["US".to_owned()],
+        )
+        .unwrap();
+    ca.core.store.flush().unwrap();
+    ca.core.outbox_ready.notify_waiters();
+}
+
+async fn get_json(client: &Client, path: &str) -> (hyper::StatusCode, serde_json::Value) {
+    let (status, body) = client
+        .request(hyper::Method::GET, path, "application/json", Vec::new())
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into()));
+    (status, value)
+}
+
+/// #5: one bundle the partner refuses for good used to stop the stream
+/// silently: retried for ever behind a generic delivery error. Now it raises
+/// an alarm (status, readiness, metrics, the dashboard's data), an operator
+/// can inspect it (audited, it shows personal data) and set the refused
+/// record aside: its sequence number then carries a placeholder that says
+/// only that, so the partner can still prove nothing was dropped silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_the_partner_refuses_for_good_raises_an_alarm_and_can_be_set_aside() {
+    let pair = start_pair().await;
+    let first = [cbsa_row("CA-S1", "Weber", "C04X00001", "", "VEHICLE")];
+    pair.ca_client
+        .post_crossings("text/csv", csv(&first))
+        .await
+        .unwrap();
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+    refused_record(&pair.ca);
+    let more: Vec<String> = (0..3)
+        .map(|i| {
+            cbsa_row(
+                &format!("CA-S{}", i + 2),
+                "Weber",
+                &format!("C04X1{i:04}"),
+                "",
+                "VEHICLE",
+            )
+        })
+        .collect();
+    pair.ca_client
+        .post_crossings("text/csv", csv(&more))
+        .await
+        .unwrap();
+
+    // The alarm: the status names the refused bundle, without the partner's
+    // words (they may quote the record); readiness fails on it and says what
+    // to do; the metrics carry it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let refused = loop {
+        let (_, status) = get_json(&pair.ca_client, "/v1/status").await;
+        let refused = status["partners"][0]["refused_bundle"].clone();
+        if refused["attempts"].as_u64().is_some_and(|n| n >= 3) {
+            break refused;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no refusal alarm in the status: {status:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        (
+            refused["first_seq"].as_u64(),
+            refused["http_status"].as_u64()
+        ),
+        (Some(2), Some(400)),
+        "{refused:#}"
+    );
+    let (status, ready) = get_json(&pair.ca_client, "/readyz").await;
+    assert_eq!(status, hyper::StatusCode::SERVICE_UNAVAILABLE, "{ready:#}");
+    let text = ready.to_string();
+    assert!(
+        text.contains("refused") && text.contains("set-aside"),
+        "{ready:#}"
+    );
+    for leaked in ["zz 4711", "ZZ 4711", "document-number"] {
+        assert!(
+            !text.contains(leaked),
+            "readiness repeats the partner's words: {ready:#}"
+        );
+        let (_, status) = get_json(&pair.ca_client, "/v1/status").await;
+        assert!(
+            !status.to_string().contains(leaked),
+            "status repeats them: {status:#}"
+        );
+    }
+    let (_, metrics) = pair
+        .ca_client
+        .request(hyper::Method::GET, "/metrics", "text/plain", Vec::new())
+        .await
+        .unwrap();
+    let metrics = String::from_utf8_lossy(&metrics);
+    assert!(
+        metrics.contains("entrex_partner_refused_bundle_first_seq{partner=\"US\"} 2"),
+        "{metrics}"
+    );
+
+    // Inspect: the refused entries and what the partner said (personal
+    // data: a purpose is required and the read is audited).
+    let (status, _) = get_json(&pair.ca_client, "/v1/exchange/refused").await;
+    assert_eq!(
+        status,
+        hyper::StatusCode::BAD_REQUEST,
+        "a purpose is required"
+    );
+    let (status, inspected) = get_json(
+        &pair.ca_client,
+        "/v1/exchange/refused?purpose=stuck%20stream%20ticket%2042",
+    )
+    .await;
+    assert_eq!(status, hyper::StatusCode::OK, "{inspected:#}");
+    let bundle = &inspected["refused"][0];
+    assert_eq!(bundle["partner"], "US", "{inspected:#}");
+    assert!(
+        bundle["partner_says"]
+            .as_str()
+            .unwrap()
+            .contains("document-number"),
+        "{inspected:#}"
+    );
+    let culprit = bundle["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["record"]["document_number"] == "zz 4711")
+        .unwrap_or_else(|| panic!("the refused record is not shown: {inspected:#}"));
+    let seq = culprit["seq"].as_u64().unwrap();
+
+    // Set it aside; the stream goes on.
+    let (status, body) = pair
+        .ca_client
+        .request(
+            hyper::Method::POST,
+            "/v1/exchange/set-aside",
+            "application/json",
+            serde_json::to_vec(&serde_json::json!({"partner": "US", "seqs": [seq]})).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        hyper::StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
+    let held = pair.us.core.store.inbox_from("CA", 1, 100).unwrap();
+    assert_eq!(held.len(), 5, "{held:?}");
+    assert_eq!(held.iter().filter(|(_, e)| e.record().is_some()).count(), 4);
+    let (_, status) = get_json(&pair.ca_client, "/v1/status").await;
+    assert!(
+        status["partners"][0]["refused_bundle"].is_null(),
+        "{status:#}"
+    );
+    let (status, ready) = get_json(&pair.ca_client, "/readyz").await;
+    assert_eq!(status, hyper::StatusCode::OK, "{ready:#}");
+
+    // The placeholder says nothing but that, in the partner's evidence too.
+    let placeholder = sent_bundles(&pair.ca, "US")
+        .iter()
+        .flat_map(|b| match field(&cose_payload(b), "records") {
+            Some(Value::Array(r)) => r.clone(),
+            _ => Vec::new(),
+        })
+        .find(|e| field(e, "set_aside").is_some())
+        .expect("a placeholder was sent");
+    let Value::Map(map) = &placeholder else {
+        panic!()
+    };
+    assert_eq!(map.len(), 1, "{placeholder:?}");
+    let (_, audit) = get_json(&pair.ca_client, "/v1/audit?purpose=review").await;
+    assert!(
+        audit.to_string().contains("/v1/exchange/set-aside"),
+        "{audit:#}"
+    );
+    pair.shutdown().await;
+}
