@@ -18,6 +18,8 @@
 //! | `GET /v1/persons/export` | analysts | one travel document's records, with a purpose (audited) |
 //! | `GET /v1/audit` | operators | the tail of the audit log |
 //! | `POST /v1/retention/purge` | operators | purge personal data past `[retention]` now |
+//! | `GET /v1/exchange/refused` | operators | bundles a partner refuses, with their entries (personal data) |
+//! | `POST /v1/exchange/set-aside` | operators | set aside entries a partner refuses for good |
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
 //! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
@@ -177,6 +179,8 @@ pub enum Endpoint {
     RemovalDecision,
     TravelHistory,
     ReportBreakdown,
+    ExchangeRefused,
+    SetAside,
     /// The dashboard's page and its static files (public: no data).
     Dashboard,
 }
@@ -208,6 +212,8 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ),
     ("GET", "/v1/travel-history", Endpoint::TravelHistory),
     ("GET", "/v1/report/breakdown", Endpoint::ReportBreakdown),
+    ("GET", "/v1/exchange/refused", Endpoint::ExchangeRefused),
+    ("POST", "/v1/exchange/set-aside", Endpoint::SetAside),
     ("GET", "/dashboard", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.js", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.css", Endpoint::Dashboard),
@@ -276,6 +282,8 @@ async fn dispatch(
         Endpoint::Readyz => readyz(core).await,
         Endpoint::Metrics => metrics(core).await,
         Endpoint::ReportBreakdown => report_breakdown(core, req).await,
+        Endpoint::ExchangeRefused => exchange_refused(core).await,
+        Endpoint::SetAside => set_aside(core, req).await,
         Endpoint::Dashboard => crate::dashboard::serve(req.uri().path())
             .unwrap_or_else(|| unrouted(req.method(), req.uri().path())),
         Endpoint::Overstays => insights::overstays(core, req).await,
@@ -687,6 +695,64 @@ async fn report_breakdown(core: Arc<Core>, req: Request<Incoming>) -> Response<B
             error(StatusCode::BAD_REQUEST, why)
         }
         Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn exchange_refused(core: Arc<Core>) -> Response<Body> {
+    match tokio::task::spawn_blocking(move || exchange::refused_bundles(&core)).await {
+        Ok(Ok(refused)) => json(StatusCode::OK, &serde_json::json!({ "refused": refused })),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+/// `{"partner": "US", "seqs": [7]}`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAsideRequest {
+    pub partner: String,
+    pub seqs: Vec<u64>,
+}
+
+/// The most sequence numbers one request may set aside: a refused bundle
+/// holds at most `bundle_max_records`, and a typo should not set aside a
+/// whole queue.
+const MAX_SET_ASIDE: usize = 10_000;
+
+async fn set_aside(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    let body = match read_body(req, 1 << 20).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let request: SetAsideRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("expected {{\"partner\": \"US\", \"seqs\": [7]}}: {e}"),
+            );
+        }
+    };
+    if request.seqs.is_empty() || request.seqs.len() > MAX_SET_ASIDE {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "name 1 to {MAX_SET_ASIDE} sequence numbers in \"seqs\" (GET /v1/exchange/refused lists the refused ones)"
+            ),
+        );
+    }
+    let result = tokio::task::spawn_blocking(move || {
+        core.set_aside(&request.partner, &request.seqs)
+            .map(|results| serde_json::json!({ "partner": request.partner, "results": results }))
+    })
+    .await;
+    match result {
+        Ok(Ok(body)) => json(StatusCode::OK, &body),
+        Ok(Err(e @ crate::hub::HubError::UnknownPartner(_))) => {
+            error(StatusCode::NOT_FOUND, e.to_string())
+        }
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

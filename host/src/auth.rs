@@ -104,6 +104,9 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
         ("POST", "/v1/quarantine/retry") => admin(Role::Operator),
         ("POST", "/v1/plugins/reload") => admin(Role::Operator),
         ("POST", "/v1/retention/purge") => admin(Role::Operator),
+        // A refused bundle's entries, as the partner refused them.
+        ("GET", "/v1/exchange/refused") => personal(Role::Operator),
+        ("POST", "/v1/exchange/set-aside") => admin(Role::Operator),
         ("GET", "/v1/persons/export") => personal(Role::Analyst),
         // Entries past their stay, list matches, one person's trips.
         ("GET", "/v1/overstays") => personal(Role::Analyst),

@@ -295,6 +295,48 @@ impl Client {
             .await
     }
 
+    /// The bundles partners refuse, with their entries (personal data: audited).
+    pub async fn refused(
+        &self,
+        purpose: &str,
+    ) -> Result<Vec<crate::exchange::RefusedDetail>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            refused: Vec<crate::exchange::RefusedDetail>,
+        }
+        let path = format!("/v1/exchange/refused?purpose={}", encode_query(purpose));
+        let answer: Answer = self
+            .json(Method::GET, &path, "application/json", Vec::new())
+            .await?;
+        Ok(answer.refused)
+    }
+
+    /// Sets aside entries `partner` refuses for good.
+    pub async fn set_aside(
+        &self,
+        partner: &str,
+        seqs: &[u64],
+    ) -> Result<Vec<crate::store::SetAside>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            results: Vec<crate::store::SetAside>,
+        }
+        let body = serde_json::to_vec(&crate::api::SetAsideRequest {
+            partner: partner.to_owned(),
+            seqs: seqs.to_vec(),
+        })
+        .expect("JSON encoding cannot fail");
+        let answer: Answer = self
+            .json(
+                Method::POST,
+                "/v1/exchange/set-aside",
+                "application/json",
+                body,
+            )
+            .await?;
+        Ok(answer.results)
+    }
+
     pub async fn retry_quarantine(&self) -> Result<IngestReport, ClientError> {
         self.json(
             Method::POST,

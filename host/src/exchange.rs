@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::bundle::{self, BundleError, BundlePayload, PAYLOAD_VERSION, ReceiptPayload};
 use crate::hub::Core;
 use crate::plugins::Delivery;
+use crate::record::Entry;
 use crate::store::{Received, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +204,11 @@ pub async fn run_bundler(core: Arc<Core>, partner: String, mut stop: watch::Rece
         let sleep = rand::thread_rng().gen_range(backoff / 2..=backoff);
         tokio::select! {
             _ = tokio::time::sleep(sleep) => {}
+            // An operator set entries aside: try again now.
+            _ = core.retry_now(&partner).notified() => {
+                backoff = Duration::from_millis(settings.retry_min_ms);
+                continue;
+            }
             _ = stop.changed() => {}
         }
         backoff = (backoff * 2).min(Duration::from_millis(settings.retry_max_ms));
@@ -230,6 +236,8 @@ enum DeliverError {
 /// Delivers the next bundle for `partner`: the one already sealed at the next
 /// sequence number, or a new one from the outbox.
 fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
+    // An operator setting entries aside waits for this attempt to end.
+    let _one_at_a_time = core.delivery_lock(partner);
     let store = &core.store;
     let first = store.sent_upto(partner)? + 1;
     let (last, message) = match store.pending_bundle(partner, first)? {
@@ -318,13 +326,15 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
                     store.rewind_sent(partner, expected - 1)?;
                     Ok(Step::Delivered)
                 }
-                _ => Ok(Step::Retry(format!(
-                    "partner refused bundle {first}..={last} as out of sequence: {body}"
-                ))),
+                _ => Ok(Step::Retry(refused(core, partner, first, last, 409, &body))),
             }
         }
+        Delivery::Refused { status, body } if (400..500).contains(&status) => Ok(Step::Retry(
+            refused(core, partner, first, last, status, &body),
+        )),
         Delivery::Refused { status, body } => Ok(Step::Retry(format!(
-            "partner refused bundle {first}..={last} with HTTP {status}: {body}"
+            "the partner failed to take bundle {first}..={last}: HTTP {status} ({} bytes of explanation, not shown: a partner's words may quote a record)",
+            body.len()
         ))),
         Delivery::Retry(why) => Ok(Step::Retry(why)),
     }
@@ -335,6 +345,83 @@ fn deliver_next(core: &Core, partner: &str) -> Result<Step, DeliverError> {
 struct Acknowledged {
     sha256: Vec<u8>,
     earlier_seal: Option<Vec<u8>>,
+}
+
+/// A bundle a partner refuses, for an operator to decide what to do: the
+/// entries it carries (personal data: read through an audited route) and
+/// what the partner said.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct RefusedDetail {
+    pub partner: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub http_status: u16,
+    pub attempts: u64,
+    pub since: i64,
+    /// The partner's answer, as it gave it (cut at 4 KiB).
+    pub partner_says: String,
+    pub entries: Vec<RefusedEntry>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct RefusedEntry {
+    pub seq: u64,
+    /// record, correction, deletion or set_aside.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amends: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<crate::record::SharedRecord>,
+}
+
+/// Every bundle a partner refuses now, with its entries.
+pub fn refused_bundles(core: &Core) -> Result<Vec<RefusedDetail>, StoreError> {
+    let mut out = Vec::new();
+    for partner in &core.partner_ids {
+        let Some(r) = core.metrics.delivery_state(partner).refused else {
+            continue;
+        };
+        let count = (r.last_seq + 1).saturating_sub(r.first_seq) as usize;
+        let entries = core
+            .store
+            .outbox_from(partner, r.first_seq, count)?
+            .into_iter()
+            .map(|(seq, e)| RefusedEntry {
+                seq,
+                kind: match &e {
+                    Entry::Record(_) => "record",
+                    Entry::Correction { .. } => "correction",
+                    Entry::Deletion { .. } => "deletion",
+                    Entry::SetAside => "set_aside",
+                }
+                .to_owned(),
+                amends: e.amends(),
+                record: e.record().cloned(),
+            })
+            .collect();
+        out.push(RefusedDetail {
+            partner: partner.clone(),
+            first_seq: r.first_seq,
+            last_seq: r.last_seq,
+            http_status: r.http_status,
+            attempts: r.attempts,
+            since: r.since_unix,
+            partner_says: r.partner_says,
+            entries,
+        });
+    }
+    Ok(out)
+}
+
+/// Notes a refusal (an answer: the partner will refuse the same bundle
+/// again) and says so in words that carry none of the partner's own, which
+/// may quote a record: logs, status and readiness show these.
+fn refused(core: &Core, partner: &str, first: u64, last: u64, status: u16, body: &str) -> String {
+    core.metrics.refusal(partner, first, last, status, body);
+    format!(
+        "the partner refused bundle {first}..={last} with HTTP {status}; its {} bytes of explanation are shown by `entrex outbox refused`",
+        body.len()
+    )
 }
 
 fn check_receipt(

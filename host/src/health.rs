@@ -142,6 +142,13 @@ fn grace(core: &Core) -> Duration {
 fn partner_reachable(core: &Core, partner: &str, now: Instant) -> Check {
     let state = core.metrics.delivery_state(partner);
     let ago = |t: Instant| format!("{} s ago", now.saturating_duration_since(t).as_secs());
+    if let Some(r) = state
+        .refused
+        .as_ref()
+        .filter(|r| r.attempts >= crate::metrics::REFUSALS_STOPPED)
+    {
+        return check(format!("partner:{partner}"), Err(refused_alarm(partner, r)));
+    }
     let result = match (state.last_attempt, &state.error, state.failing_since) {
         (None, _, _) => Ok("no delivery attempted since start-up (nothing to send)".into()),
         (Some(at), None, _) => Ok(format!("last delivery succeeded {}", ago(at))),
@@ -160,6 +167,22 @@ fn partner_reachable(core: &Core, partner: &str, now: Instant) -> Check {
         )),
     };
     check(format!("partner:{partner}"), result)
+}
+
+/// What an operator reads when a partner refuses a bundle for good: what
+/// stopped, and what to do. Never the partner's own words (they may quote
+/// a record); those are for `GET /v1/exchange/refused`.
+pub fn refused_alarm(partner: &str, r: &crate::metrics::Refusal) -> String {
+    format!(
+        "{partner} refused bundle {}..={} {} times in a row (HTTP {}) since {}: the stream to {partner} is stopped. \
+         See the entries and the partner's reason with `entrex outbox refused --purpose ...`, then have the record fixed at its source \
+         or set it aside with `entrex outbox set-aside --partner {partner} --seq N`",
+        r.first_seq,
+        r.last_seq,
+        r.attempts,
+        r.http_status,
+        crate::record::format_time(r.since_unix)
+    )
 }
 
 /// The partner's queue has room: when it is full, source batches are refused.

@@ -115,6 +115,8 @@ pub enum HubError {
         "the store lost durability ({0}); the hub stopped so that it starts again and recovers from its log (systemd's Restart=on-failure does this)"
     )]
     DurabilityLost(String),
+    #[error("no partner {0} is configured")]
+    UnknownPartner(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: std::net::SocketAddr,
@@ -207,6 +209,9 @@ pub struct Core {
     pub metrics: crate::metrics::Metrics,
     /// The totals sampled over the last hour, for the status's throughput.
     pub throughput: crate::throughput::History,
+    /// Per partner: one delivery attempt or operator action on its outbox
+    /// at a time, and a wake-up for its bundler after an operator action.
+    partner_exchange: std::collections::BTreeMap<String, (std::sync::Mutex<()>, Notify)>,
 }
 
 /// Loads everything a hub needs except its store: keys and plugins (each
@@ -315,8 +320,13 @@ impl Core {
                 source,
             })?;
         }
+        let partner_ids: Vec<String> = settings.partners.iter().map(|p| p.id.clone()).collect();
         Ok(Core {
-            partner_ids: settings.partners.iter().map(|p| p.id.clone()).collect(),
+            partner_exchange: partner_ids
+                .iter()
+                .map(|p| (p.clone(), (std::sync::Mutex::new(()), Notify::new())))
+                .collect(),
+            partner_ids,
             settings,
             store,
             plugins: std::sync::RwLock::new(Arc::new(plugins)),
@@ -398,6 +408,45 @@ impl Core {
         *self.removal_list.write().unwrap_or_else(|e| e.into_inner()) = removal_list.map(Arc::new);
         tracing::info!(plugins = ?report.plugins, canary_records = report.canary_records, "plugins reloaded");
         Ok(report)
+    }
+
+    /// Held for one delivery attempt to `partner`, or one operator action on
+    /// its outbox: the two never interleave.
+    pub fn delivery_lock(&self, partner: &str) -> std::sync::MutexGuard<'_, ()> {
+        self.partner_exchange[partner]
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes `partner`'s bundler from its back-off (after an operator action).
+    pub fn retry_now(&self, partner: &str) -> &Notify {
+        &self.partner_exchange[partner].1
+    }
+
+    /// Sets aside entries `partner` refused for good (`Store::set_aside`),
+    /// between two delivery attempts, and has the bundler try again at once.
+    pub fn set_aside(
+        &self,
+        partner: &str,
+        seqs: &[u64],
+    ) -> Result<Vec<crate::store::SetAside>, HubError> {
+        if !self.partner_exchange.contains_key(partner) {
+            return Err(HubError::UnknownPartner(partner.to_owned()));
+        }
+        let outcome = {
+            let _between_attempts = self.delivery_lock(partner);
+            self.store
+                .set_aside(partner, seqs)
+                .and_then(|o| self.store.flush().map(|()| o))
+                .map_err(|source| HubError::Store {
+                    path: self.settings.data_dir.join("store"),
+                    source,
+                })?
+        };
+        tracing::warn!(%partner, ?outcome, "entries set aside by an operator");
+        self.retry_now(partner).notify_one();
+        Ok(outcome)
     }
 
     /// Records the outcome of a delivery attempt to `partner` for the status.

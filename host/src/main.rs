@@ -88,6 +88,17 @@ enum Command {
         #[command(flatten)]
         tls: HubTls,
     },
+    /// See and set aside the entries a partner refuses for good, on a running
+    /// hub (the stream to that partner waits behind them until then).
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+        /// The hub's API root.
+        #[arg(long, default_value = "http://127.0.0.1:7401", global = true)]
+        hub: String,
+        #[command(flatten)]
+        tls: HubTls,
+    },
     /// Verify signed bundles and receipts offline and print what they contain;
     /// across the files, check that each direction's sequence is gap-free from 1
     /// and every bundle names the previous one's hash. A directory means every
@@ -278,6 +289,26 @@ enum QuarantineAction {
     },
     /// Run every quarantined record through the pipeline again.
     Retry,
+}
+
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Show each bundle a partner refuses: its entries and the partner's
+    /// answer (personal data: recorded in the hub's audit log).
+    Refused {
+        /// Why you look.
+        #[arg(long)]
+        purpose: String,
+    },
+    /// Replace entries the partner refuses by placeholders that say only
+    /// that they were set aside; the stream goes on at once.
+    SetAside {
+        #[arg(long)]
+        partner: String,
+        /// A sequence number to set aside (repeat for several).
+        #[arg(long = "seq", required = true)]
+        seqs: Vec<u64>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -493,6 +524,66 @@ fn run(command: Command) -> Result<ExitCode, String> {
                             "retried {}: {} accepted, {} rejected, {} duplicates, {} quarantined again",
                             report.received, report.accepted, report.rejected, report.duplicates, report.quarantined
                         );
+                    }
+                }
+                Ok::<_, String>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox { action, hub, tls } => {
+            let client = tls.client(hub)?;
+            runtime().block_on(async {
+                match action {
+                    OutboxAction::Refused { purpose } => {
+                        let refused = client.refused(&purpose).await.map_err(|e| e.to_string())?;
+                        if refused.is_empty() {
+                            println!("no partner refuses a bundle");
+                        }
+                        for b in refused {
+                            println!(
+                                "{} refuses bundle {}..={} (HTTP {}, {} times since {}); it says:\n  {}",
+                                b.partner,
+                                b.first_seq,
+                                b.last_seq,
+                                b.http_status,
+                                b.attempts,
+                                entrex::record::format_time(b.since),
+                                b.partner_says.trim()
+                            );
+                            for e in b.entries {
+                                let what = match &e.record {
+                                    Some(r) => format!(
+                                        "{} {}, {} document {} {}, entered {} at port {}",
+                                        r.family_name,
+                                        r.given_names,
+                                        r.document_type,
+                                        r.document_country,
+                                        r.document_number,
+                                        entrex::record::format_time(r.entered_at),
+                                        r.port_code
+                                    ),
+                                    None => String::new(),
+                                };
+                                let amends = e.amends.map(|n| format!(" of #{n}")).unwrap_or_default();
+                                println!("  #{} {}{amends} {what}", e.seq, e.kind);
+                            }
+                        }
+                    }
+                    OutboxAction::SetAside { partner, seqs } => {
+                        let results = client.set_aside(&partner, &seqs).await.map_err(|e| e.to_string())?;
+                        for r in results {
+                            use entrex::store::SetAside;
+                            match r {
+                                SetAside::SetAside { seq, kind, note } => {
+                                    println!("#{seq}: {kind} set aside; {note}")
+                                }
+                                SetAside::Acknowledged { seq } => {
+                                    println!("#{seq}: the partner acknowledged it already; nothing done")
+                                }
+                                SetAside::NotQueued { seq } => println!("#{seq}: nothing is queued under this number"),
+                                SetAside::AlreadySetAside { seq } => println!("#{seq}: set aside before"),
+                            }
+                        }
                     }
                 }
                 Ok::<_, String>(())

@@ -102,6 +102,7 @@ pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
                 amended.push(amends);
                 current.remove(&amends);
             }
+            Entry::SetAside => {}
         }
     }
     if !amended.is_empty() {

@@ -66,7 +66,33 @@ pub struct DeliveryState {
     pub failing_since: Option<Instant>,
     /// Unix time of the last delivery whose receipt verified.
     pub last_success_unix: Option<i64>,
+    /// The partner refuses the bundle at the head of the queue (an answer,
+    /// not a network failure); cleared by a delivery.
+    pub refused: Option<Refusal>,
 }
+
+/// A bundle the partner refused, and how often in a row.
+#[derive(Clone, Debug)]
+pub struct Refusal {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub http_status: u16,
+    pub attempts: u64,
+    /// Unix time of the first refusal of this bundle.
+    pub since_unix: i64,
+    /// What the partner said, as it said it: untrusted text that may quote
+    /// a record, so it is shown only through the audited
+    /// `GET /v1/exchange/refused`, never in logs, status or readiness.
+    pub partner_says: String,
+}
+
+/// Refusals of the same bundle in a row after which the stream counts as
+/// stopped: one refusal may be a partner mid-reload; three are a bundle it
+/// will not take without someone acting.
+pub const REFUSALS_STOPPED: u64 = 3;
+
+/// Longest explanation of a partner's kept (it is shown to operators).
+const MAX_PARTNER_SAYS: usize = 4096;
 
 /// The metrics a hub keeps in memory; one per [`Core`].
 pub struct Metrics {
@@ -124,7 +150,40 @@ impl Metrics {
             None => {
                 state.error = None;
                 state.failing_since = None;
+                state.refused = None;
                 state.last_success_unix = Some(crate::exchange::now());
+            }
+        }
+    }
+
+    /// The partner refused bundle `first..=last` (HTTP `status`, saying `body`).
+    pub fn refusal(&self, partner: &str, first: u64, last: u64, status: u16, body: &str) {
+        let mut all = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        let state = all.entry(partner.to_owned()).or_default();
+        let mut says = body.to_owned();
+        if says.len() > MAX_PARTNER_SAYS {
+            let mut cut = MAX_PARTNER_SAYS;
+            while !says.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            says.truncate(cut);
+            says.push_str(" [cut]");
+        }
+        match &mut state.refused {
+            Some(r) if (r.first_seq, r.last_seq) == (first, last) => {
+                r.attempts += 1;
+                r.http_status = status;
+                r.partner_says = says;
+            }
+            refused => {
+                *refused = Some(Refusal {
+                    first_seq: first,
+                    last_seq: last,
+                    http_status: status,
+                    attempts: 1,
+                    since_unix: crate::exchange::now(),
+                    partner_says: says,
+                })
             }
         }
     }
@@ -254,6 +313,7 @@ struct PartnerSnapshot {
     review: u64,
     match_failures: u64,
     last_success_unix: Option<i64>,
+    refused: Option<Refusal>,
 }
 
 impl Snapshot {
@@ -299,6 +359,7 @@ impl Snapshot {
                 review: s.counter(&counter::review(p))?,
                 match_failures: s.counter(&counter::match_failures(p))?,
                 last_success_unix: core.metrics.delivery_state(p).last_success_unix,
+                refused: core.metrics.delivery_state(p).refused,
             });
         }
         let plugins = core.plugins();
@@ -434,6 +495,30 @@ impl Collector for Snapshot {
             Some(&seconds),
             gauge,
             by_partner(p, |p| p.last_success_unix.map(ConstGauge::new)),
+        )?;
+        family(
+            &mut e,
+            "partner_refused_bundle_first_seq",
+            "First sequence number of the bundle the partner refuses, 0 when none (alert when it stays above 0: the stream to the partner is stopped until the record is fixed or set aside, entrex outbox)",
+            None,
+            gauge,
+            by_partner(p, |p| {
+                Some(ConstGauge::new(
+                    p.refused.as_ref().map_or(0, |r| r.first_seq as i64),
+                ))
+            }),
+        )?;
+        family(
+            &mut e,
+            "partner_refused_bundle_attempts",
+            "Deliveries in a row of that bundle the partner refused, 0 when none",
+            None,
+            gauge,
+            by_partner(p, |p| {
+                Some(ConstGauge::new(
+                    p.refused.as_ref().map_or(0, |r| r.attempts as i64),
+                ))
+            }),
         )?;
         family(
             &mut e,

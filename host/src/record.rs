@@ -281,26 +281,39 @@ pub fn format_time(ts: Timestamp) -> String {
 #[serde(try_from = "WireEntry", into = "EntryRepr")]
 pub enum Entry {
     Record(SharedRecord),
-    Correction { amends: u64, record: SharedRecord },
-    Deletion { amends: u64 },
+    Correction {
+        amends: u64,
+        record: SharedRecord,
+    },
+    Deletion {
+        amends: u64,
+    },
+    /// A placeholder for an entry the receiver refused for good, which the
+    /// sender's operator set aside (`entrex outbox set-aside`): the number
+    /// stays in the dense sequence, so the receiver can prove nothing was
+    /// dropped silently, and it says nothing but that. On the wire
+    /// `{set_aside: "refused"}`.
+    SetAside,
 }
 
 /// The code every deletion carries, and the only text an amendment adds.
 pub const DELETION_CODE: &str = "withdrawn";
+/// The code a set-aside placeholder carries.
+pub const SET_ASIDE_CODE: &str = "refused";
 
 impl Entry {
     /// The record this entry carries (none for a deletion).
     pub fn record(&self) -> Option<&SharedRecord> {
         match self {
             Entry::Record(r) | Entry::Correction { record: r, .. } => Some(r),
-            Entry::Deletion { .. } => None,
+            Entry::Deletion { .. } | Entry::SetAside => None,
         }
     }
 
     /// The sequence number an amendment replaces.
     pub fn amends(&self) -> Option<u64> {
         match self {
-            Entry::Record(_) => None,
+            Entry::Record(_) | Entry::SetAside => None,
             Entry::Correction { amends, .. } | Entry::Deletion { amends } => Some(*amends),
         }
     }
@@ -308,35 +321,44 @@ impl Entry {
     pub fn check(&self) -> Result<(), Invalid> {
         match self {
             Entry::Record(r) | Entry::Correction { record: r, .. } => r.check(),
-            Entry::Deletion { .. } => Ok(()),
+            Entry::Deletion { .. } | Entry::SetAside => Ok(()),
         }
     }
 }
 
-/// The deletion's fixed code on the wire; anything else is refused without
-/// being repeated (free text could name the traveller).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Withdrawn;
+/// A fixed code on the wire; anything else is refused without being
+/// repeated (free text could name the traveller).
+macro_rules! fixed_code {
+    ($name:ident, $code:expr, $what:expr) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        struct $name;
 
-impl Serialize for Withdrawn {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(DELETION_CODE)
-    }
-}
-
-impl<'de> Deserialize<'de> for Withdrawn {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        if text == DELETION_CODE {
-            Ok(Withdrawn)
-        } else {
-            Err(serde::de::Error::custom(format!(
-                "a deletion carries the fixed code {DELETION_CODE:?}, never free text (found {} characters of other text)",
-                text.chars().count()
-            )))
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str($code)
+            }
         }
-    }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                if text == $code {
+                    Ok($name)
+                } else {
+                    Err(serde::de::Error::custom(format!(
+                        "{} carries the fixed code {:?}, never free text (found {} characters of other text)",
+                        $what,
+                        $code,
+                        text.chars().count()
+                    )))
+                }
+            }
+        }
+    };
 }
+
+fixed_code!(Withdrawn, DELETION_CODE, "a deletion");
+fixed_code!(Refused, SET_ASIDE_CODE, "a set-aside placeholder");
 
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -349,6 +371,9 @@ enum EntryRepr {
     Deletion {
         amends: u64,
         deletion: Withdrawn,
+    },
+    SetAside {
+        set_aside: Refused,
     },
 }
 
@@ -364,6 +389,7 @@ impl From<Entry> for EntryRepr {
                 amends,
                 deletion: Withdrawn,
             },
+            Entry::SetAside => EntryRepr::SetAside { set_aside: Refused },
         }
     }
 }
@@ -388,6 +414,7 @@ struct WireEntry {
     amends: Option<u64>,
     correction: Option<SharedRecord>,
     deletion: Option<Withdrawn>,
+    set_aside: Option<Refused>,
 }
 
 impl TryFrom<WireEntry> for Entry {
@@ -405,6 +432,16 @@ impl TryFrom<WireEntry> for Entry {
             || w.document_country.is_some()
             || w.entered_at.is_some()
             || w.port_code.is_some();
+        if let Some(Refused) = w.set_aside {
+            if has_record_fields
+                || w.amends.is_some()
+                || w.correction.is_some()
+                || w.deletion.is_some()
+            {
+                return Err("a set-aside placeholder carries nothing else".into());
+            }
+            return Ok(Entry::SetAside);
+        }
         let Some(amends) = w.amends else {
             if w.correction.is_some() || w.deletion.is_some() {
                 return Err("a correction or deletion must name the record it `amends`".into());

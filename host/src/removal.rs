@@ -577,6 +577,7 @@ pub fn screen_next(core: &Core, partner: &str) -> Result<bool, RemovalError> {
                 current.insert(amends, Some(record))
             }
             crate::record::Entry::Deletion { amends, .. } => current.insert(amends, None),
+            crate::record::Entry::SetAside => None,
         };
     }
     let exits: Vec<(u64, SharedRecord)> = current

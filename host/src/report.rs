@@ -85,6 +85,17 @@ pub struct PartnerStatus {
     /// refusal); absent once a delivery succeeds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery_error: Option<String>,
+    /// The bundle the partner refuses (an answer, not a network failure),
+    /// without the partner's words; `alarm` is set once the refusals in a
+    /// row mean the stream is stopped.
+    #[serde(default)]
+    pub refused_bundle: Option<RefusedBundle>,
+    /// Entries for the partner an operator set aside, and placeholders the
+    /// partner sent for entries it set aside.
+    #[serde(default)]
+    pub set_aside: u64,
+    #[serde(default)]
+    pub set_aside_received: u64,
     /// Received records screened against the removal-order list (absent:
     /// the hub has no list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +106,17 @@ pub struct PartnerStatus {
     /// The newest bundle received from the partner.
     #[serde(default)]
     pub last_bundle_received: Option<crate::store::BundleSummary>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RefusedBundle {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub http_status: u16,
+    pub attempts: u64,
+    pub since: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarm: Option<String>,
 }
 
 pub fn status(core: &Core) -> Result<Status, StoreError> {
@@ -131,6 +153,21 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(p)
                 .cloned(),
+            refused_bundle: core
+                .metrics
+                .delivery_state(p)
+                .refused
+                .map(|r| RefusedBundle {
+                    first_seq: r.first_seq,
+                    last_seq: r.last_seq,
+                    http_status: r.http_status,
+                    attempts: r.attempts,
+                    since: r.since_unix,
+                    alarm: (r.attempts >= crate::metrics::REFUSALS_STOPPED)
+                        .then(|| crate::health::refused_alarm(p, &r)),
+                }),
+            set_aside: s.counter(&counter::set_aside(p))?,
+            set_aside_received: s.counter(&counter::set_aside_received(p))?,
             removal_screened_upto: match core.removal_list() {
                 Some(_) => Some(s.removal_cursor(p)?),
                 None => None,

@@ -92,6 +92,14 @@ pub mod counter {
     pub fn match_failures(partner: &str) -> String {
         format!("match_failures/{partner}")
     }
+    /// Entries for `partner` an operator set aside (refused by it for good).
+    pub fn set_aside(partner: &str) -> String {
+        format!("set_aside/{partner}")
+    }
+    /// Placeholders received from `partner` for entries it set aside.
+    pub fn set_aside_received(partner: &str) -> String {
+        format!("set_aside_received/{partner}")
+    }
 }
 
 pub struct Store {
@@ -120,6 +128,10 @@ pub struct Store {
     /// Received exits that match a person on the hub's removal-order list,
     /// for a person to confirm: see `removal.rs`.
     removal_flags: Tree,
+    /// Outbox entries a partner refused for good that an operator set aside:
+    /// (partner, seq) → the entry as it was, replaced in the outbox by a
+    /// placeholder (`Store::set_aside`).
+    set_aside: Tree,
     /// sled's log file, kept open for the `fsync` sled's own flush omits.
     log_file: std::fs::File,
     commit: GroupCommit,
@@ -399,6 +411,36 @@ struct ReceivedBundle {
     received_at: Option<Timestamp>,
 }
 
+/// What became of one sequence number an operator asked to set aside.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SetAside {
+    /// Replaced by a placeholder; `kind` is what it was (record,
+    /// correction, deletion) and `note` what that means for the partner.
+    SetAside {
+        seq: u64,
+        kind: String,
+        note: String,
+    },
+    /// The partner acknowledged it already: nothing to set aside.
+    Acknowledged {
+        seq: u64,
+    },
+    /// No entry is queued under this number.
+    NotQueued {
+        seq: u64,
+    },
+    AlreadySetAside {
+        seq: u64,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct SetAsideEntry {
+    original: OutboxEntry,
+    at: Timestamp,
+}
+
 /// The newest bundle sealed for, or received from, a partner: what an
 /// operator looks at to see that the exchange moves.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -608,6 +650,7 @@ impl Store {
             sent_as: tree("sent_as")?,
             derived: tree("derived")?,
             removal_flags: tree("removal_flags")?,
+            set_aside: tree("set_aside")?,
             // sled names its single log file `db` (sled 0.34 `Config::db_path`).
             log_file: std::fs::File::open(dir.join("db"))?,
             commit: GroupCommit::default(),
@@ -1055,6 +1098,104 @@ impl Store {
         Ok(out)
     }
 
+    /// Sets aside the unacknowledged entries `seqs` for `partner` (which
+    /// refused them for good): each is kept in the `set_aside` tree and
+    /// replaced in the outbox by [`Entry::SetAside`], and the bundle sealed
+    /// over them is dropped so it is sealed again with the placeholders. The
+    /// partner never stored that bundle (it refused it), so nothing it holds
+    /// changes; the numbers stay in its dense sequence. A record set aside is
+    /// no longer held by the partner: a later correction sends it afresh.
+    pub fn set_aside(&self, partner: &str, seqs: &[u64]) -> Result<Vec<SetAside>> {
+        let at = crate::exchange::now();
+        use sled::Transactional;
+        (
+            &self.meta,
+            &self.outbox,
+            &self.sent_as,
+            &self.bundles_out,
+            &self.chunks,
+            &self.set_aside,
+        )
+            .transaction(|(meta, outbox, sent_as, bundles, chunks, set_aside)| {
+                let acknowledged = tx_get_u64(meta, &counter::sent_upto(partner))?;
+                let mut out = Vec::with_capacity(seqs.len());
+                let mut n = 0;
+                for &seq in seqs {
+                    if seq <= acknowledged {
+                        out.push(SetAside::Acknowledged { seq });
+                        continue;
+                    }
+                    let key = partner_key(partner, seq);
+                    let Some(v) = outbox.get(&key)? else {
+                        out.push(SetAside::NotQueued { seq });
+                        continue;
+                    };
+                    let original: OutboxEntry = serde_cbor::from_slice(&v)
+                        .map_err(|_| ConflictableTransactionError::Abort("corrupt outbox entry"))?;
+                    let (kind, note) = match &original.record {
+                        Entry::SetAside => {
+                            out.push(SetAside::AlreadySetAside { seq });
+                            continue;
+                        }
+                        Entry::Record(_) => {
+                            let at = sent_key(original.entry_id, partner);
+                            if sent_as.get(&at)?.map(|v| read_u64(Some(v))) == Some(seq) {
+                                sent_as.remove(at)?;
+                            }
+                            ("record", "the partner does not hold this record; if its source corrects it, it is sent afresh".to_owned())
+                        }
+                        Entry::Correction { amends, .. } => (
+                            "correction",
+                            format!("the partner keeps record {amends} as it was before this correction"),
+                        ),
+                        Entry::Deletion { amends } => (
+                            "deletion",
+                            format!("the partner still holds record {amends}, which was to be deleted: ask its operators to delete it"),
+                        ),
+                    };
+                    let entry_id = original.entry_id;
+                    set_aside.insert(key.clone(), encode(&SetAsideEntry { original, at }))?;
+                    outbox.insert(
+                        key,
+                        encode(&OutboxEntry {
+                            entry_id,
+                            record: Entry::SetAside,
+                            replaces: None,
+                        }),
+                    )?;
+                    n += 1;
+                    out.push(SetAside::SetAside {
+                        seq,
+                        kind: kind.to_owned(),
+                        note,
+                    });
+                }
+                // The refused bundle (the only one sealed and unacknowledged)
+                // goes, with any earlier seals of it.
+                let pending = partner_key(partner, acknowledged + 1);
+                if n > 0
+                    && let Some(v) = bundles.get(&pending)?
+                {
+                    let b: SentBundle = serde_cbor::from_slice(&v)
+                        .map_err(|_| ConflictableTransactionError::Abort("corrupt sent bundle"))?;
+                    if b.receipt.is_none() {
+                        for i in 0..b.chunks {
+                            chunks.remove(chunk_key(CHUNKS_SENT, partner, acknowledged + 1, i))?;
+                        }
+                        for (seal, e) in b.earlier.iter().enumerate() {
+                            for i in 0..e.chunks {
+                                chunks.remove(earlier_chunk_key(partner, acknowledged + 1, seal, i))?;
+                            }
+                        }
+                        bundles.remove(pending)?;
+                    }
+                }
+                tx_add(meta, &counter::set_aside(partner), n)?;
+                Ok::<_, ConflictableTransactionError<&'static str>>(out)
+            })
+            .map_err(flatten)
+    }
+
     /// The highest sequence number the partner has acknowledged with a receipt.
     pub fn sent_upto(&self, partner: &str) -> Result<u64> {
         self.counter(&counter::sent_upto(partner))
@@ -1375,7 +1516,7 @@ impl Store {
                     return Ok(Received::ChainBroken);
                 }
                 meta.insert(chain_key.as_str(), sha.as_slice())?;
-                let (mut applied, mut to_purged) = (0, 0);
+                let (mut applied, mut to_purged, mut set_aside_received) = (0, 0, 0);
                 let mut deltas = derived::Deltas::default();
                 for (i, entry) in records.iter().enumerate() {
                     let seq = first + i as u64;
@@ -1436,6 +1577,9 @@ impl Store {
                         applied += 1;
                     }
                     inbox.insert(partner_key(sender, seq), encode(entry))?;
+                    if *entry == Entry::SetAside {
+                        set_aside_received += 1;
+                    }
                     // A record or a correction counts (once) as a record received.
                     if let Some(r) = entry.record() {
                         deltas.add(
@@ -1450,6 +1594,11 @@ impl Store {
                 deltas.apply(derived)?;
                 tx_add(meta, counter::AMENDMENTS_APPLIED, applied)?;
                 tx_add(meta, counter::AMENDMENTS_TO_PURGED, to_purged)?;
+                tx_add(
+                    meta,
+                    &counter::set_aside_received(sender),
+                    set_aside_received,
+                )?;
                 for (i, piece) in bundle.chunks(CHUNK_BYTES).enumerate() {
                     chunks.insert(chunk_key(CHUNKS_RECEIVED, sender, first, i as u32), piece)?;
                 }

@@ -241,12 +241,13 @@ fn verify_file(
                 format_time(b.created_at)
             );
             let mut ports = std::collections::BTreeMap::<&str, usize>::new();
-            let (mut corrections, mut deletions) = (0, 0);
+            let (mut corrections, mut deletions, mut set_aside) = (0, 0, 0);
             for e in &b.records {
                 match e {
                     Entry::Record(r) => *ports.entry(r.port_code.as_str()).or_default() += 1,
                     Entry::Correction { .. } => corrections += 1,
                     Entry::Deletion { .. } => deletions += 1,
+                    Entry::SetAside => set_aside += 1,
                 }
             }
             let ports: Vec<String> = ports.iter().map(|(p, n)| format!("{p}: {n}")).collect();
@@ -260,6 +261,12 @@ fn verify_file(
                 let _ = write!(
                     out,
                     "\n  amendments of earlier records: {corrections} corrections, {deletions} deletions"
+                );
+            }
+            if set_aside > 0 {
+                let _ = write!(
+                    out,
+                    "\n  {set_aside} entries the receiver refused, set aside by the sender (the numbers stay in the sequence)"
                 );
             }
             links.push(Link {
@@ -332,6 +339,7 @@ fn verify_proof(bytes: &[u8], keyring: &Keyring) -> Result<String, String> {
             record.family_name, record.document_country, record.port_code
         ),
         Entry::Deletion { amends } => format!("deletion of record {amends}"),
+        Entry::SetAside => "an entry the receiver refused, set aside by the sender".into(),
     };
     Ok(format!(
         "inclusion proof: entry {} is in {}'s bundle {}..={} to {} (Merkle root {}, head signed by key {}), proved with {} hashes and no other entry\n  {what}",

@@ -680,22 +680,27 @@ async fn a_bundle_the_partner_refuses_for_good_raises_an_alarm_and_can_be_set_as
         .unwrap_or_else(|| panic!("the refused record is not shown: {inspected:#}"));
     let seq = culprit["seq"].as_u64().unwrap();
 
+    // The same through the CLI an operator uses.
+    let out = pair
+        .ca_cli(&["outbox", "refused", "--purpose", "stuck stream ticket 42"])
+        .await;
+    let shown = crate::support::text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!("#{seq} record")) && shown.contains("zz 4711"),
+        "{shown}"
+    );
+
     // Set it aside; the stream goes on.
-    let (status, body) = pair
-        .ca_client
-        .request(
-            hyper::Method::POST,
-            "/v1/exchange/set-aside",
-            "application/json",
-            serde_json::to_vec(&serde_json::json!({"partner": "US", "seqs": [seq]})).unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        status,
-        hyper::StatusCode::OK,
-        "{}",
-        String::from_utf8_lossy(&body)
+    let seq_arg = seq.to_string();
+    let out = pair
+        .ca_cli(&["outbox", "set-aside", "--partner", "US", "--seq", &seq_arg])
+        .await;
+    let shown = crate::support::text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(
+        shown.contains(&format!("#{seq}: record set aside")),
+        "{shown}"
     );
     delivered(&pair.ca_client, &pair.us_client, Duration::from_secs(30)).await;
     let held = pair.us.core.store.inbox_from("CA", 1, 100).unwrap();

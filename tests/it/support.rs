@@ -31,6 +31,35 @@ pub async fn start_pair() -> Pair {
 }
 
 impl Pair {
+    /// A file of the pair's directory (keys/ca.cert.pem, ...).
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self._dir.path().join(name)
+    }
+
+    /// `entrex ARGS --hub https://CA --hub-cert ... --client-cert ...`: the
+    /// CLI against the CA hub, with its own certificate as credential (the
+    /// demo grants it source, analyst and operator).
+    pub async fn ca_cli(&self, args: &[&str]) -> std::process::Output {
+        let file = |name: &str| self.path(name).to_str().unwrap().to_owned();
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend([
+            "--hub".to_owned(),
+            format!("https://{}", self.ca.addr),
+            "--hub-cert".to_owned(),
+            file("keys/ca.cert.pem"),
+            "--client-cert".to_owned(),
+            file("keys/ca.cert.pem"),
+            "--client-key".to_owned(),
+            file("keys/ca.tls.key.pem"),
+        ]);
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            entrex(&args)
+        })
+        .await
+        .unwrap()
+    }
+
     pub async fn settle(&self) {
         entrex::demo::settle(&[&self.ca_client, &self.us_client])
             .await

@@ -267,8 +267,10 @@
 
   function renderPartners(s) {
     $('partners').replaceChildren(...s.partners.map((p) => {
-      const trouble = p.delivery_error ? 'bad' : p.queue_alarm ? 'warn' : null;
-      const badge = p.delivery_error ? 'delivery failing' : p.queue_alarm ? 'queue alarm' : p.backlog > 0 ? 'sending' : 'up to date';
+      const stopped = p.refused_bundle && p.refused_bundle.alarm;
+      const trouble = stopped || p.delivery_error ? 'bad' : p.queue_alarm ? 'warn' : null;
+      const badge = stopped ? 'stream stopped' : p.delivery_error ? 'delivery failing'
+        : p.queue_alarm ? 'queue alarm' : p.backlog > 0 ? 'sending' : 'up to date';
       const sent = p.last_bundle_sent;
       const received = p.last_bundle_received;
       const rec = partnerReconciliation(p.partner);
@@ -311,6 +313,7 @@
           html('span', { class: 'badge' + (trouble ? ' ' + trouble : '') }, badge),
           html('span', { class: 'muted' }, 'bundles received ' + num(p.bundles_received))),
         html('dl', { class: 'facts' }, facts.map(([label, value]) => [html('dt', {}, label), html('dd', {}, value)])),
+        stopped ? html('p', { class: 'alert', role: 'alert', 'data-field': 'refused-alarm' }, stopped) : null,
         p.queue_alarm ? html('p', { class: 'alert warn', role: 'alert', 'data-field': 'queue-alarm' }, p.queue_alarm) : null,
         p.delivery_error ? html('p', { class: 'alert', role: 'alert', 'data-field': 'delivery-error' },
           'Last delivery failed: ' + p.delivery_error) : null);
