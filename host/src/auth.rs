@@ -394,6 +394,48 @@ mod tests {
         assert!(matches!(&denied, Denied::Unauthenticated(m) if m.contains("no credential")));
     }
 
+    /// Defence in depth behind the config loader: even a token entry that
+    /// lists the partner role never delivers bundles; only a partner's
+    /// pinned certificate does.
+    #[test]
+    fn a_token_never_grants_the_partner_role() {
+        let (token, hash) = new_token();
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(&hex::decode(hash).unwrap());
+        let access = Access::load(
+            &[TokenEntry {
+                name: "smuggled".into(),
+                roles: vec![Role::Partner, Role::Source],
+                sha256,
+            }],
+            &[],
+            false,
+        )
+        .unwrap();
+        let header = format!("Bearer {token}");
+        let deliver = policy(&Method::POST, "/v1/partner/bundles").unwrap();
+        let (_, denied) = access
+            .authorize(
+                &deliver,
+                "POST /v1/partner/bundles",
+                Some(&header),
+                None,
+                |_| None,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&denied, Denied::Forbidden(m) if m.contains("needs the partner role")),
+            "{denied}"
+        );
+        // The token's other roles still work.
+        let post = policy(&Method::POST, "/v1/crossings").unwrap();
+        assert!(
+            access
+                .authorize(&post, "x", Some(&header), None, |_| None)
+                .is_ok()
+        );
+    }
+
     #[test]
     fn purposes_are_required_and_decoded() {
         assert!(purpose(None).is_err());
