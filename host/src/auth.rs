@@ -187,18 +187,29 @@ impl Access {
         certs: &[CertEntry],
         allow_anonymous: bool,
     ) -> Result<Access, AccessError> {
+        // The partner role comes only from a partner's pinned certificate
+        // (`partner_for`). The config loader refuses it on these entries; it
+        // is dropped here too, so no other way of building the entries can
+        // let a bearer token or an operator's certificate deliver bundles.
+        let granted = |roles: &[Role]| -> Vec<Role> {
+            roles
+                .iter()
+                .copied()
+                .filter(|r| *r != Role::Partner)
+                .collect()
+        };
         let mut loaded = Vec::new();
         for c in certs {
             let der = crate::tls::load_pinned(&c.cert).map_err(|e| AccessError::Cert {
                 name: c.name.clone(),
                 detail: e.to_string(),
             })?;
-            loaded.push((der, c.name.clone(), c.roles.clone()));
+            loaded.push((der, c.name.clone(), granted(&c.roles)));
         }
         Ok(Access {
             tokens: tokens
                 .iter()
-                .map(|t| (t.sha256, (t.name.clone(), t.roles.clone())))
+                .map(|t| (t.sha256, (t.name.clone(), granted(&t.roles))))
                 .collect(),
             certs: loaded,
             allow_anonymous,
