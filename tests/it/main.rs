@@ -13,5 +13,6 @@ mod ops;
 mod plugins;
 mod proxy;
 mod reconcile;
+mod scripts;
 mod support;
 mod tls;
