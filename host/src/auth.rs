@@ -190,18 +190,29 @@ impl Access {
         certs: &[CertEntry],
         allow_anonymous: bool,
     ) -> Result<Access, AccessError> {
+        // The partner role comes only from a partner's pinned certificate
+        // (`partner_for`). The config loader refuses it on these entries; it
+        // is dropped here too, so no other way of building the entries can
+        // let a bearer token or an operator's certificate deliver bundles.
+        let granted = |roles: &[Role]| -> Vec<Role> {
+            roles
+                .iter()
+                .copied()
+                .filter(|r| *r != Role::Partner)
+                .collect()
+        };
         let mut loaded = Vec::new();
         for c in certs {
             let der = crate::tls::load_pinned(&c.cert).map_err(|e| AccessError::Cert {
                 name: c.name.clone(),
                 detail: e.to_string(),
             })?;
-            loaded.push((der, c.name.clone(), c.roles.clone()));
+            loaded.push((der, c.name.clone(), granted(&c.roles)));
         }
         Ok(Access {
             tokens: tokens
                 .iter()
-                .map(|t| (t.sha256, (t.name.clone(), t.roles.clone())))
+                .map(|t| (t.sha256, (t.name.clone(), granted(&t.roles))))
                 .collect(),
             certs: loaded,
             allow_anonymous,
@@ -395,6 +406,48 @@ mod tests {
             .authorize(&post, "x", None, None, |_| None)
             .unwrap_err();
         assert!(matches!(&denied, Denied::Unauthenticated(m) if m.contains("no credential")));
+    }
+
+    /// Defence in depth behind the config loader: even a token entry that
+    /// lists the partner role never delivers bundles; only a partner's
+    /// pinned certificate does.
+    #[test]
+    fn a_token_never_grants_the_partner_role() {
+        let (token, hash) = new_token();
+        let mut sha256 = [0u8; 32];
+        sha256.copy_from_slice(&hex::decode(hash).unwrap());
+        let access = Access::load(
+            &[TokenEntry {
+                name: "smuggled".into(),
+                roles: vec![Role::Partner, Role::Source],
+                sha256,
+            }],
+            &[],
+            false,
+        )
+        .unwrap();
+        let header = format!("Bearer {token}");
+        let deliver = policy(&Method::POST, "/v1/partner/bundles").unwrap();
+        let (_, denied) = access
+            .authorize(
+                &deliver,
+                "POST /v1/partner/bundles",
+                Some(&header),
+                None,
+                |_| None,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&denied, Denied::Forbidden(m) if m.contains("needs the partner role")),
+            "{denied}"
+        );
+        // The token's other roles still work.
+        let post = policy(&Method::POST, "/v1/crossings").unwrap();
+        assert!(
+            access
+                .authorize(&post, "x", Some(&header), None, |_| None)
+                .is_ok()
+        );
     }
 
     #[test]

@@ -869,6 +869,14 @@ fn access_settings(raw: RawAccess, base: &Path) -> Result<AccessSettings, (Strin
                 )
             })?;
         check_credential(&key, &t.name, &t.roles, &mut names)?;
+        // A bearer token is not bound to the connection: whoever holds it
+        // could deliver bundles without presenting the pinned certificate.
+        if t.roles.contains(&crate::auth::Role::Partner) {
+            return Err((
+                format!("{key}.roles"),
+                "partner is not granted to a token: a partner hub is known by the tls_cert pinned under its [[partner]]; remove \"partner\" and list what the holder does, e.g. roles = [\"source\"]".into(),
+            ));
+        }
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(&bytes);
         tokens.push(crate::auth::TokenEntry {

@@ -26,6 +26,8 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 use crate::config::{PluginSettings, PluginSource};
 use crate::record;
 
+mod cache;
+
 mod bindings {
     pub mod normaliser {
         wasmtime::component::bindgen!({ world: "normaliser", path: "../wit" });
@@ -419,52 +421,67 @@ pub fn set_compiled_cache(dir: std::path::PathBuf) {
     let _ = COMPILED_DIR.set(dir);
 }
 
-/// A compiled component's file: keyed by the component's hash and by what makes
-/// compiled code compatible with this engine (version, settings, CPU features).
-fn compiled_path(component_sha256: &[u8]) -> Option<std::path::PathBuf> {
+/// The cache directory and a compiled component's file name in it: keyed by
+/// the component's hash and by what makes compiled code compatible with this
+/// engine (version, settings, CPU features).
+fn compiled_location(component_sha256: &[u8]) -> Option<(&'static std::path::Path, String)> {
     use std::hash::{Hash, Hasher};
     let dir = COMPILED_DIR.get()?;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine().precompile_compatibility_hash().hash(&mut hasher);
-    Some(dir.join(format!(
-        "{}-{:016x}.cwasm",
-        hex::encode(component_sha256),
-        hasher.finish()
-    )))
+    Some((
+        dir,
+        format!(
+            "{}-{:016x}.cwasm",
+            hex::encode(component_sha256),
+            hasher.finish()
+        ),
+    ))
 }
 
 fn load_compiled(component_sha256: &[u8]) -> Option<Component> {
-    let path = compiled_path(component_sha256)?;
-    if !path.exists() {
-        return None;
-    }
-    // SAFETY: deserialising runs native code. The file is read only from the
-    // hub's own data directory, where only `store_compiled` writes it, under a
-    // name that binds it to the component's hash and to this engine.
-    match unsafe { Component::deserialize_file(engine(), &path) } {
+    let (dir, name) = compiled_location(component_sha256)?;
+    let code = match cache::read(dir, &name) {
+        Ok(code) => code?,
+        Err(e) => {
+            tracing::warn!("{e}");
+            return None;
+        }
+    };
+    // SAFETY: deserialising maps the bytes as executable code without
+    // validating them, so they must be what this engine compiled for this
+    // component. They are: `cache::read` returned them only after checking,
+    // in memory (so the file cannot change after the check), their HMAC-SHA256
+    // under the hub's secret cache key, which binds them to this file name
+    // (the component's hash and the engine's compatibility hash); only
+    // `store_compiled`, holding that secret, makes such a tag, and it tags
+    // exactly what `Component::serialize` returned. Wasmtime also checks the
+    // engine's version and settings in the bytes' header.
+    match unsafe { Component::deserialize(engine(), &code) } {
         Ok(component) => Some(component),
         Err(e) => {
-            tracing::warn!(path = %path.display(), "ignoring unusable compiled plugin: {e:#}");
+            tracing::warn!(
+                path = %dir.join(&name).display(),
+                "ignoring unusable compiled plugin: {e:#}"
+            );
             None
         }
     }
 }
 
 fn store_compiled(component_sha256: &[u8], component: &Component) {
-    let Some(path) = compiled_path(component_sha256) else {
+    let Some((dir, name)) = compiled_location(component_sha256) else {
         return;
     };
-    let write = || -> Result<(), Box<dyn std::error::Error>> {
-        let bytes = component.serialize()?;
-        let dir = path.parent().ok_or("no parent")?;
-        std::fs::create_dir_all(dir)?;
-        let temp = path.with_extension("tmp");
-        std::fs::write(&temp, bytes)?;
-        std::fs::rename(&temp, &path)?;
-        Ok(())
+    let code = match component.serialize() {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::warn!("cannot serialise the compiled plugin {name}: {e:#}");
+            return;
+        }
     };
-    if let Err(e) = write() {
-        tracing::warn!(path = %path.display(), "cannot keep the compiled plugin: {e}");
+    if let Err(e) = cache::write(dir, &name, &code) {
+        tracing::warn!("{e}");
     }
 }
 

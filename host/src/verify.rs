@@ -66,6 +66,17 @@ fn collect_cose(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether `entrex verify` checks the chain across what it was given: only
+/// when a directory is among it, taken as a hub's evidence (every bundle and
+/// receipt it kept). Single files may be any part of a stream, so the bundles
+/// missing before or after them say nothing about the stream.
+pub fn checks_chain(given: &[PathBuf]) -> bool {
+    given.iter().any(|p| p.is_dir())
+}
+
+/// What `entrex verify` says when it was given only files.
+pub const CHAIN_NOT_CHECKED: &str = "chain not checked: only single files were given, and a file shows nothing of the bundles before or after it (each file was checked on its own: its signature, and for a bundle its signed head and Merkle root); give the evidence directory to check the whole chain (sequence gap-free from 1, each bundle naming the previous one's hash, each receipt matching a bundle)";
+
 /// A verified bundle, kept to check the chain across files.
 struct Link {
     path: PathBuf,
@@ -94,6 +105,63 @@ pub fn verify_files(
         })
         .collect();
     (outcomes, check_chains(links, receipts))
+}
+
+/// Verifies each file on its own (signature, and for a bundle its signed head
+/// and Merkle root), without the chain across files (see [`checks_chain`]).
+/// A receipt given with the bundle it names (same hubs and range) must carry
+/// that bundle's hash; those pairs are returned, one line each.
+pub fn verify_each(
+    paths: &[PathBuf],
+    keyring: &Keyring,
+) -> (Vec<FileOutcome>, Vec<Result<String, String>>) {
+    let mut links = Vec::new();
+    let mut receipts = Vec::new();
+    let outcomes = paths
+        .iter()
+        .map(|path| FileOutcome {
+            path: path.clone(),
+            result: verify_file(path, keyring, &mut links, &mut receipts),
+        })
+        .collect();
+    let pairs = receipts
+        .iter()
+        .filter_map(|(path, r)| {
+            let link = links.iter().find(|l| {
+                !l.purged
+                    && (
+                        l.head.sender.as_str(),
+                        l.head.receiver.as_str(),
+                        l.head.first_seq,
+                        l.head.last_seq,
+                    ) == (
+                        r.sender.as_str(),
+                        r.receiver.as_str(),
+                        r.first_seq,
+                        r.last_seq,
+                    )
+            })?;
+            Some(if link.sha256 == r.bundle_sha256 {
+                Ok(format!(
+                    "{} acknowledges {}",
+                    path.display(),
+                    link.path.display()
+                ))
+            } else {
+                Err(format!(
+                    "{}: acknowledges {}'s bundle {}..={} with hash {}, but {} hashes to {}",
+                    path.display(),
+                    r.sender,
+                    r.first_seq,
+                    r.last_seq,
+                    hex::encode(&r.bundle_sha256),
+                    link.path.display(),
+                    hex::encode(&link.sha256)
+                ))
+            })
+        })
+        .collect();
+    (outcomes, pairs)
 }
 
 fn check_chains(
@@ -483,5 +551,49 @@ mod tests {
             problem.contains("bundle-2.cose") && problem.contains("previous bundle's hash"),
             "{problem}"
         );
+    }
+
+    #[test]
+    fn single_files_are_checked_alone_and_a_receipt_against_its_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[4; 32]));
+        let us = Signer::new(ed25519_dalek::SigningKey::from_bytes(&[5; 32]));
+        let mut keyring = Keyring::default();
+        keyring.add("CA", signer.verifying_key());
+        keyring.add("US", us.verifying_key());
+        let paths = chain(dir.path(), &signer);
+        let receipt = |sha256: Vec<u8>| {
+            let path = dir.path().join("receipt.cose");
+            let payload = bundle::ReceiptPayload {
+                version: bundle::PAYLOAD_VERSION,
+                receiver: "US".into(),
+                sender: "CA".into(),
+                first_seq: 3,
+                last_seq: 4,
+                bundle_sha256: sha256,
+                received_at: 0,
+            };
+            std::fs::write(&path, bundle::seal_receipt(&us, &payload)).unwrap();
+            path
+        };
+
+        // The middle bundle alone: nothing is said about the bundles before it.
+        let (outcomes, pairs) = verify_each(&paths[1..2], &keyring);
+        assert!(outcomes[0].result.is_ok());
+        assert!(pairs.is_empty(), "{pairs:?}");
+
+        // With its receipt: the receipt names that very bundle.
+        let sha = bundle::sha256(&std::fs::read(&paths[1]).unwrap());
+        let (_, pairs) = verify_each(&[paths[1].clone(), receipt(sha)], &keyring);
+        assert!(
+            pairs[0].as_ref().is_ok_and(|l| l.contains("acknowledges")),
+            "{pairs:?}"
+        );
+
+        // A receipt for another bundle over the same range: named.
+        let (outcomes, pairs) = verify_each(&[paths[1].clone(), receipt(vec![9; 32])], &keyring);
+        assert!(outcomes.iter().all(|o| o.result.is_ok()));
+        let problem = pairs[0].as_ref().unwrap_err();
+        assert!(problem.contains("bundle-1.cose hashes to"), "{problem}");
     }
 }

@@ -286,3 +286,102 @@ fn plugin_test_runs_fixtures_and_shows_what_differs() {
     let none = entrex(&["plugin", "test", template, "--fixtures", "/nonexistent"]);
     assert_eq!(none.status.code(), Some(2), "{}", text(&none));
 }
+
+/// #18: one bundle from the middle of a stream, given on its own, is checked
+/// (signature, signed head, Merkle root) and passes; the chain, which needs
+/// the bundles before it, is reported as not checked rather than as broken.
+/// Given the evidence directory, the whole chain is checked as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_one_bundle_from_the_middle_of_a_stream_checks_it_and_not_the_chain() {
+    let pair = crate::support::start_pair().await;
+    // Three batches, each delivered before the next is posted: three bundles.
+    for batch in ["A", "B", "C"] {
+        let csv = format!(
+            "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until\n\
+             V{batch}-1,Müller,Hans,Peter,1980-04-12,M,DEU,,,P,C01X00T4{batch},D,2026-11-21T10:00:00Z,0427,VEHICLE,2027-05-20\n\
+             V{batch}-2,Patel,Ravi,Kumar,1988-07-09,M,IND,,US-LPR,P,Z123456{batch},IND,2026-11-21T11:00:00Z,0453,BUS,\n"
+        );
+        let report = pair
+            .ca_client
+            .post_crossings("text/csv", csv.into_bytes())
+            .await
+            .unwrap();
+        assert_eq!(report.shared, 2, "{report:#?}");
+        pair.settle().await;
+    }
+    let to_us = pair.ca.core.evidence_dir().join("to-US");
+    let key = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        key.path(),
+        entrex::keys::public_key_pem(&pair.ca.core.signer.verifying_key()),
+    )
+    .unwrap();
+    let ca_key = format!("CA={}", key.path().display());
+    // The directory also holds the US hub's receipts.
+    let us = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        us.path(),
+        entrex::keys::public_key_pem(&pair.us.core.signer.verifying_key()),
+    )
+    .unwrap();
+    let us_key = format!("US={}", us.path().display());
+    let mut bundles: Vec<PathBuf> = std::fs::read_dir(&to_us)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("bundle-")
+        })
+        .collect();
+    bundles.sort();
+    assert_eq!(bundles.len(), 3, "{bundles:?}");
+    let middle = &bundles[1];
+
+    let one = entrex(&["verify", middle.to_str().unwrap(), "--key", &ca_key]);
+    let stdout = String::from_utf8_lossy(&one.stdout);
+    assert!(
+        one.status.success() && !stdout.contains("FAIL"),
+        "{}",
+        text(&one)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "OK   {}: bundle CA → US, sequence 3..=4 (2 records)",
+            middle.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(matches the records; head signed)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("chain not checked"), "{stdout}");
+    assert!(
+        stdout.contains("give the evidence directory to check the whole chain"),
+        "{stdout}"
+    );
+
+    // The directory: the whole chain is checked.
+    let dir_args = [to_us.to_str().unwrap(), "--key", &ca_key, "--key", &us_key];
+    let all = entrex(&[&["verify"][..], &dir_args].concat());
+    let stdout = String::from_utf8_lossy(&all.stdout);
+    assert!(all.status.success(), "{}", text(&all));
+    assert!(
+        stdout.contains("OK   chain CA → US: 3 bundles, sequence 1..=6 gap-free"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("not checked"), "{stdout}");
+
+    // A directory with that bundle taken out: the gap is found and named.
+    std::fs::remove_file(middle).unwrap();
+    let gap = entrex(&[&["verify"][..], &dir_args].concat());
+    assert!(!gap.status.success(), "{}", text(&gap));
+    assert!(
+        String::from_utf8_lossy(&gap.stdout).contains("records 3..=4 are missing"),
+        "{}",
+        text(&gap)
+    );
+    pair.shutdown().await;
+}

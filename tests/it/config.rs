@@ -231,3 +231,33 @@ fn serve_refuses_a_bad_config_the_same_way() {
     );
     assert!(!Path::new(&layout.dir.path().join("data/ca/store")).exists());
 }
+
+/// A partner hub is known only by its pinned certificate: a token carrying
+/// the partner role would deliver bundles over no pinned certificate, so the
+/// loader refuses it at its line, as it does for a client certificate.
+#[test]
+fn a_token_with_the_partner_role_is_refused_at_its_line() {
+    let layout = Layout::new();
+    let (config, line) = edit("roles = [\"source\"]", "roles = [\"source\", \"partner\"]");
+    layout.refused(
+        &config,
+        &[
+            &format!("hub.toml:{line}:9: access.token[0].roles"),
+            "partner",
+            "tls_cert pinned under its [[partner]]",
+            "roles = [\"source\"]",
+        ],
+    );
+    // The same refusal for a certificate, which the loader already made.
+    let (config, line) = edit(
+        "roles = [\"operator\", \"analyst\"]",
+        "roles = [\"operator\", \"partner\"]",
+    );
+    layout.refused(
+        &config,
+        &[
+            &format!("hub.toml:{line}:9: access.client_cert[0].roles"),
+            "tls_cert pinned under its [[partner]]",
+        ],
+    );
+}

@@ -1,7 +1,7 @@
 //! The operators' dashboard, end to end: two real hubs exchange a generated
 //! month of crossings, the US hub then goes down so the Canadian hub has a
 //! backlog and a failing delivery, and headless Chromium (Debian's
-//! `chromium`, installed by `.ci/run`) opens the Canadian hub's
+//! `chromium`, installed by `tests/run.sh`) opens the Canadian hub's
 //! `/dashboard#token=…` over TLS. What it renders must match `/v1/status`,
 //! `/v1/report` and `/v1/report/breakdown`; a screenshot is saved under the
 //! target directory.
@@ -16,7 +16,13 @@ use entrex::report::Status;
 use hyper::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's Chromium, or the one `ENTREX_CHROMIUM` names (as in
+/// `tests/run.sh`).
+fn chromium_path() -> PathBuf {
+    std::env::var_os("ENTREX_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
+}
 
 /// Shareable entries into Canada posted while the US hub is down.
 const LATE_BATCH: &str = "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until
@@ -27,9 +33,11 @@ DASH-3,García López,José,,1979-12-31,M,MEX,,CA-PR,P,G12345678,MEX,2026-11-21T
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_queues_bundles_throughput_and_reconciliation_in_chromium() {
+    let chromium_path = chromium_path();
     assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is not installed: the dashboard test drives headless Chromium; install it with `apt-get install -y chromium` (.ci/run does)"
+        chromium_path.exists(),
+        "{} is not installed: the dashboard test drives headless Chromium; install the Debian package chromium with `apt-get install -y chromium` (tests/run.sh does)",
+        chromium_path.display()
     );
     let dir = tempfile::tempdir().unwrap();
     let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
@@ -334,7 +342,7 @@ fn check_dom(
 /// not all certificates), and returns what it printed.
 async fn chromium(pin: &str, url: &str, extra: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut command = Command::new(CHROMIUM);
+    let mut command = Command::new(chromium_path());
     command.args([
         "--headless",
         "--no-sandbox",

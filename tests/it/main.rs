@@ -14,5 +14,6 @@ mod ops;
 mod plugins;
 mod proxy;
 mod reconcile;
+mod scripts;
 mod support;
 mod tls;

@@ -9,7 +9,7 @@ use entrex::health::Readiness;
 use entrex::hub::Hub;
 use hyper::{Method, StatusCode};
 
-use crate::support::start_pair;
+use crate::support::{free_port, healthy, plain_config, start_pair};
 
 const CSV_HEADER: &str = "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until";
 
@@ -207,65 +207,6 @@ async fn readiness_fails_with_the_check_at_fault_when_the_partner_is_gone() {
     );
     assert!(sample(&text, "entrex_queue_depth_records{partner=\"US\"}").unwrap() >= 1.0);
     ca.shutdown().await;
-}
-
-/// A hub served by the real binary over plain HTTP (no partner), so a test
-/// can hold a request open byte by byte.
-fn plain_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
-    let keys = dir.join("keys");
-    entrex::keys::generate(&keys, "ca").unwrap();
-    let path = dir.join("ca.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[hub]
-id = "CA"
-listen = "127.0.0.1:{port}"
-data_dir = "data"
-signing_key = "keys/ca.key.pem"
-allow_plain_http = true
-
-# The test speaks raw HTTP, without a credential.
-[access]
-allow_anonymous = true
-
-[plugins.normaliser]
-component = "builtin:ca-normaliser"
-[plugins.eligibility]
-component = "builtin:phase2-eligibility"
-config = {{ ports = "*" }}
-[plugins.matcher]
-component = "builtin:biographic-matcher"
-[plugins.transport]
-component = "builtin:https-transport"
-"#
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn healthy(addr: &str) -> bool {
-    let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
-        return false;
-    };
-    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut answer = String::new();
-    write!(
-        conn,
-        "GET /healthz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
-    )
-    .is_ok()
-        && conn.read_to_string(&mut answer).is_ok()
-        && answer.starts_with("HTTP/1.1 200")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]

@@ -480,3 +480,134 @@ CA-P4|too|few|fields
     ca.shutdown().await;
     us.shutdown().await;
 }
+
+/// The compiled-code cache file of the built-in plugin `name` in `compiled`.
+fn cache_file(compiled: &std::path::Path, name: &str) -> PathBuf {
+    let (_, bytes) = entrex::plugins::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap();
+    let prefix = hex::encode(entrex::bundle::sha256(bytes));
+    let found: Vec<PathBuf> = std::fs::read_dir(compiled)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let file = p.file_name().unwrap().to_string_lossy();
+            file.starts_with(&prefix) && file.ends_with(".cwasm")
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{name}: {found:?}");
+    found.into_iter().next().unwrap()
+}
+
+/// Runs `entrex serve` on `config` until it answers, posts three new records
+/// (ids tagged `run`: the normaliser, eligibility and store all work), stops
+/// it with SIGTERM and returns its log (written to `DIR/run.log`).
+fn serve_once(config: &std::path::Path, port: u16, run: &str) -> String {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let log = config.with_file_name(format!("{run}.log"));
+    let log = log.as_path();
+    let mut hub = std::process::Command::new(env!("CARGO_BIN_EXE_entrex"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let logs = || std::fs::read_to_string(log).unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !crate::support::healthy(&addr) {
+        if let Some(status) = hub.try_wait().unwrap() {
+            panic!("the hub exited ({status}) before serving:\n{}", logs());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the hub did not start:\n{}",
+            logs()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let body = String::from_utf8(cbsa_batches(1, 3).remove(0))
+        .unwrap()
+        .replace("CA-R0-", &format!("CA-{run}-"));
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        conn,
+        "POST /v1/crossings HTTP/1.1\r\nhost: {addr}\r\ncontent-type: text/csv\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    conn.write_all(body.as_bytes()).unwrap();
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &hub.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = hub.wait().unwrap();
+    let report: Option<serde_json::Value> = answer
+        .split_once("\r\n\r\n")
+        .and_then(|(_, body)| serde_json::from_str(body).ok());
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && report.is_some_and(|r| r["accepted"] == 3),
+        "{answer}\n{}",
+        logs()
+    );
+    assert!(status.success(), "{status:?}\n{}", logs());
+    logs()
+}
+
+/// #17: compiled plugins kept in `<data_dir>/compiled` are native code the
+/// hub runs. A file changed after the hub wrote it (a flipped byte, another
+/// component's compiled file put in its place) is refused with a warning
+/// naming it, never deserialised, and the plugin is compiled again, works,
+/// and its file is replaced.
+#[test]
+fn a_changed_compiled_plugin_file_is_refused_and_compiled_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::support::free_port();
+    let config = crate::support::plain_config(dir.path(), port);
+    let compiled = dir.path().join("data/compiled");
+    serve_once(&config, port, "first");
+    let normaliser = cache_file(&compiled, "ca-normaliser");
+    let eligibility = cache_file(&compiled, "phase2-eligibility");
+    let name = normaliser
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let refused = |logs: &str| {
+        logs.lines()
+            .any(|l| l.contains("WARN") && l.contains(&name) && l.contains("refused"))
+    };
+
+    // One bit flipped in the middle of the compiled code.
+    let mut flipped = std::fs::read(&normaliser).unwrap();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    std::fs::write(&normaliser, &flipped).unwrap();
+    let logs = serve_once(&config, port, "flipped");
+    assert!(refused(&logs), "no warning refusing {name}:\n{logs}");
+    let replaced = std::fs::read(&normaliser).unwrap();
+    assert_ne!(replaced, flipped, "the changed file was not replaced");
+
+    // Another component's cache file, intact, under this component's name.
+    let other = std::fs::read(&eligibility).unwrap();
+    std::fs::write(&normaliser, &other).unwrap();
+    let logs = serve_once(&config, port, "swapped");
+    assert!(refused(&logs), "no warning refusing {name}:\n{logs}");
+    assert_ne!(
+        std::fs::read(&normaliser).unwrap(),
+        other,
+        "the swapped file was not replaced"
+    );
+
+    // The file written again is the hub's own: used as it is, no warning.
+    let logs = serve_once(&config, port, "again");
+    assert!(!refused(&logs), "{logs}");
+}

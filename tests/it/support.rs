@@ -1,4 +1,8 @@
-//! Starting a pair of hubs the way the demo does, on ephemeral loopback ports.
+//! Starting a pair of hubs the way the demo does, on ephemeral loopback ports;
+//! running the `entrex` binary.
+
+use std::io::{Read, Write};
+use std::time::Duration;
 
 use entrex::client::Client;
 use entrex::hub::Hub;
@@ -88,4 +92,63 @@ pub fn text(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// The configuration of a hub served by the real binary over plain HTTP,
+/// with no partner and anonymous access, so a test can speak raw HTTP.
+pub fn plain_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+    let keys = dir.join("keys");
+    entrex::keys::generate(&keys, "ca").unwrap();
+    let path = dir.join("ca.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[hub]
+id = "CA"
+listen = "127.0.0.1:{port}"
+data_dir = "data"
+signing_key = "keys/ca.key.pem"
+allow_plain_http = true
+
+# The test speaks raw HTTP, without a credential.
+[access]
+allow_anonymous = true
+
+[plugins.normaliser]
+component = "builtin:ca-normaliser"
+[plugins.eligibility]
+component = "builtin:phase2-eligibility"
+config = {{ ports = "*" }}
+[plugins.matcher]
+component = "builtin:biographic-matcher"
+[plugins.transport]
+component = "builtin:https-transport"
+"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+pub fn healthy(addr: &str) -> bool {
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut answer = String::new();
+    write!(
+        conn,
+        "GET /healthz HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .is_ok()
+        && conn.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.1 200")
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
