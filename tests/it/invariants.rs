@@ -734,3 +734,51 @@ async fn a_bundle_the_partner_refuses_for_good_raises_an_alarm_and_can_be_set_as
     );
     pair.shutdown().await;
 }
+
+/// Every file under `dir`, recursively, with its size.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((path, entry.metadata().map(|m| m.len()).unwrap_or(0)));
+        }
+    }
+    out
+}
+
+/// #11: a raw record was bounded only by the 32 MiB batch, and sled keeps
+/// values over ~128 KiB in separate blob files, outside its log and outside
+/// the fsync that makes an acknowledgement durable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_for_the_store_is_rejected_by_name_and_nothing_reaches_sled_blobs() {
+    let pair = start_pair().await;
+    let huge = "X".repeat(200 * 1024);
+    let rows = [
+        cbsa_row("CA-B1", "Weber", "C05X00001", "", "VEHICLE"),
+        cbsa_row("CA-B2", &huge, "C05X00002", "", "VEHICLE"),
+        cbsa_row("CA-B3", "Fischer", "C05X00003", "", "VEHICLE"),
+    ];
+    let report = pair
+        .ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    assert_eq!((report.accepted, report.rejected), (2, 1), "{report:#?}");
+    pair.ca.core.store.flush().unwrap();
+    let store = pair.ca.core.settings.data_dir.join("store");
+    let blobs: Vec<_> = files_under(&store.join("blobs"));
+    assert!(
+        blobs.is_empty(),
+        "values reached sled's blob files: {blobs:?}"
+    );
+    let problem = &report.problems[0];
+    let entrex::store::ItemResult::Rejected { field, reason } = &problem.result else {
+        panic!("{problem:?}")
+    };
+    assert_eq!(field.as_deref(), Some("record"), "{reason}");
+    assert!(reason.contains("65536"), "{reason}");
+    pair.shutdown().await;
+}
