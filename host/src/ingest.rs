@@ -35,6 +35,13 @@ pub enum IngestError {
 
 pub const MAX_RECORDS_PER_BATCH: usize = 100_000;
 
+/// The largest source record the hub takes. Far above any real record (an
+/// entry is well under 2 KiB in every source format), and far enough below
+/// the ~128 KiB at which sled keeps a value in a separate blob file, outside
+/// its log and outside the `fsync` behind every acknowledgement. A larger
+/// record is rejected by name and none of it is stored.
+pub const MAX_RECORD_BYTES: usize = 64 * 1024;
+
 /// The answer to a source system.
 #[derive(Debug, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct IngestReport {
@@ -170,6 +177,22 @@ pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>,
     // change the plugins under a batch in flight.
     let plugins = core.plugins();
     let mut items = Vec::with_capacity(records.len());
+    let (records, oversized): (Vec<_>, Vec<_>) = records
+        .into_iter()
+        .partition(|r| r.data.len() <= MAX_RECORD_BYTES);
+    for record in oversized {
+        items.push(Ingested {
+            location: record.location,
+            raw: Vec::new(),
+            outcome: Outcome::Rejected(Rejection {
+                field: Some("record".into()),
+                reason: format!(
+                    "is {} bytes; a record may be at most {MAX_RECORD_BYTES} bytes (nothing of it was stored): check the source's export",
+                    record.data.len()
+                ),
+            }),
+        });
+    }
     for chunk in records.chunks(PLUGIN_BATCH) {
         let normaliser = plugins.normaliser.name();
         let mut stages: Vec<Stage> = contained(chunk, &|c| plugins.normaliser.normalise(c))?
@@ -179,7 +202,10 @@ pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>,
                     Ok(c) => Stage::Normalised(Box::new(c)),
                     Err(rejection) => Stage::Done(Outcome::Rejected(rejection)),
                 },
-                Ok(Err(rejection)) => Stage::Done(Outcome::Rejected(rejection)),
+                Ok(Err(rejection)) => Stage::Done(Outcome::Rejected(Rejection {
+                    field: rejection.field.map(|f| bounded(&f, 64)),
+                    reason: bounded(&rejection.reason, MAX_REASON_BYTES),
+                })),
                 Err(reason) => Stage::Done(quarantine("normalise", normaliser, reason)),
             })
             .collect();
@@ -229,12 +255,29 @@ pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>,
 }
 
 fn quarantine(stage: &str, plugin: &str, reason: String) -> Outcome {
+    let reason = bounded(&reason, MAX_REASON_BYTES);
     tracing::warn!(stage, plugin, "record quarantined: {reason}");
     Outcome::Quarantined(Quarantine {
         stage: stage.to_owned(),
         plugin: plugin.to_owned(),
         reason,
     })
+}
+
+/// A plugin's words are kept with the record they concern, so they are
+/// bounded like the record: a plugin cannot grow a stored value (or an
+/// answer) without limit.
+const MAX_REASON_BYTES: usize = 1024;
+
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{} [{} more bytes cut]", &text[..cut], text.len() - cut)
 }
 
 /// Calls a plugin on a batch; when the call fails (trap, deadline, memory,
