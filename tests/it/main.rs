@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod config;
+mod connections;
 mod dashboard;
 mod exchange;
 mod faults;
