@@ -50,72 +50,96 @@ use crate::hub::Core;
 use crate::ingest::{self, IngestError};
 use crate::{audit, auth};
 
+mod connections;
 mod insights;
+
+use connections::{Admitted, Closed, Connections, Tracked, WriteTimeout};
+pub use connections::{
+    HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, REQUEST_HEAD_TIMEOUT,
+    WRITE_TIMEOUT,
+};
 
 type Body = Full<Bytes>;
 
-const MAX_CONNECTIONS: usize = 256;
-/// A client that does not finish its request headers in time is dropped.
-const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A pause after a failed accept (e.g. out of file descriptors), so the loop
+/// does not spin on an error that persists until a connection ends.
+const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Accepts connections until `stop` turns true, then waits for the requests in
-/// flight to finish.
+/// flight to finish. The loop never waits for a slot (`connections`): a
+/// connection is given one at once, taken from an idle connection if need
+/// be, or closed.
 pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
-    let mut connections = tokio::task::JoinSet::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    let table = Arc::new(Connections::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, addr) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                         continue;
                     }
                 };
-                // Beyond the cap, a connection waits for a slot rather than
-                // growing the hub's memory without bound.
-                let Ok(slot) = slots.clone().acquire_owned().await else { break };
-                let core = core.clone();
-                let stop = stop.clone();
-                connections.spawn(async move {
-                    let _slot = slot;
-                    let Some(tls) = &core.tls else {
-                        return serve_connection(core.clone(), stream, Peer::Plain, stop).await;
-                    };
-                    // The handshake counts against the header timeout.
-                    let accepted = tokio::time::timeout(
-                        HEADER_READ_TIMEOUT,
-                        tls.acceptor.accept(stream),
-                    )
-                    .await;
-                    match accepted {
-                        Ok(Ok(stream)) => {
-                            let peer = Peer::Tls(
-                                stream
-                                    .get_ref()
-                                    .1
-                                    .peer_certificates()
-                                    .and_then(|c| c.first())
-                                    .map(|c| c.clone().into_owned()),
-                            );
-                            serve_connection(core.clone(), stream, peer, stop).await
-                        }
-                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                });
+                let (admitted, closed) = table.admit(addr.ip());
+                if let Some(closed) = closed {
+                    core.metrics.connection_closed(closed.label());
+                }
+                let Some(admitted) = admitted else {
+                    tracing::debug!(%addr, "every connection has a request in progress; closing the new one");
+                    continue;
+                };
+                tasks.spawn(connection(core.clone(), stream, admitted, stop.clone()));
             }
             _ = stop.changed() => break,
         }
-        while connections.try_join_next().is_some() {}
+        while tasks.try_join_next().is_some() {}
     }
     // Closed now, not when the requests in flight are done: a client that
     // connects during the drain is refused at once (and retries elsewhere or
     // later) instead of waiting in the accept queue for a server that will
     // not answer.
     drop(listener);
-    while connections.join_next().await.is_some() {}
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One connection, from its TLS handshake (if the hub serves TLS) to its end.
+async fn connection(
+    core: Arc<Core>,
+    stream: tokio::net::TcpStream,
+    admitted: Admitted,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    // Below TLS, so the handshake's writes are bounded too.
+    let stream = WriteTimeout::new(stream);
+    let Some(tls) = &core.tls else {
+        return serve_connection(core.clone(), stream, Peer::Plain, admitted, stop).await;
+    };
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream));
+    let stream = tokio::select! {
+        accepted = handshake => match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return tracing::debug!("TLS handshake failed: {e}"),
+            Err(_) => {
+                core.metrics.connection_closed(Closed::HandshakeTimeout.label());
+                return tracing::debug!("TLS handshake timed out");
+            }
+        },
+        _ = admitted.slot().evicted() => return,
+        _ = stop.changed() => return,
+    };
+    let peer = Peer::Tls(
+        stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.clone().into_owned()),
+    );
+    serve_connection(core.clone(), stream, peer, admitted, stop).await
 }
 
 /// Who is at the other end of a connection, as far as TLS tells.
@@ -131,27 +155,46 @@ async fn serve_connection<S>(
     core: Arc<Core>,
     stream: S,
     peer: Peer,
+    admitted: Admitted,
     mut stop: watch::Receiver<bool>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let peer = Arc::new(peer);
-    let service = service_fn(move |req| handle(core.clone(), peer.clone(), req));
+    let admitted = Arc::new(admitted);
+    let held = admitted.clone();
+    let service = service_fn(move |req| {
+        // In progress from its head until hyper has taken its answer.
+        let busy = held.busy();
+        let (core, peer) = (core.clone(), peer.clone());
+        async move {
+            let response = handle(core, peer, req).await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked { body, _busy: busy }))
+        }
+    });
     let conn = http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(REQUEST_HEAD_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
+    let slot = admitted.slot().clone();
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!("connection ended: {e}");
             }
+            return;
         }
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        _ = slot.evicted() => {}
+        _ = stop.changed() => {}
+    }
+    // Evicted or stopping. Idle (no request dispatched: hyper dispatches
+    // only while this task polls `conn`, so this cannot change under us):
+    // close now, even halfway through a head. A request in progress is
+    // finished and answered first.
+    if slot.busy() {
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.await;
     }
 }
 
@@ -505,8 +548,29 @@ fn query_params(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads a request's body of at most `limit` bytes, within the deadline its
+/// announced length (else `limit`) allows (`connections::body_deadline`).
 async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Response<Body>> {
-    match Limited::new(req.into_body(), limit).collect().await {
+    let announced = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(limit as u64)
+        .min(limit as u64);
+    let deadline = connections::body_deadline(announced);
+    let collected =
+        tokio::time::timeout(deadline, Limited::new(req.into_body(), limit).collect()).await;
+    let Ok(collected) = collected else {
+        return Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s; nothing of it was used: send the request again",
+                deadline.as_secs()
+            ),
+        ));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
