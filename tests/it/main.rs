@@ -2,6 +2,7 @@
 //! One test binary with modules, so it links once.
 
 mod access;
+mod audit;
 mod cli;
 mod config;
 mod connections;
