@@ -274,7 +274,16 @@ async fn handle(
             Some(policy) if policy.public => {
                 crate::dashboard::serve(&path).unwrap_or_else(|| unrouted(&method, &path))
             }
-            Some(policy) => match admit(&core, &peer, &policy, &req) {
+            Some(policy) => match admit(
+                &core,
+                &peer,
+                &policy,
+                req.method(),
+                req.uri(),
+                req.headers(),
+            )
+            .await
+            {
                 Ok(principal) => dispatch(core.clone(), *endpoint, principal, req).await,
                 Err(refusal) => *refusal,
             },
@@ -396,15 +405,19 @@ fn unrouted(method: &Method, path: &str) -> Response<Body> {
 }
 
 /// Authenticates the caller, checks the route's role, requires a purpose for
-/// personal data, and writes the audit entry before anything is read or done.
-fn admit(
-    core: &Core,
+/// personal data, and writes the audit entry before anything is read or done
+/// (on the blocking pool: `AuditLog::append`). Refusals for want of a
+/// credential are only counted, for the log's periodic summary.
+async fn admit(
+    core: &Arc<Core>,
     peer: &Peer,
     policy: &auth::Policy,
-    req: &Request<Incoming>,
+    method: &Method,
+    uri: &hyper::Uri,
+    headers: &hyper::HeaderMap,
 ) -> Result<auth::Principal, Box<Response<Body>>> {
-    let action = format!("{} {}", req.method(), req.uri().path());
-    let query = req.uri().query();
+    let action = format!("{method} {}", uri.path());
+    let query = uri.query();
     let target: String = query
         .unwrap_or_default()
         .split('&')
@@ -412,70 +425,48 @@ fn admit(
         .collect::<Vec<_>>()
         .join("&");
     let audited = policy.personal_data || policy.administrative;
-    let record = |who: &auth::Principal, purpose: Option<&str>, outcome: &str| {
-        core.audit.record(&audit::Event {
-            who: &who.name,
-            via: &who.via,
-            action: &action,
-            target: &target,
-            purpose,
-            outcome,
-        })
+    let event = |who: &auth::Principal, purpose: Option<String>, outcome: String| audit::Event {
+        who: who.name.clone(),
+        via: who.via.clone(),
+        action: action.clone(),
+        target: target.clone(),
+        purpose,
+        outcome,
     };
-    let principal = if matches!(peer, Peer::Plain) && policy.role == Some(auth::Role::Partner) {
-        // Plain HTTP (development): bundles are authenticated by their
-        // signature alone.
-        auth::Principal {
-            name: "partner over plain HTTP".into(),
-            roles: vec![auth::Role::Partner],
-            via: "bundle signature".into(),
-        }
-    } else {
-        let authorization = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let peer_cert = match peer {
-            Peer::Tls(Some(cert)) => Some(cert),
-            _ => None,
-        };
-        let partner_for = |cert: &rustls::pki_types::CertificateDer<'_>| {
-            core.tls
-                .as_ref()
-                .and_then(|t| t.partner_for(cert))
-                .map(str::to_owned)
-        };
-        match core
-            .access
-            .authorize(policy, &action, authorization, peer_cert, partner_for)
-        {
-            Ok(p) => p,
-            Err((who, denied)) => {
-                let (status, message) = match &denied {
-                    auth::Denied::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
-                    auth::Denied::Forbidden(m) => (StatusCode::FORBIDDEN, m),
-                };
-                tracing::warn!(%action, "refused ({}): {message}", status.as_u16());
-                if audited {
-                    let who = who.unwrap_or(auth::Principal {
-                        name: "unauthenticated".into(),
-                        roles: Vec::new(),
-                        via: "none".into(),
-                    });
-                    let outcome = format!("denied ({}): {message}", status.as_u16());
-                    if let Err(e) = record(&who, None, &outcome) {
-                        tracing::error!("cannot write the audit log: {e}");
+    let principal = match authenticate(core, peer, policy, &action, headers) {
+        Ok(principal) => principal,
+        Err((who, denied)) => {
+            let (status, message) = match &denied {
+                auth::Denied::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
+                auth::Denied::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            };
+            match who {
+                // Anyone who reaches the port can send these: one log line
+                // (and one audit line) each would let them fill the disk.
+                None => {
+                    tracing::debug!(%action, "refused ({}): {message}", status.as_u16());
+                    if audited {
+                        core.audit.count_refusal(&action);
                     }
                 }
-                let mut response = error(status, message.clone());
-                if status == StatusCode::UNAUTHORIZED {
-                    response.headers_mut().insert(
-                        hyper::header::WWW_AUTHENTICATE,
-                        hyper::header::HeaderValue::from_static("Bearer realm=\"entrex\""),
-                    );
+                Some(who) => {
+                    tracing::warn!(%action, "refused ({}): {message}", status.as_u16());
+                    if audited {
+                        let outcome = format!("denied ({}): {message}", status.as_u16());
+                        if let Err(e) = core.audit.append(event(&who, None, outcome)).await {
+                            tracing::error!("cannot write the audit log: {e}");
+                        }
+                    }
                 }
-                return Err(Box::new(response));
             }
+            let mut response = error(status, message.clone());
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    hyper::header::HeaderValue::from_static("Bearer realm=\"entrex\""),
+                );
+            }
+            return Err(Box::new(response));
         }
     };
     let purpose = if policy.personal_data {
@@ -486,7 +477,12 @@ fn admit(
     } else {
         None
     };
-    if audited && let Err(e) = record(&principal, purpose.as_deref(), "allowed") {
+    if audited
+        && let Err(e) = core
+            .audit
+            .append(event(&principal, purpose, "allowed".into()))
+            .await
+    {
         tracing::error!("cannot write the audit log: {e}");
         return Err(Box::new(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -496,6 +492,41 @@ fn admit(
         )));
     }
     Ok(principal)
+}
+
+/// Who is calling and whether the route's policy lets them: the principal,
+/// or who they are (if known) and why not.
+fn authenticate(
+    core: &Core,
+    peer: &Peer,
+    policy: &auth::Policy,
+    action: &str,
+    headers: &hyper::HeaderMap,
+) -> Result<auth::Principal, (Option<auth::Principal>, auth::Denied)> {
+    if matches!(peer, Peer::Plain) && policy.role == Some(auth::Role::Partner) {
+        // Plain HTTP (development): bundles are authenticated by their
+        // signature alone.
+        return Ok(auth::Principal {
+            name: "partner over plain HTTP".into(),
+            roles: vec![auth::Role::Partner],
+            via: "bundle signature".into(),
+        });
+    }
+    let authorization = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let peer_cert = match peer {
+        Peer::Tls(Some(cert)) => Some(cert),
+        _ => None,
+    };
+    let partner_for = |cert: &rustls::pki_types::CertificateDer<'_>| {
+        core.tls
+            .as_ref()
+            .and_then(|t| t.partner_for(cert))
+            .map(str::to_owned)
+    };
+    core.access
+        .authorize(policy, action, authorization, peer_cert, partner_for)
 }
 
 /// Everything this hub holds about one travel document (individual access):
