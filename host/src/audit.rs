@@ -502,6 +502,47 @@ mod tests {
         check(replaced.join("\n") + "\n", 3, "does not name the hash");
     }
 
+    /// A write cut short (disk full, a crash) leaves part of a line at the
+    /// end: the log opens, the part is cut off, the repair is an entry of its
+    /// own saying what was cut, and the chain verifies.
+    #[test]
+    fn a_torn_tail_is_cut_off_at_open_and_the_repair_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        write(&path, 3);
+        let intact = std::fs::read(&path).unwrap();
+        let torn = b"{\"seq\":4,\"at\":1790000000,\"who\":\"analyst-1\",\"via\":\"tok";
+        let mut bytes = intact.clone();
+        bytes.extend_from_slice(torn);
+        std::fs::write(&path, &bytes).unwrap();
+
+        let log = AuditLog::open(&path).expect("a torn tail does not stop the hub");
+        assert_eq!(log.head().entries, 4, "three entries and the repair");
+        let after = std::fs::read(&path).unwrap();
+        assert!(
+            after.starts_with(&intact),
+            "the intact entries are kept as they were"
+        );
+        assert_eq!(verify(&path).unwrap(), log.head());
+        let entries = read_all(&path).unwrap();
+        let repair = &entries[3];
+        assert!(repair.action.contains("repair"), "{repair:?}");
+        assert!(
+            repair.target.contains(&format!("{} bytes", torn.len())),
+            "{repair:?}"
+        );
+        assert!(
+            repair.target.contains(&format!("after entry 3")),
+            "{repair:?}"
+        );
+        // Appending goes on from the repair.
+        log.record(&export("document_number=X9")).unwrap();
+        assert_eq!(verify(&path).unwrap().entries, 5);
+        drop(log);
+        // Reopening an intact log repairs nothing.
+        assert_eq!(AuditLog::open(&path).unwrap().head().entries, 5);
+    }
+
     #[test]
     fn a_long_target_is_cut_saying_how_long_it_was() {
         let dir = tempfile::tempdir().unwrap();
