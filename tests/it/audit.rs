@@ -170,9 +170,10 @@ impl Drop for Tmpfs {
 /// 2 MiB tmpfs, filled. Audited requests (a withdrawal, a personal-data
 /// read) get 503 saying nothing was read or done, and nothing is done; the
 /// log stays a valid chain throughout (no torn line); once space is freed
-/// the same requests work, and `entrex audit verify` passes. Before the
-/// fix, the write cut short by the full disk left part of a line that the
-/// next entry was appended to.
+/// the same requests work, and `entrex audit verify` passes. Then a torn
+/// tail (a crash mid-write) is repaired, and recorded, when the hub starts.
+/// Before the fix, the write cut short by the full disk left part of a line
+/// that the next entry was appended to, and a torn tail stopped the hub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_full_audited_requests_get_503_nothing_is_done_and_the_log_recovers() {
     let tmpfs = match Tmpfs::mount("2m") {
@@ -195,7 +196,7 @@ async fn disk_full_audited_requests_get_503_nothing_is_done_and_the_log_recovers
     std::fs::create_dir_all(&ca_settings.data_dir).unwrap();
     let log = ca_settings.data_dir.join("audit.log");
     std::os::unix::fs::symlink(tmpfs.path().join("audit.log"), &log).unwrap();
-    let ca = Hub::start(ca_settings, ca_listener).await.unwrap();
+    let ca = Hub::start(ca_settings.clone(), ca_listener).await.unwrap();
     let us = Hub::start(us_settings, us_listener).await.unwrap();
     let client = ca.client();
 
@@ -321,4 +322,33 @@ async fn disk_full_audited_requests_get_503_nothing_is_done_and_the_log_recovers
         .filter(|e| e["action"] == "POST /v1/crossings/withdrawals" && e["outcome"] == "allowed")
         .count();
     assert_eq!(withdrawals, 1);
+
+    // A crash in the middle of a write leaves a torn tail: the hub starts,
+    // cuts it off and records the repair, and the log verifies.
+    let mut torn = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut torn, br#"{"seq":99,"at":17900"#).unwrap();
+    drop(torn);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ca = Hub::start(ca_settings, listener)
+        .await
+        .expect("a hub whose audit log has a torn tail starts");
+    let (status, body) = ca
+        .client()
+        .request(
+            Method::GET,
+            "/v1/audit?purpose=repair%20check",
+            "text/plain",
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("audit log repair") && body.contains("20 bytes after entry"),
+        "{body}"
+    );
+    ca.shutdown().await;
+    let (ok, text) = verify(&log);
+    assert!(ok, "{text}");
 }
