@@ -52,72 +52,96 @@ use crate::hub::Core;
 use crate::ingest::{self, IngestError};
 use crate::{audit, auth};
 
+mod connections;
 mod insights;
+
+use connections::{Admitted, Closed, Connections, Tracked, WriteTimeout};
+pub use connections::{
+    HANDSHAKE_TIMEOUT, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT, REQUEST_HEAD_TIMEOUT,
+    WRITE_TIMEOUT,
+};
 
 type Body = Full<Bytes>;
 
-const MAX_CONNECTIONS: usize = 256;
-/// A client that does not finish its request headers in time is dropped.
-const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// A pause after a failed accept (e.g. out of file descriptors), so the loop
+/// does not spin on an error that persists until a connection ends.
+const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Accepts connections until `stop` turns true, then waits for the requests in
-/// flight to finish.
+/// flight to finish. The loop never waits for a slot (`connections`): a
+/// connection is given one at once, taken from an idle connection if need
+/// be, or closed.
 pub async fn serve(core: Arc<Core>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
-    let mut connections = tokio::task::JoinSet::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
+    let table = Arc::new(Connections::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, addr) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
                         continue;
                     }
                 };
-                // Beyond the cap, a connection waits for a slot rather than
-                // growing the hub's memory without bound.
-                let Ok(slot) = slots.clone().acquire_owned().await else { break };
-                let core = core.clone();
-                let stop = stop.clone();
-                connections.spawn(async move {
-                    let _slot = slot;
-                    let Some(tls) = &core.tls else {
-                        return serve_connection(core.clone(), stream, Peer::Plain, stop).await;
-                    };
-                    // The handshake counts against the header timeout.
-                    let accepted = tokio::time::timeout(
-                        HEADER_READ_TIMEOUT,
-                        tls.acceptor.accept(stream),
-                    )
-                    .await;
-                    match accepted {
-                        Ok(Ok(stream)) => {
-                            let peer = Peer::Tls(
-                                stream
-                                    .get_ref()
-                                    .1
-                                    .peer_certificates()
-                                    .and_then(|c| c.first())
-                                    .map(|c| c.clone().into_owned()),
-                            );
-                            serve_connection(core.clone(), stream, peer, stop).await
-                        }
-                        Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                });
+                let (admitted, closed) = table.admit(addr.ip());
+                if let Some(closed) = closed {
+                    core.metrics.connection_closed(closed.label());
+                }
+                let Some(admitted) = admitted else {
+                    tracing::debug!(%addr, "every connection has a request in progress; closing the new one");
+                    continue;
+                };
+                tasks.spawn(connection(core.clone(), stream, admitted, stop.clone()));
             }
             _ = stop.changed() => break,
         }
-        while connections.try_join_next().is_some() {}
+        while tasks.try_join_next().is_some() {}
     }
     // Closed now, not when the requests in flight are done: a client that
     // connects during the drain is refused at once (and retries elsewhere or
     // later) instead of waiting in the accept queue for a server that will
     // not answer.
     drop(listener);
-    while connections.join_next().await.is_some() {}
+    while tasks.join_next().await.is_some() {}
+}
+
+/// One connection, from its TLS handshake (if the hub serves TLS) to its end.
+async fn connection(
+    core: Arc<Core>,
+    stream: tokio::net::TcpStream,
+    admitted: Admitted,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = stream.set_nodelay(true);
+    // Below TLS, so the handshake's writes are bounded too.
+    let stream = WriteTimeout::new(stream);
+    let Some(tls) = &core.tls else {
+        return serve_connection(core.clone(), stream, Peer::Plain, admitted, stop).await;
+    };
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(stream));
+    let stream = tokio::select! {
+        accepted = handshake => match accepted {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return tracing::debug!("TLS handshake failed: {e}"),
+            Err(_) => {
+                core.metrics.connection_closed(Closed::HandshakeTimeout.label());
+                return tracing::debug!("TLS handshake timed out");
+            }
+        },
+        _ = admitted.slot().evicted() => return,
+        _ = stop.changed() => return,
+    };
+    let peer = Peer::Tls(
+        stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.clone().into_owned()),
+    );
+    serve_connection(core.clone(), stream, peer, admitted, stop).await
 }
 
 /// Who is at the other end of a connection, as far as TLS tells.
@@ -133,27 +157,46 @@ async fn serve_connection<S>(
     core: Arc<Core>,
     stream: S,
     peer: Peer,
+    admitted: Admitted,
     mut stop: watch::Receiver<bool>,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let peer = Arc::new(peer);
-    let service = service_fn(move |req| handle(core.clone(), peer.clone(), req));
+    let admitted = Arc::new(admitted);
+    let held = admitted.clone();
+    let service = service_fn(move |req| {
+        // In progress from its head until hyper has taken its answer.
+        let busy = held.busy();
+        let (core, peer) = (core.clone(), peer.clone());
+        async move {
+            let response = handle(core, peer, req).await?;
+            Ok::<_, Infallible>(response.map(|body| Tracked { body, _busy: busy }))
+        }
+    });
     let conn = http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(REQUEST_HEAD_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
+    let slot = admitted.slot().clone();
     tokio::select! {
         result = conn.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!("connection ended: {e}");
             }
+            return;
         }
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
+        _ = slot.evicted() => {}
+        _ = stop.changed() => {}
+    }
+    // Evicted or stopping. Idle (no request dispatched: hyper dispatches
+    // only while this task polls `conn`, so this cannot change under us):
+    // close now, even halfway through a head. A request in progress is
+    // finished and answered first.
+    if slot.busy() {
+        conn.as_mut().graceful_shutdown();
+        let _ = conn.await;
     }
 }
 
@@ -237,7 +280,16 @@ async fn handle(
             Some(policy) if policy.public => {
                 crate::dashboard::serve(&path).unwrap_or_else(|| unrouted(&method, &path))
             }
-            Some(policy) => match admit(&core, &peer, &policy, &req) {
+            Some(policy) => match admit(
+                &core,
+                &peer,
+                &policy,
+                req.method(),
+                req.uri(),
+                req.headers(),
+            )
+            .await
+            {
                 Ok(principal) => dispatch(core.clone(), *endpoint, principal, req).await,
                 Err(refusal) => *refusal,
             },
@@ -361,15 +413,19 @@ fn unrouted(method: &Method, path: &str) -> Response<Body> {
 }
 
 /// Authenticates the caller, checks the route's role, requires a purpose for
-/// personal data, and writes the audit entry before anything is read or done.
-fn admit(
-    core: &Core,
+/// personal data, and writes the audit entry before anything is read or done
+/// (on the blocking pool: `AuditLog::append`). Refusals for want of a
+/// credential are only counted, for the log's periodic summary.
+async fn admit(
+    core: &Arc<Core>,
     peer: &Peer,
     policy: &auth::Policy,
-    req: &Request<Incoming>,
+    method: &Method,
+    uri: &hyper::Uri,
+    headers: &hyper::HeaderMap,
 ) -> Result<auth::Principal, Box<Response<Body>>> {
-    let action = format!("{} {}", req.method(), req.uri().path());
-    let query = req.uri().query();
+    let action = format!("{method} {}", uri.path());
+    let query = uri.query();
     let target: String = query
         .unwrap_or_default()
         .split('&')
@@ -377,70 +433,48 @@ fn admit(
         .collect::<Vec<_>>()
         .join("&");
     let audited = policy.personal_data || policy.administrative;
-    let record = |who: &auth::Principal, purpose: Option<&str>, outcome: &str| {
-        core.audit.record(&audit::Event {
-            who: &who.name,
-            via: &who.via,
-            action: &action,
-            target: &target,
-            purpose,
-            outcome,
-        })
+    let event = |who: &auth::Principal, purpose: Option<String>, outcome: String| audit::Event {
+        who: who.name.clone(),
+        via: who.via.clone(),
+        action: action.clone(),
+        target: target.clone(),
+        purpose,
+        outcome,
     };
-    let principal = if matches!(peer, Peer::Plain) && policy.role == Some(auth::Role::Partner) {
-        // Plain HTTP (development): bundles are authenticated by their
-        // signature alone.
-        auth::Principal {
-            name: "partner over plain HTTP".into(),
-            roles: vec![auth::Role::Partner],
-            via: "bundle signature".into(),
-        }
-    } else {
-        let authorization = req
-            .headers()
-            .get(hyper::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let peer_cert = match peer {
-            Peer::Tls(Some(cert)) => Some(cert),
-            _ => None,
-        };
-        let partner_for = |cert: &rustls::pki_types::CertificateDer<'_>| {
-            core.tls
-                .as_ref()
-                .and_then(|t| t.partner_for(cert))
-                .map(str::to_owned)
-        };
-        match core
-            .access
-            .authorize(policy, &action, authorization, peer_cert, partner_for)
-        {
-            Ok(p) => p,
-            Err((who, denied)) => {
-                let (status, message) = match &denied {
-                    auth::Denied::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
-                    auth::Denied::Forbidden(m) => (StatusCode::FORBIDDEN, m),
-                };
-                tracing::warn!(%action, "refused ({}): {message}", status.as_u16());
-                if audited {
-                    let who = who.unwrap_or(auth::Principal {
-                        name: "unauthenticated".into(),
-                        roles: Vec::new(),
-                        via: "none".into(),
-                    });
-                    let outcome = format!("denied ({}): {message}", status.as_u16());
-                    if let Err(e) = record(&who, None, &outcome) {
-                        tracing::error!("cannot write the audit log: {e}");
+    let principal = match authenticate(core, peer, policy, &action, headers) {
+        Ok(principal) => principal,
+        Err((who, denied)) => {
+            let (status, message) = match &denied {
+                auth::Denied::Unauthenticated(m) => (StatusCode::UNAUTHORIZED, m),
+                auth::Denied::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            };
+            match who {
+                // Anyone who reaches the port can send these: one log line
+                // (and one audit line) each would let them fill the disk.
+                None => {
+                    tracing::debug!(%action, "refused ({}): {message}", status.as_u16());
+                    if audited {
+                        core.audit.count_refusal(&action);
                     }
                 }
-                let mut response = error(status, message.clone());
-                if status == StatusCode::UNAUTHORIZED {
-                    response.headers_mut().insert(
-                        hyper::header::WWW_AUTHENTICATE,
-                        hyper::header::HeaderValue::from_static("Bearer realm=\"entrex\""),
-                    );
+                Some(who) => {
+                    tracing::warn!(%action, "refused ({}): {message}", status.as_u16());
+                    if audited {
+                        let outcome = format!("denied ({}): {message}", status.as_u16());
+                        if let Err(e) = core.audit.append(event(&who, None, outcome)).await {
+                            tracing::error!("cannot write the audit log: {e}");
+                        }
+                    }
                 }
-                return Err(Box::new(response));
             }
+            let mut response = error(status, message.clone());
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    hyper::header::WWW_AUTHENTICATE,
+                    hyper::header::HeaderValue::from_static("Bearer realm=\"entrex\""),
+                );
+            }
+            return Err(Box::new(response));
         }
     };
     let purpose = if policy.personal_data {
@@ -451,7 +485,12 @@ fn admit(
     } else {
         None
     };
-    if audited && let Err(e) = record(&principal, purpose.as_deref(), "allowed") {
+    if audited
+        && let Err(e) = core
+            .audit
+            .append(event(&principal, purpose, "allowed".into()))
+            .await
+    {
         tracing::error!("cannot write the audit log: {e}");
         return Err(Box::new(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -461,6 +500,41 @@ fn admit(
         )));
     }
     Ok(principal)
+}
+
+/// Who is calling and whether the route's policy lets them: the principal,
+/// or who they are (if known) and why not.
+fn authenticate(
+    core: &Core,
+    peer: &Peer,
+    policy: &auth::Policy,
+    action: &str,
+    headers: &hyper::HeaderMap,
+) -> Result<auth::Principal, (Option<auth::Principal>, auth::Denied)> {
+    if matches!(peer, Peer::Plain) && policy.role == Some(auth::Role::Partner) {
+        // Plain HTTP (development): bundles are authenticated by their
+        // signature alone.
+        return Ok(auth::Principal {
+            name: "partner over plain HTTP".into(),
+            roles: vec![auth::Role::Partner],
+            via: "bundle signature".into(),
+        });
+    }
+    let authorization = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let peer_cert = match peer {
+        Peer::Tls(Some(cert)) => Some(cert),
+        _ => None,
+    };
+    let partner_for = |cert: &rustls::pki_types::CertificateDer<'_>| {
+        core.tls
+            .as_ref()
+            .and_then(|t| t.partner_for(cert))
+            .map(str::to_owned)
+    };
+    core.access
+        .authorize(policy, action, authorization, peer_cert, partner_for)
 }
 
 /// Everything this hub holds about one travel document (individual access):
@@ -513,8 +587,29 @@ fn query_params(query: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads a request's body of at most `limit` bytes, within the deadline its
+/// announced length (else `limit`) allows (`connections::body_deadline`).
 async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Response<Body>> {
-    match Limited::new(req.into_body(), limit).collect().await {
+    let announced = req
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(limit as u64)
+        .min(limit as u64);
+    let deadline = connections::body_deadline(announced);
+    let collected =
+        tokio::time::timeout(deadline, Limited::new(req.into_body(), limit).collect()).await;
+    let Ok(collected) = collected else {
+        return Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the body did not arrive within {} s; nothing of it was used: send the request again",
+                deadline.as_secs()
+            ),
+        ));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

@@ -201,7 +201,7 @@ pub struct Core {
     /// The credentials the API accepts.
     pub access: crate::auth::Access,
     /// Reads of personal data and administrative actions (`<data_dir>/audit.log`).
-    pub audit: crate::audit::AuditLog,
+    pub audit: Arc<crate::audit::AuditLog>,
     /// The removal-order list, keyed by the matcher in use; replaced with the
     /// plugins at a reload.
     removal_list: std::sync::RwLock<Option<Arc<crate::removal::RemovalList>>>,
@@ -300,7 +300,9 @@ impl Core {
             HubError::at("hub.data_dir", HubError::Dir { path, source })
         })?;
         let access = access(&settings)?;
-        let audit = crate::audit::AuditLog::open(&settings.data_dir.join("audit.log"))?;
+        let audit = Arc::new(crate::audit::AuditLog::open(
+            &settings.data_dir.join("audit.log"),
+        )?);
         let store_dir = settings.data_dir.join("store");
         let store = Store::open(&store_dir).map_err(|source| {
             HubError::at(
@@ -495,6 +497,10 @@ impl Hub {
         let mut tasks = JoinSet::new();
         tasks.spawn(crate::api::serve(core.clone(), listener, stopped.clone()));
         tasks.spawn(crate::retention::run_purger(core.clone(), stopped.clone()));
+        tasks.spawn(crate::audit::run_summaries(
+            core.audit.clone(),
+            stopped.clone(),
+        ));
         tasks.spawn(crate::throughput::run_sampler(
             core.clone(),
             stopped.clone(),
@@ -614,7 +620,19 @@ impl Hub {
         let _ = self.stop.send(true);
         while self.tasks.join_next().await.is_some() {}
         let core = self.core.clone();
-        let _ = tokio::task::spawn_blocking(move || core.store.flush()).await;
+        let _ = tokio::task::spawn_blocking(move || {
+            // Refusals counted since the last summary, now that no request
+            // can add to them.
+            if let Err(e) = core.audit.write_summary() {
+                tracing::error!("cannot write the summary of refused requests: {e}");
+            }
+            // The head no status will publish any more, for `entrex audit
+            // verify --head`.
+            let head = core.audit.head();
+            tracing::info!(entries = head.entries, hash = %head.hash, "audit log head at shutdown");
+            core.store.flush()
+        })
+        .await;
     }
 }
 

@@ -50,6 +50,11 @@ struct FieldLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     route: String,
     status: u16,
@@ -100,6 +105,7 @@ pub struct Metrics {
     delivery_failures: Family<PartnerLabel, Counter>,
     rejections: Family<FieldLabel, Counter>,
     requests: Family<RequestLabels, Counter>,
+    connections_closed: Family<ReasonLabel, Counter>,
     /// The `field` labels in use in `rejections`.
     rejection_fields: Mutex<std::collections::BTreeSet<String>>,
     deliveries: Mutex<BTreeMap<String, DeliveryState>>,
@@ -117,6 +123,7 @@ impl Default for Metrics {
             delivery_failures: Family::default(),
             rejections: Family::default(),
             requests: Family::default(),
+            connections_closed: Family::default(),
             rejection_fields: Mutex::default(),
             deliveries: Mutex::default(),
             started_unix: crate::exchange::now(),
@@ -238,6 +245,16 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// The server closed a connection before its client did (`reason`: one
+    /// of `api::connections::Closed`'s labels, a fixed set).
+    pub fn connection_closed(&self, reason: &'static str) {
+        self.connections_closed
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+    }
+}
+
 fn partner_label(partner: &str) -> PartnerLabel {
     PartnerLabel {
         partner: partner.to_owned(),
@@ -282,6 +299,11 @@ pub fn render(core: &Core) -> Result<String, StoreError> {
         "http_requests",
         "HTTP requests answered since start-up, by route and status",
         m.requests.clone(),
+    );
+    registry.register(
+        "http_connections_closed",
+        "Connections the server closed before their client did, since start-up: evicted (an idle connection's slot given to a new one), refused (every slot had a request in progress), handshake_timeout",
+        m.connections_closed.clone(),
     );
     registry.register_collector(Box::new(snapshot));
     let mut text = String::new();

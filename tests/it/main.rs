@@ -2,8 +2,10 @@
 //! One test binary with modules, so it links once.
 
 mod access;
+mod audit;
 mod cli;
 mod config;
+mod connections;
 mod dashboard;
 mod exchange;
 mod faults;
