@@ -175,6 +175,8 @@ struct HubProc {
     starts: u32,
     /// `ENTREX_CRASH_AT` for the next start (see `entrex::failpoint`).
     crash_at: Option<String>,
+    /// `RUST_LOG` for its starts.
+    rust_log: &'static str,
 }
 
 impl HubProc {
@@ -190,6 +192,7 @@ impl HubProc {
             kills: 0,
             starts: 0,
             crash_at: None,
+            rust_log: "warn,entrex=info",
         }
     }
 
@@ -205,7 +208,7 @@ impl HubProc {
             .arg("serve")
             .arg("--config")
             .arg(&self.config)
-            .env("RUST_LOG", "warn,entrex=info")
+            .env("RUST_LOG", self.rust_log)
             .env_remove("ENTREX_CRASH_AT")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -1405,4 +1408,141 @@ async fn records_sealed_again_after_a_key_rotation_over_a_range_the_partner_hold
         &f,
         &["CA=keys/ca2.pub.pem"],
     );
+}
+
+/// Issue 10 #16: validation errors quoted document numbers and birth dates
+/// in `warn!` logs, and a partner's refusal text (which may quote a record)
+/// landed in `/v1/status` and `/readyz`, readable by any role. A run's logs,
+/// status and readiness are searched for every document number it used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_personal_data_reaches_logs_status_or_readiness() {
+    let mut pair = Pair::direct(&Exchange {
+        bundle_max_records: 50,
+        bundle_linger_ms: 20,
+        retry_min_ms: 50,
+        retry_max_ms: 500,
+    });
+    pair.ca.rust_log = "warn,entrex=debug";
+    pair.us.rust_log = "warn,entrex=debug";
+    pair.start().await;
+    let dir = pair.dir.as_ref().unwrap().path().to_owned();
+
+    // A bundle signed with CA's key whose record the US hub refuses (a
+    // sender bug): the refusal names the field at fault.
+    let signer = entrex::bundle::Signer::new(
+        entrex::keys::load_signing_key(&dir.join("keys/ca.key.pem")).unwrap(),
+    );
+    let mut bad = entrex::record::SharedRecord {
+        given_names: "KAROLINE".into(),
+        family_name: "ZWIEBELHUBER".into(),
+        middle_names: String::new(),
+        date_of_birth: entrex::record::PartialDate {
+            year: 1977,
+            month: Some(2),
+            day: Some(30),
+        },
+        nationality: "DEU".into(),
+        sex: entrex::record::Sex::F,
+        document_type: "P".into(),
+        document_number: "pdlog0001".into(),
+        document_country: "D".into(),
+        entered_at: 1_795_255_200,
+        port_code: "0427".into(),
+    };
+    for (doc, day) in [("pdlog0001", 12), ("PDLOG0002", 30)] {
+        bad.document_number = doc.into();
+        bad.date_of_birth.day = Some(day);
+        let payload = entrex::bundle::BundlePayload::new(
+            "CA",
+            "US",
+            1,
+            0,
+            Vec::new(),
+            vec![entrex::record::Entry::Record(bad.clone())],
+        );
+        let sealed = entrex::bundle::seal_bundle(&signer, &payload);
+        let (status, _) = pair
+            .us
+            .client
+            .request(
+                Method::POST,
+                "/v1/partner/bundles",
+                "application/cose",
+                sealed,
+            )
+            .await
+            .unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    // Source records with errors the normaliser names, and good ones
+    // corrected and withdrawn.
+    const HEADER: &str = "record_id,surname,given_name,middle_names,birth_date,sex,nationality,other_citizenships,residency,doc_type,doc_number,doc_issuer,entry_time,port_code,mode,authorised_until";
+    let rows = [
+        "PD-1,Zwiebelhuber,Karoline,,1977-02-12,F,DEU,,,P,PDLOG0003,D,2026-11-21T10:00:00Z,0427,VEHICLE,",
+        "PD-2,Zwiebelhuber,Karoline,,1977-02-30,F,DEU,,,P,PDLOG0004,D,2026-11-21T10:00:00Z,0427,VEHICLE,",
+        "PD-3,Zwiebelhuber,Karoline,,1977-02-12,F,ZZZ,,,P,PDLOG0005,ZZZ,2026-11-21T10:00:00Z,0427,VEHICLE,",
+        "PD-4,Zwiebelhuber,Karoline,,1977-02-12,F,DEU,,,P,PDLOG0006,D,2026-11-21T10:00:00Z,0427,VEHICLE,",
+        "PD-5,Zwiebelhuber,Karoline,,1977-02-12,F,DEU,,,P,PD LOG 0007,D,2026-11-21T10:00:00Z,0427,VEHICLE,",
+    ];
+    let body = format!("{HEADER}\n{}\n", rows.join("\n")).into_bytes();
+    let report = pair
+        .ca
+        .client
+        .post_crossings("text/csv", body)
+        .await
+        .unwrap();
+    assert_eq!(report.accepted, 2, "{report:#?}");
+    let corrected = format!(
+        "{HEADER}\nPD-1,Zwiebelhuber,Karoline,,1977-02-12,F,DEU,CAN,,P,PDLOG0003,D,2026-11-21T10:00:00Z,0427,VEHICLE,\n"
+    );
+    pair.ca
+        .client
+        .post_crossings("text/csv", corrected.into_bytes())
+        .await
+        .unwrap();
+    pair.ca
+        .client
+        .withdraw(&entrex::ingest::WithdrawRequest {
+            source_refs: vec!["PD-4".into()],
+            reason: "PDLOG0006 entered in error".into(),
+        })
+        .await
+        .unwrap();
+    pair.drain(DRAIN).await;
+
+    let mut seen = String::new();
+    for hub in [&pair.ca, &pair.us] {
+        for path in ["/v1/status", "/readyz", "/metrics"] {
+            let (_, body) = hub
+                .client
+                .request(Method::GET, path, "application/json", Vec::new())
+                .await
+                .unwrap();
+            seen.push_str(&format!(
+                "--- {} {path}\n{}\n",
+                hub.id,
+                String::from_utf8_lossy(&body)
+            ));
+        }
+    }
+    pair.kill_both();
+    for hub in [&pair.ca, &pair.us] {
+        seen.push_str(&format!(
+            "--- {} log\n{}\n",
+            hub.id,
+            std::fs::read_to_string(&hub.log).unwrap()
+        ));
+    }
+    let upper = seen.to_uppercase();
+    for needle in ["PDLOG000", "PD LOG", "ZWIEBELHUBER", "1977-02"] {
+        if let Some(at) = upper.find(needle) {
+            let from = seen[..at].rfind('\n').map_or(0, |i| i + 1);
+            let to = seen[at..].find('\n').map_or(seen.len(), |i| at + i);
+            panic!(
+                "{needle:?} reached a log, the status or readiness:\n{}",
+                &seen[from..to]
+            );
+        }
+    }
 }
