@@ -117,7 +117,10 @@ impl Crossing {
     }
 }
 
-/// Why a record's values cannot be accepted: a field and what is wrong with it.
+/// Why a record's values cannot be accepted: a field and what is wrong with
+/// it, in words that never repeat the value. These travel in logs, in a
+/// receiver's refusal and in a source's answer; a value would be a document
+/// number or a birth date in all of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invalid {
     pub field: &'static str,
@@ -158,13 +161,33 @@ fn check_text(field: &'static str, value: &str, required: bool) -> Result<(), In
 /// types (1-2 letters or digits), port codes and document numbers (letters and digits).
 fn check_code(field: &'static str, value: &str, max: usize, digits: bool) -> Result<(), Invalid> {
     let ok = |c: char| c.is_ascii_uppercase() || (digits && c.is_ascii_digit());
-    if value.is_empty() || value.len() > max || !value.chars().all(ok) {
-        let kind = if digits {
-            "letters or digits"
-        } else {
-            "letters"
+    let kind = if digits {
+        "letters or digits"
+    } else {
+        "letters"
+    };
+    let length = value.chars().count();
+    if value.is_empty() || value.len() > max {
+        return invalid(
+            field,
+            format!("must be 1-{max} upper-case {kind}; it has {length} characters"),
+        );
+    }
+    if let Some((at, c)) = value.chars().enumerate().find(|(_, c)| !ok(*c)) {
+        let what = match c {
+            c if c.is_ascii_lowercase() => "a lower-case letter",
+            c if c.is_ascii_digit() => "a digit",
+            c if c.is_whitespace() => "a space",
+            c if c.is_ascii() => "punctuation",
+            _ => "a character outside A-Z and 0-9",
         };
-        return invalid(field, format!("{value:?} is not 1-{max} upper-case {kind}"));
+        return invalid(
+            field,
+            format!(
+                "must be 1-{max} upper-case {kind}; character {} of {length} is {what}",
+                at + 1
+            ),
+        );
     }
     Ok(())
 }
@@ -173,12 +196,12 @@ impl PartialDate {
     pub fn check(&self) -> Result<(), Invalid> {
         let field = "date-of-birth";
         if !(1850..=2200).contains(&self.year) {
-            return invalid(field, format!("year {} is not plausible", self.year));
+            return invalid(field, "has a year before 1850 or after 2200".into());
         }
         match (self.month, self.day) {
             (None, Some(_)) => invalid(field, "has a day but no month".into()),
             (Some(m), _) if !(1..=12).contains(&m) => {
-                invalid(field, format!("month {m} does not exist"))
+                invalid(field, "has a month outside 1-12".into())
             }
             (Some(m), Some(d))
                 if d == 0
@@ -188,7 +211,7 @@ impl PartialDate {
                             u32::from(m),
                         ) =>
             {
-                invalid(field, format!("{self} is not a date"))
+                invalid(field, "has a day its month does not have".into())
             }
             _ => Ok(()),
         }

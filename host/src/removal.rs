@@ -340,7 +340,10 @@ impl RowFields<'_> {
         {
             self.problem(
                 column,
-                format!("{value:?} contains {c:?}; write letters (any script), spaces, hyphens or apostrophes only"),
+                format!(
+                    "contains {}; write letters (any script), spaces, hyphens or apostrophes only",
+                    describe_char(c)
+                ),
             );
         }
         value
@@ -357,7 +360,7 @@ impl RowFields<'_> {
             };
             self.problem(
                 column,
-                format!("{value:?} is not 1-{max} {kind}; write e.g. {example}, or leave it empty if unknown"),
+                format!("is not 1-{max} {kind} (it has {} characters); write e.g. {example}, or leave it empty if unknown", value.chars().count()),
             );
         }
         value
@@ -391,8 +394,14 @@ impl RowFields<'_> {
                 }
                 d
             }
-            Err(e) => {
-                self.problem("date_of_birth", e.to_string());
+            // Not the parser's words: they repeat the date, and the list's
+            // problems are logged when the hub starts or reloads it.
+            Err(_) => {
+                self.problem(
+                    "date_of_birth",
+                    "is not a date: write YYYY-MM-DD, with 00 for an unknown month or day (1980-06-00)"
+                        .into(),
+                );
                 PartialDate {
                     year: 1900,
                     month: None,
@@ -964,5 +973,17 @@ mod tests {
             problems[0].contains("double quote inside an unquoted value"),
             "{problems:?}"
         );
+    }
+}
+
+/// A character named by its kind: the list is personal data, and its
+/// problems are logged when the hub starts or reloads it.
+fn describe_char(c: char) -> &'static str {
+    match c {
+        c if c.is_ascii_digit() => "a digit",
+        c if c.is_control() => "a control character",
+        c if c.is_ascii_punctuation() => "punctuation",
+        c if c.is_whitespace() => "a space other than ' '",
+        _ => "a character that is not a letter",
     }
 }
