@@ -782,3 +782,114 @@ async fn a_record_too_large_for_the_store_is_rejected_by_name_and_nothing_reache
     assert!(reason.contains("65536"), "{reason}");
     pair.shutdown().await;
 }
+
+/// Replaces `from` by `to` in the text file `path`.
+fn edit(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// #13: the key rotation in ARCHITECTURE.md, as written. A plugin reload
+/// (step 2) read the TOML again but kept the old partner keys, so the
+/// partner's new key was refused after its restart (step 3) and the stream
+/// stopped; and a reload applied the transport's new partner URLs while the
+/// hub kept the old ones. Now a reload applies partner keys, and refuses,
+/// naming them, the changes that need a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_done_as_documented_keeps_the_stream_moving() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
+    let (us_settings, us_listener, _) = prepared.pop().unwrap();
+    let (ca_settings, ca_listener, _) = prepared.pop().unwrap();
+    let ca_addr = ca_listener.local_addr().unwrap();
+    let ca = Hub::start(ca_settings, ca_listener).await.unwrap();
+    let us = Hub::start(us_settings, us_listener).await.unwrap();
+    let (ca_client, us_client) = (ca.client(), us.client());
+    let rows = [cbsa_row("CA-K1", "Weber", "C06X00001", "", "VEHICLE")];
+    ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    delivered(&ca_client, &us_client, Duration::from_secs(30)).await;
+
+    // 1. A makes its next key.
+    entrex::keys::generate(&path("keys"), "ca-2027").unwrap();
+    // 2. B pins it, keeps the old one for a few days, and reloads.
+    let until = time::OffsetDateTime::now_utc() + time::Duration::days(3);
+    let until = until
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    edit(&path("us.toml"), "keys/ca.pub.pem", "keys/ca-2027.pub.pem");
+    let mut toml = std::fs::read_to_string(path("us.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[[partner.previous_key]]\npublic_key = \"keys/ca.pub.pem\"\nuntil = {until}\n"
+    ));
+    std::fs::write(path("us.toml"), toml).unwrap();
+    us_client.reload_plugins().await.unwrap();
+    // 3. A signs with the new key from its restart on.
+    edit(&path("ca.toml"), "keys/ca.key.pem", "keys/ca-2027.key.pem");
+    ca.shutdown().await;
+    let listener = tokio::net::TcpListener::bind(ca_addr).await.unwrap();
+    let settings = entrex::config::Settings::load(&path("ca.toml")).unwrap();
+    let ca = Hub::start(settings, listener).await.unwrap();
+    let ca_client = ca.client();
+    let rows = [cbsa_row("CA-K2", "Weber", "C06X00002", "", "VEHICLE")];
+    ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    delivered(&ca_client, &us_client, Duration::from_secs(30)).await;
+
+    // 4. After `until`, B refuses the old key by name.
+    edit(
+        &path("us.toml"),
+        &format!("until = {until}"),
+        "until = 2000-01-01T00:00:00Z",
+    );
+    us_client.reload_plugins().await.unwrap();
+    let old = entrex::bundle::Signer::new(
+        entrex::keys::load_signing_key(&path("keys/ca.key.pem")).unwrap(),
+    );
+    let record = us.core.store.inbox_from("CA", 1, 1).unwrap()[0].1.clone();
+    let late = entrex::bundle::seal_bundle(
+        &old,
+        &entrex::bundle::BundlePayload::new("CA", "US", 3, 0, Vec::new(), vec![record]),
+    );
+    let (status, body) = us
+        .client_as(&ca)
+        .request(
+            hyper::Method::POST,
+            "/v1/partner/bundles",
+            "application/cose",
+            late,
+        )
+        .await
+        .unwrap();
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, hyper::StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("expired"), "{body}");
+
+    // What a reload cannot apply is refused by name, and nothing changes.
+    edit(
+        &path("us.toml"),
+        "/v1/partner/bundles",
+        "/v2/partner/bundles",
+    );
+    let err = us_client.reload_plugins().await.unwrap_err().to_string();
+    assert!(
+        err.contains("partner[0].url") && err.contains("restart"),
+        "{err}"
+    );
+    let rows = [cbsa_row("CA-K3", "Weber", "C06X00003", "", "VEHICLE")];
+    ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    delivered(&ca_client, &us_client, Duration::from_secs(30)).await;
+    ca.shutdown().await;
+    us.shutdown().await;
+}
