@@ -62,7 +62,7 @@ pub enum ReceiveError {
 /// `peer` is the partner the connection authenticated as (mutual TLS), if any:
 /// a hub may deliver only bundles signed with its own keys.
 pub fn receive(core: &Core, message: &[u8], peer: Option<&str>) -> Result<Vec<u8>, ReceiveError> {
-    let (verified, payload) = bundle::open_bundle(message, &core.partner_keys)?;
+    let (verified, payload) = bundle::open_bundle(message, &core.partner_keys())?;
     if let Some(peer) = peer
         && verified.signer != peer
     {
@@ -432,7 +432,7 @@ fn check_receipt(
     message: &[u8],
     receipt: &[u8],
 ) -> Result<Acknowledged, String> {
-    let (_, r) = bundle::open_receipt(receipt, &core.partner_keys).map_err(|e| e.to_string())?;
+    let (_, r) = bundle::open_receipt(receipt, &core.partner_keys()).map_err(|e| e.to_string())?;
     if r.receiver != partner || r.sender != core.settings.hub_id {
         return Err(format!(
             "it acknowledges a bundle from {} to {}, not from {} to {partner}",

@@ -183,8 +183,9 @@ pub struct Core {
     /// Replaced whole by a reload; work in flight keeps the set it started with.
     plugins: std::sync::RwLock<Arc<Plugins>>,
     pub signer: Signer,
-    /// Partner keys, each owned by its partner's hub id.
-    pub partner_keys: Keyring,
+    /// Partner keys, each owned by its partner's hub id; replaced whole by a
+    /// reload (a partner's key rotation, ARCHITECTURE.md).
+    partner_keys: std::sync::RwLock<Arc<Keyring>>,
     pub partner_ids: Vec<String>,
     /// Wakes the bundlers when records are queued.
     pub outbox_ready: Notify,
@@ -262,6 +263,48 @@ fn load_unlocated(settings: &Settings) -> Result<(Signer, Keyring, Plugins), Hub
     Ok((signer, partner_keys, plugins))
 }
 
+/// The settings a reload cannot apply that differ between `now` and
+/// `fresh`, named by their keys. A reload swaps plugins, their trust,
+/// partners' public keys and the removal-order list; the rest lives in the
+/// server, the store and the workers started with the hub (its identity,
+/// listener, data, TLS pins, partner list and URLs, access, limits). Half
+/// applying them is how a reload once left the transport posting to new
+/// URLs while the hub expected the old ones.
+fn needs_restart(now: &Settings, fresh: &Settings) -> Vec<String> {
+    let mut changed = Vec::new();
+    let mut differ = |key: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+        if format!("{a:?}") != format!("{b:?}") {
+            changed.push(key.to_owned());
+        }
+    };
+    differ("hub.id", &now.hub_id, &fresh.hub_id);
+    differ("hub.listen", &now.listen, &fresh.listen);
+    differ("hub.data_dir", &now.data_dir, &fresh.data_dir);
+    differ("hub.signing_key", &now.signing_key, &fresh.signing_key);
+    differ(
+        "hub.max_batch_bytes",
+        &now.max_batch_bytes,
+        &fresh.max_batch_bytes,
+    );
+    differ("hub.tls_cert / hub.tls_key", &now.tls, &fresh.tls);
+    differ(
+        "hub.allow_plain_http",
+        &now.allow_plain_http,
+        &fresh.allow_plain_http,
+    );
+    differ("[exchange]", &now.exchange, &fresh.exchange);
+    differ("[matching]", &now.matching, &fresh.matching);
+    differ("[access]", &now.access, &fresh.access);
+    differ("[retention]", &now.retention, &fresh.retention);
+    let ids = |s: &Settings| s.partners.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+    differ("the [[partner]] list", &ids(now), &ids(fresh));
+    for (i, (a, b)) in now.partners.iter().zip(&fresh.partners).enumerate() {
+        differ(&format!("partner[{i}].url"), &a.url, &b.url);
+        differ(&format!("partner[{i}].tls_cert"), &a.tls_cert, &b.tls_cert);
+    }
+    changed
+}
+
 /// Checks that a hub could start with these settings, without touching its data.
 pub fn check(settings: &Settings) -> Result<(), HubError> {
     crate::tls::HubTls::load(settings).map_err(|e| HubError::from(e).about_files(settings))?;
@@ -333,7 +376,7 @@ impl Core {
             store,
             plugins: std::sync::RwLock::new(Arc::new(plugins)),
             signer,
-            partner_keys,
+            partner_keys: std::sync::RwLock::new(Arc::new(partner_keys)),
             outbox_ready: Notify::new(),
             inbox_ready: Notify::new(),
             ingest_lock: std::sync::Mutex::new(()),
@@ -345,6 +388,14 @@ impl Core {
             metrics: Default::default(),
             throughput: Default::default(),
         })
+    }
+
+    /// The partners' public keys in use. Take one snapshot per message.
+    pub fn partner_keys(&self) -> Arc<Keyring> {
+        self.partner_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The removal-order list in use, if the hub has one.
@@ -372,7 +423,14 @@ impl Core {
                 HubError::Reload("these settings did not come from a file".into())
             })?;
         let fresh = Settings::load(&path).map_err(|e| HubError::Reload(e.to_string()))?;
-        let (_, _, candidate) = load(&fresh)?;
+        let restart = needs_restart(&self.settings, &fresh);
+        if !restart.is_empty() {
+            return Err(HubError::Reload(format!(
+                "{} changed, which a reload cannot apply: restart the hub for that (a reload applies plugins, their trust, partners' public keys and the removal-order list); nothing was changed",
+                restart.join(", ")
+            )));
+        }
+        let (_, fresh_keys, candidate) = load(&fresh)?;
         let canary = canary(self, &candidate)?;
         if let Some(failure) = canary.failures.first() {
             return Err(HubError::Reload(format!(
@@ -406,7 +464,13 @@ impl Core {
                 HubError::Reload(format!("cannot record the removal-order list: {e}"))
             })?;
         }
-        *self.plugins.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(candidate);
+        {
+            // Swapped together: no work sees the new plugins with old keys.
+            let mut plugins = self.plugins.write().unwrap_or_else(|e| e.into_inner());
+            let mut keys = self.partner_keys.write().unwrap_or_else(|e| e.into_inner());
+            *plugins = Arc::new(candidate);
+            *keys = Arc::new(fresh_keys);
+        }
         *self.removal_list.write().unwrap_or_else(|e| e.into_inner()) = removal_list.map(Arc::new);
         tracing::info!(plugins = ?report.plugins, canary_records = report.canary_records, "plugins reloaded");
         Ok(report)

@@ -269,15 +269,26 @@ fn quarantine(stage: &str, plugin: &str, reason: String) -> Outcome {
 /// answer) without limit.
 const MAX_REASON_BYTES: usize = 1024;
 
+/// Keeps both ends of a long text: a trap's message starts with where it
+/// happened and ends with why (after a long backtrace).
 fn bounded(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
+    let mut head = max / 2;
+    while !text.is_char_boundary(head) {
+        head -= 1;
     }
-    format!("{} [{} more bytes cut]", &text[..cut], text.len() - cut)
+    let mut tail = text.len() - max / 2;
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{} [... {} bytes cut ...] {}",
+        &text[..head],
+        tail - head,
+        &text[tail..]
+    )
 }
 
 /// Calls a plugin on a batch; when the call fails (trap, deadline, memory,
