@@ -865,6 +865,18 @@ impl FlagList {
     }
 }
 
+/// A character named by its kind: the list is personal data, and its
+/// problems are logged when the hub starts or reloads it.
+fn describe_char(c: char) -> &'static str {
+    match c {
+        c if c.is_ascii_digit() => "a digit",
+        c if c.is_control() => "a control character",
+        c if c.is_ascii_punctuation() => "punctuation",
+        c if c.is_whitespace() => "a space other than ' '",
+        _ => "a character that is not a letter",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,17 +985,5 @@ mod tests {
             problems[0].contains("double quote inside an unquoted value"),
             "{problems:?}"
         );
-    }
-}
-
-/// A character named by its kind: the list is personal data, and its
-/// problems are logged when the hub starts or reloads it.
-fn describe_char(c: char) -> &'static str {
-    match c {
-        c if c.is_ascii_digit() => "a digit",
-        c if c.is_control() => "a control character",
-        c if c.is_ascii_punctuation() => "punctuation",
-        c if c.is_whitespace() => "a space other than ' '",
-        _ => "a character that is not a letter",
     }
 }
