@@ -32,6 +32,11 @@ pub const MEDIA_TYPE: &str = "application/cose; cose-type=\"cose-sign1\"";
 
 /// Larger messages are refused before any parsing.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+/// A protected header holds an algorithm, a content type and an 8-byte key
+/// id: about 60 bytes. Anything longer is refused before it is decoded (a
+/// header is parsed into a tree of values before the signature is checked,
+/// so its size must be bounded first).
+const MAX_PROTECTED_BYTES: usize = 1024;
 /// Version of the bundle and receipt payloads; a receiver refuses others.
 pub const PAYLOAD_VERSION: u32 = 1;
 
@@ -179,29 +184,24 @@ pub fn verify(message: &[u8], keyring: &Keyring) -> Result<Verified, BundleError
             "expected CBOR tag 18 (COSE_Sign1)".into(),
         ));
     };
-    type Envelope = (
-        serde_bytes::ByteBuf,
-        BTreeMap<i64, serde::de::IgnoredAny>,
-        serde_bytes::ByteBuf,
-        serde_bytes::ByteBuf,
+    // Byte strings are borrowed from the message, not copied, and the
+    // unprotected map is refused at its first entry: decoding the envelope
+    // allocates nothing that grows with the input.
+    type Envelope<'a> = (
+        &'a serde_bytes::Bytes,
+        EmptyMap,
+        &'a serde_bytes::Bytes,
+        &'a serde_bytes::Bytes,
     );
-    let (protected, unprotected, payload, signature): Envelope = serde_cbor::from_slice(envelope)
+    let (protected, EmptyMap, payload, signature): Envelope = serde_cbor::from_slice(envelope)
         .map_err(|e| {
-        BundleError::NotCose(format!(
-            "expected [protected: bstr, unprotected: map, payload: bstr, signature: bstr]: {e}"
-        ))
-    })?;
-    if !unprotected.is_empty() {
-        return Err(BundleError::NotCose(
-            "the unprotected header must be empty: every header this hub reads is signed".into(),
-        ));
-    }
-    let (protected, payload, signature) = (
-        protected.into_vec(),
-        payload.into_vec(),
-        signature.into_vec(),
-    );
-    let header = parse_protected(&protected)?;
+            BundleError::NotCose(format!(
+                "expected [protected: bstr, unprotected: {{}}, payload: bstr, signature: bstr]: {e}"
+            ))
+        })?;
+    let header = parse_protected(protected)?;
+    let (protected, payload, signature) =
+        (protected.to_vec(), payload.to_vec(), signature.to_vec());
     let trusted = keyring
         .find(&header.kid)
         .ok_or_else(|| BundleError::UnknownKey {
@@ -237,6 +237,34 @@ pub fn verify(message: &[u8], keyring: &Keyring) -> Result<Verified, BundleError
         content_type: header.content_type,
         payload,
     })
+}
+
+/// The unprotected header, which must be empty: every header this hub reads
+/// is signed. Refused at its first entry rather than collected.
+struct EmptyMap;
+
+impl<'de> Deserialize<'de> for EmptyMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EmptyMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an empty map (every header this hub reads is signed)")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<EmptyMap, A::Error> {
+                match map.next_key::<serde::de::IgnoredAny>()? {
+                    None => Ok(EmptyMap),
+                    Some(_) => Err(serde::de::Error::custom(
+                        "the unprotected header must be empty: every header this hub reads is signed",
+                    )),
+                }
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// What the sender signs about a bundle apart from its records. Carried inside
@@ -757,6 +785,12 @@ fn protected_header(content_type: &str, kid: &[u8]) -> Vec<u8> {
 }
 
 fn parse_protected(bytes: &[u8]) -> Result<ProtectedHeader, BundleError> {
+    if bytes.len() > MAX_PROTECTED_BYTES {
+        return Err(BundleError::Header(format!(
+            "it is {} bytes; a protected header of alg, content type and kid takes under {MAX_PROTECTED_BYTES}",
+            bytes.len()
+        )));
+    }
     let value: Value =
         serde_cbor::from_slice(bytes).map_err(|e| BundleError::Header(format!("not CBOR: {e}")))?;
     let Value::Map(map) = value else {

@@ -73,11 +73,24 @@ pub struct Problem {
 /// flush run on the calling thread.
 pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
     check_queues(core)?;
-    let records = core
-        .plugins()
-        .normaliser
-        .split(batch)?
-        .map_err(IngestError::BadBatch)?;
+    let plugins = core.plugins();
+    let records = match plugins.normaliser.split(batch) {
+        Ok(split) => split.map_err(IngestError::BadBatch)?,
+        // A trap, the memory cap, the deadline or the output cap while
+        // splitting: the batch is too much for the normaliser, nothing was
+        // stored, and sending it again will not help; smaller batches will.
+        Err(e) if e.is_contained() => {
+            tracing::warn!(
+                "the normaliser could not split a batch of {} bytes: {e}",
+                batch.len()
+            );
+            return Err(IngestError::BadBatch(format!(
+                "the normaliser could not split this batch of {} bytes within its limits (memory, time, output); nothing was stored: send fewer or smaller records per request",
+                batch.len()
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if records.len() > MAX_RECORDS_PER_BATCH {
         return Err(IngestError::TooManyRecords(
             records.len(),
@@ -111,6 +124,9 @@ fn check_queues(core: &Core) -> Result<(), IngestError> {
 /// Source records withdrawn by their source system.
 #[derive(Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct WithdrawRequest {
+    /// At most [`MAX_RECORDS_PER_BATCH`], each at most 256 bytes: counted
+    /// while they are read, so a request cannot make the hub hold millions.
+    #[serde(deserialize_with = "bounded_refs")]
     pub source_refs: Vec<String>,
     /// Why, for the source's own records. It never leaves the hub and is not
     /// kept: partners are told only that the record is withdrawn, since the
@@ -130,6 +146,40 @@ pub struct WithdrawResult {
     pub source_ref: String,
     #[serde(flatten)]
     pub result: crate::store::Withdrawal,
+}
+
+fn bounded_refs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(
+                f,
+                "a list of at most {MAX_RECORDS_PER_BATCH} source references"
+            )
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Vec<String>, A::Error> {
+            let mut refs = Vec::new();
+            while let Some(r) = seq.next_element::<String>()? {
+                if refs.len() == MAX_RECORDS_PER_BATCH {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_RECORDS_PER_BATCH} source references; send at most {MAX_RECORDS_PER_BATCH} per request"
+                    )));
+                }
+                if r.len() > 256 {
+                    return Err(serde::de::Error::custom(
+                        "a source reference is longer than 256 bytes, which no stored record has",
+                    ));
+                }
+                refs.push(r);
+            }
+            Ok(refs)
+        }
+    }
+    d.deserialize_seq(Visitor)
 }
 
 /// Withdraws crossings at their source's request; durable when it returns.

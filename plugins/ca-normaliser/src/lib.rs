@@ -198,9 +198,18 @@ fn header_columns(header: &csv::ByteRecord) -> Result<(Vec<String>, Vec<String>)
     Ok((names, unknown))
 }
 
+/// The most records the hub takes in one batch (its own limit, checked here
+/// before each row is given a copy of the header).
+pub const MAX_RECORDS: usize = 100_000;
+/// A header of the known columns is about 200 bytes; one far longer is not
+/// this export, and would be copied into every row.
+pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+
 /// Cuts a CSV batch into one standalone CSV document per row: the header
 /// line, `\n`, and the row's own bytes, located as `line N` of the batch.
-/// Blank lines are skipped. A batch without a complete header is refused.
+/// Blank lines are skipped. A batch without a complete header is refused,
+/// and so is one with more than [`MAX_RECORDS`] rows or a header over
+/// [`MAX_HEADER_BYTES`], before anything is copied.
 pub fn split_batch(batch: &[u8]) -> Result<Split, String> {
     // Spreadsheet exports often start with a UTF-8 byte-order mark.
     let batch = batch.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(batch);
@@ -213,6 +222,7 @@ pub fn split_batch(batch: &[u8]) -> Result<Split, String> {
     // cut out exactly (quoted fields may span lines).
     let mut rows: Vec<(usize, u64, bool)> = Vec::new();
     let mut header: Option<csv::ByteRecord> = None;
+    let mut non_blank_rows = 0usize;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -229,7 +239,20 @@ pub fn split_batch(batch: &[u8]) -> Result<Split, String> {
         };
         let blank = is_blank(&record);
         if header.is_none() && !blank {
+            if record.as_slice().len() > MAX_HEADER_BYTES {
+                return Err(format!(
+                    "the header line is over {MAX_HEADER_BYTES} bytes, which the export's is not; expected {}",
+                    expected_header()
+                ));
+            }
             header = Some(record.clone());
+        } else if !blank {
+            non_blank_rows += 1;
+            if non_blank_rows > MAX_RECORDS {
+                return Err(format!(
+                    "the batch holds more than {MAX_RECORDS} records; send at most {MAX_RECORDS} per request"
+                ));
+            }
         }
         let start = usize::try_from(position.byte()).unwrap_or(usize::MAX);
         rows.push((start, 0, blank));

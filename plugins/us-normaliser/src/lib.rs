@@ -118,6 +118,14 @@ pub fn split_batch(batch: &[u8]) -> Result<Vec<SourceRecord>, String> {
             "the batch has no \"records\" list; expected {EXPECTED_BATCH}"
         ));
     };
+    // The hub's own limit, said before each record is copied out.
+    const MAX_RECORDS: usize = 100_000;
+    if records.len() > MAX_RECORDS {
+        return Err(format!(
+            "the batch holds {} records; send at most {MAX_RECORDS} per request",
+            records.len()
+        ));
+    }
     Ok(records
         .into_iter()
         .enumerate()
