@@ -1580,7 +1580,7 @@ async fn inputs_that_would_decode_into_gigabytes_are_refused_before_they_do() {
     let pid = pair.ca.child.as_ref().unwrap().id();
     let baseline = peak_rss(pid);
     const ALLOWED: u64 = 200 << 20;
-    let mut check = |what: &str, status: StatusCode, body: &[u8]| {
+    let check = |what: &str, status: StatusCode, body: &[u8]| {
         let grown = peak_rss(pid).saturating_sub(baseline);
         let body = String::from_utf8_lossy(&body[..body.len().min(400)]).into_owned();
         println!("{what}: {status}, peak memory +{} MiB: {body}", grown >> 20);
