@@ -24,6 +24,7 @@ pub fn purge(core: &Core, now: i64) -> Result<Purged, StoreError> {
         received: now - r.received_days as i64 * DAY,
     };
     let purged = core.store.purge(&cutoffs, &core.partner_ids)?;
+    crate::failpoint::hit("purge:bundles");
     for b in &purged.bundles {
         let dir = core.evidence_dir().join(if b.sent {
             format!("to-{}", b.partner)

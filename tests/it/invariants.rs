@@ -893,3 +893,132 @@ async fn a_key_rotation_done_as_documented_keeps_the_stream_moving() {
     ca.shutdown().await;
     us.shutdown().await;
 }
+
+/// Every file under `dir` and every key and value of every tree of the sled
+/// store in `store_dir` (opened after its hub stopped) in which `needle`
+/// occurs.
+fn where_is(needle: &str, store_dir: &std::path::Path, dirs: &[std::path::PathBuf]) -> Vec<String> {
+    let mut found = Vec::new();
+    let has = |bytes: &[u8]| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    let db = sled::open(store_dir).unwrap();
+    for name in db.tree_names() {
+        let tree = db.open_tree(&name).unwrap();
+        for kv in tree.iter() {
+            let (k, v) = kv.unwrap();
+            if has(&k) || has(&v) {
+                found.push(format!("tree {}", String::from_utf8_lossy(&name)));
+            }
+        }
+    }
+    for dir in dirs {
+        for (path, _) in files_under(dir) {
+            if has(&std::fs::read(&path).unwrap()) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// #12: a purge left rejected records and their raw input, quarantined
+/// records, the matching index (names, birth dates) and set-aside entries
+/// for ever. After a purge of everything past retention, no tree and no
+/// evidence file of either hub holds any document number the run used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_purge_nothing_past_retention_remains_anywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut prepared = entrex::demo::prepare_pair(dir.path()).await.unwrap();
+    let (us_settings, us_listener, _) = prepared.pop().unwrap();
+    let (ca_settings, ca_listener, _) = prepared.pop().unwrap();
+    let ca = Hub::start(ca_settings, ca_listener).await.unwrap();
+    let us = Hub::start(us_settings, us_listener).await.unwrap();
+    let (ca_client, us_client) = (ca.client(), us.client());
+    let docs = ["RTX00001", "RTX00002", "RTX00003", "RTX00004", "RTX00005"];
+    let rows = [
+        cbsa_row("CA-T1", "Weber", docs[0], "", "VEHICLE"),
+        cbsa_row("CA-T2", "Weber", docs[1], "", "VEHICLE"),
+        cbsa_row("CA-T3", "Weber", docs[2], "", "VEHICLE"),
+        // Rejected: no such day.
+        cbsa_row("CA-T4", "Weber", docs[3], "", "VEHICLE").replace("1980-04-12", "1980-02-30"),
+    ];
+    let report = ca_client
+        .post_crossings("text/csv", csv(&rows))
+        .await
+        .unwrap();
+    assert_eq!((report.accepted, report.rejected), (3, 1), "{report:#?}");
+    // Corrected and withdrawn.
+    let corrected = [cbsa_row("CA-T1", "Webber", docs[0], "", "VEHICLE")];
+    ca_client
+        .post_crossings("text/csv", csv(&corrected))
+        .await
+        .unwrap();
+    ca_client
+        .withdraw(&entrex::ingest::WithdrawRequest {
+            source_refs: vec!["CA-T2".into()],
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
+    // Quarantined (as a plugin failure would leave it).
+    ca.core
+        .store
+        .ingest(
+            &[entrex::store::Ingested {
+                location: "line 9".into(),
+                raw: format!("CA-T5,Weber,{}", docs[4]).into_bytes(),
+                outcome: entrex::store::Outcome::Quarantined(entrex::store::Quarantine {
+                    stage: "normalise".into(),
+                    plugin: "ca-normaliser".into(),
+                    reason: "trap".into(),
+                }),
+            }],
+            &["US".to_owned()],
+        )
+        .unwrap();
+    // The US hub's own entries, which CA's records (its exits) match.
+    let us_rows = serde_json::json!({"feed": "cbp-entry/1", "records": []});
+    us_client
+        .post_crossings("application/json", serde_json::to_vec(&us_rows).unwrap())
+        .await
+        .unwrap();
+    // Refused by the partner for good, and set aside.
+    refused_record(&ca);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ca.core.metrics.delivery_state("US").refused.is_none() {
+        assert!(Instant::now() < deadline, "the bad record was not refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seq = ca.core.store.outbox_last("US").unwrap();
+    ca.core.set_aside("US", &[seq]).unwrap();
+    delivered(&ca_client, &us_client, Duration::from_secs(30)).await;
+    entrex::demo::settle(&[&ca_client, &us_client])
+        .await
+        .unwrap();
+
+    // Years later, for both hubs.
+    let later = entrex::exchange::now() + 100 * 366 * 86_400;
+    for hub in [&ca, &us] {
+        entrex::retention::purge(&hub.core, later).unwrap();
+    }
+    let stores = [
+        (ca.core.settings.data_dir.clone(), ca.core.evidence_dir()),
+        (us.core.settings.data_dir.clone(), us.core.evidence_dir()),
+    ];
+    ca.shutdown().await;
+    us.shutdown().await;
+    let mut left = Vec::new();
+    for (data_dir, evidence) in &stores {
+        for doc in docs.iter().chain(&["zz 4711"]) {
+            for place in where_is(doc, &data_dir.join("store"), std::slice::from_ref(evidence)) {
+                left.push(format!("{doc} in {} {place}", data_dir.display()));
+            }
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "personal data past retention remains:\n{}",
+        left.join("\n")
+    );
+}
