@@ -23,9 +23,14 @@ pub fn purge(core: &Core, now: i64) -> Result<Purged, StoreError> {
         crossings: now - r.crossings_days as i64 * DAY,
         received: now - r.received_days as i64 * DAY,
     };
-    let purged = core.store.purge(&cutoffs, &core.partner_ids)?;
+    let mut purged = core.store.purge(&cutoffs, &core.partner_ids)?;
     crate::failpoint::hit("purge:bundles");
-    for b in &purged.bundles {
+    // The evidence copies first, the store's record of the purge after: a
+    // crash between the two leaves the bundles to the next purge, which
+    // finds them not purged yet and does it again; never a copy holding
+    // records the store no longer looks at.
+    let expired = core.store.expired_bundles(&cutoffs, &core.partner_ids)?;
+    for b in &expired {
         let dir = core.evidence_dir().join(if b.sent {
             format!("to-{}", b.partner)
         } else {
@@ -42,14 +47,23 @@ pub fn purge(core: &Core, now: i64) -> Result<Purged, StoreError> {
             file.sync_all()?;
             std::fs::rename(&temp, &head)?;
             match std::fs::remove_file(&bundle) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
             }
+            // Both the rename and the removal are durable only once the
+            // directory is.
+            std::fs::File::open(&dir)?.sync_all()
         };
-        if let Err(e) = write() {
-            tracing::error!(path = %bundle.display(), "cannot replace a purged bundle's evidence copy by its head: {e}");
+        match write() {
+            Ok(()) => purged.bundles.push(b.clone()),
+            // Left unpurged in the store: the next purge tries again.
+            Err(e) => {
+                tracing::error!(path = %bundle.display(), "cannot replace a purged bundle's evidence copy by its head: {e}")
+            }
         }
     }
+    crate::failpoint::hit("purge:evidence");
+    core.store.mark_purged(&purged.bundles)?;
     tracing::info!(
         raw = purged.raw,
         crossings = purged.crossings,

@@ -21,6 +21,7 @@ use crate::record::{Crossing, Decision, Entry, Rejection, Timestamp};
 
 mod derived;
 mod removal;
+mod retention;
 pub use derived::{Cell, CellAt, OpenStay};
 pub use removal::{FlagStatus, RemovalFlag, Screened};
 
@@ -111,6 +112,9 @@ pub struct Store {
     source_refs: Tree,
     outbox: Tree,
     index: Tree,
+    /// entry id → every matching key it was indexed under (a correction
+    /// adds keys): what a purge must take out of `index` with the entry.
+    entry_keys: Tree,
     bundles_out: Tree,
     inbox: Tree,
     bundles_in: Tree,
@@ -361,6 +365,10 @@ pub enum Withdrawal {
 struct RejectEntry {
     location: String,
     rejection: Rejection,
+    /// When it was received: retention starts there (absent in entries an
+    /// older hub stored, which a purge takes as past any period).
+    #[serde(default)]
+    at: Option<Timestamp>,
 }
 
 /// A sealed bundle; its bytes are in the `chunks` tree.
@@ -569,6 +577,28 @@ fn index_key(key: &str, entry_id: u64) -> Vec<u8> {
     k
 }
 
+/// Indexes entry `id` under `keys`, remembering every key it was ever
+/// indexed under, so that a purge finds them all.
+fn index_entry(
+    index: &TransactionalTree,
+    entry_keys: &TransactionalTree,
+    id: u64,
+    keys: &[String],
+) -> std::result::Result<(), sled::transaction::UnabortableTransactionError> {
+    let mut all: Vec<String> = entry_keys
+        .get(be(id))?
+        .and_then(|v| serde_cbor::from_slice(&v).ok())
+        .unwrap_or_default();
+    for key in keys {
+        index.insert(index_key(key, id), &[])?;
+        if !all.contains(key) {
+            all.push(key.clone());
+        }
+    }
+    entry_keys.insert(&be(id), encode(&all))?;
+    Ok(())
+}
+
 fn seq_of(key: &[u8]) -> u64 {
     let mut b = [0; 8];
     b.copy_from_slice(&key[key.len() - 8..]);
@@ -640,6 +670,7 @@ impl Store {
             source_refs: tree("source_refs")?,
             outbox: tree("outbox")?,
             index: tree("match_index")?,
+            entry_keys: tree("entry_keys")?,
             bundles_out: tree("bundles_out")?,
             inbox: tree("inbox")?,
             bundles_in: tree("bundles_in")?,
@@ -729,6 +760,7 @@ impl Store {
             &self.sent_as,
             &self.entry_matches,
             &self.derived,
+            &self.entry_keys,
         );
         use sled::Transactional;
         let now = crate::exchange::now();
@@ -746,6 +778,7 @@ impl Store {
                     sent_as,
                     entry_matches,
                     derived,
+                    entry_keys,
                 )| {
                     let mut next_id = tx_get_u64(meta, counter::NEXT_ENTRY_ID)?.max(1);
                     let mut next_seq = Vec::with_capacity(partners.len());
@@ -788,6 +821,7 @@ impl Store {
                                     encode(&RejectEntry {
                                         location: item.location.clone(),
                                         rejection: rejection.clone(),
+                                        at: Some(now),
                                     }),
                                 )?;
                                 rejected += 1;
@@ -838,9 +872,7 @@ impl Store {
                                             decision: decision.clone(),
                                         }),
                                     )?;
-                                    for key in keys {
-                                        index.insert(index_key(key, entry_id), &[])?;
-                                    }
+                                    index_entry(index, entry_keys, entry_id, keys)?;
                                     for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
                                         let at = sent_key(entry_id, p);
                                         let held_as = sent_as.get(&at)?.map(|v| read_u64(Some(v)));
@@ -891,9 +923,7 @@ impl Store {
                                     }),
                                 )?;
                                 derived::stay_opened(derived, crossing, id)?;
-                                for key in keys {
-                                    index.insert(index_key(key, id), &[])?;
-                                }
+                                index_entry(index, entry_keys, id, keys)?;
                                 accepted += 1;
                                 if is_shared {
                                     shared += 1;
@@ -959,6 +989,8 @@ impl Store {
             &self.matches,
             &self.entry_matches,
             &self.derived,
+            &self.index,
+            &self.entry_keys,
         )
             .transaction(
                 |(
@@ -971,6 +1003,8 @@ impl Store {
                     matches,
                     entry_matches,
                     derived,
+                    index,
+                    entry_keys,
                 )| {
                     let mut deltas = derived::Deltas::default();
                     let mut results = Vec::with_capacity(refs.len());
@@ -990,6 +1024,15 @@ impl Store {
                             derived::stay_closed(derived, &old.crossing, entry_id)?;
                         }
                         raw.remove(&be(entry_id))?;
+                        // Its names and birth date go from the matching
+                        // index too: nothing is to be matched with it.
+                        if let Some(keys) = entry_keys.remove(&be(entry_id))? {
+                            let keys: Vec<String> =
+                                serde_cbor::from_slice(&keys).unwrap_or_default();
+                            for key in keys {
+                                index.remove(index_key(&key, entry_id))?;
+                            }
+                        }
                         if let Some(exit) = entry_matches.remove(&be(entry_id))? {
                             matches.remove(&exit)?;
                             let sender = exit.split(|b| *b == 0).next().unwrap_or_default();
@@ -1742,11 +1785,16 @@ impl Store {
                     let (mut linked, mut review) = (0, 0);
                     let mut deltas = derived::Deltas::default();
                     for row in rows {
-                        matches.insert(partner_key(sender, row.exit_seq), encode(row))?;
                         // Counted in the cell of the record as it is now.
                         let exit = inbox
                             .get(partner_key(sender, row.exit_seq))?
                             .and_then(|v| serde_cbor::from_slice::<Entry>(&v).ok());
+                        // Purged (retention) since it was matched: no link
+                        // to a record this hub no longer holds.
+                        if exit.is_none() {
+                            continue;
+                        }
+                        matches.insert(partner_key(sender, row.exit_seq), encode(row))?;
                         if let Some(Entry::Record(r)) = exit {
                             derived::mark_match(
                                 derived,
@@ -1848,141 +1896,6 @@ impl Store {
             .get(partner_key(sender, seq))?
             .map(|v| decode("inbox record", &v))
             .transpose()
-    }
-
-    /// Deletes personal data past its retention period: raw input and
-    /// crossings by when they crossed, partners' records by their entry time,
-    /// with the links to them; and the stored bytes of acknowledged bundles
-    /// whose records are all past it, keeping each bundle's hash, signed head
-    /// and receipt (what the evidence chain needs). Idempotent: a purge cut
-    /// short is finished by the next.
-    pub fn purge(&self, cutoffs: &Cutoffs, partners: &[String]) -> Result<Purged> {
-        let mut purged = Purged::default();
-        for kv in self.crossings.iter() {
-            let (k, v) = kv?;
-            let c: StoredCrossing = decode("crossing", &v)?;
-            let at = c.crossing.crossed_at;
-            let id = seq_of(&k);
-            if at < cutoffs.raw && self.raw.remove(be(id))?.is_some() {
-                purged.raw += 1;
-            }
-            if at < cutoffs.crossings {
-                self.raw.remove(be(id))?;
-                self.crossings.remove(&k)?;
-                self.forget_purged_crossing(&c.crossing, id)?;
-                if let Some(exit) = self.entry_matches.remove(be(id))? {
-                    self.matches.remove(&exit)?;
-                    self.forget_purged_match(&exit)?;
-                }
-                for p in partners {
-                    self.sent_as.remove(sent_key(id, p))?;
-                }
-                purged.crossings += 1;
-            }
-        }
-        for p in partners {
-            let sent_upto = self.sent_upto(p)?;
-            for kv in self
-                .outbox
-                .range(partner_key(p, 1)..=partner_key(p, sent_upto))
-            {
-                let (k, v) = kv?;
-                let e: OutboxEntry = decode("outbox entry", &v)?;
-                if e.record
-                    .record()
-                    .is_some_and(|r| r.entered_at < cutoffs.crossings)
-                {
-                    self.outbox.remove(k)?;
-                    purged.outbox += 1;
-                }
-            }
-            for kv in self
-                .inbox
-                .range(partner_key(p, 1)..partner_key(p, u64::MAX))
-            {
-                let (k, v) = kv?;
-                let e: Entry = decode("inbox record", &v)?;
-                if e.record().is_some_and(|r| r.entered_at < cutoffs.received) {
-                    self.inbox.remove(&k)?;
-                    self.forget_purged_match(&k)?;
-                    if let Some(m) = self.matches.remove(&k)? {
-                        let row: MatchRow = decode("match", &m)?;
-                        self.entry_matches.remove(be(row.entry_id))?;
-                    }
-                    purged.received += 1;
-                }
-            }
-            purged
-                .bundles
-                .extend(self.purge_bundles(p, CHUNKS_SENT, cutoffs.crossings)?);
-            purged
-                .bundles
-                .extend(self.purge_bundles(p, CHUNKS_RECEIVED, cutoffs.received)?);
-        }
-        self.flush()?;
-        Ok(purged)
-    }
-
-    fn purge_bundles(
-        &self,
-        partner: &str,
-        kind: u8,
-        cutoff: Timestamp,
-    ) -> Result<Vec<PurgedBundle>> {
-        let tree = if kind == CHUNKS_SENT {
-            &self.bundles_out
-        } else {
-            &self.bundles_in
-        };
-        let mut out = Vec::new();
-        for kv in tree.range(partner_key(partner, 0)..partner_key(partner, u64::MAX)) {
-            let (k, v) = kv?;
-            let first = seq_of(&k);
-            // Both kinds share the fields purging needs.
-            let (chunks, acknowledged, already) = if kind == CHUNKS_SENT {
-                let b: SentBundle = decode("sent bundle", &v)?;
-                (b.chunks, b.receipt.is_some(), b.purged_head.is_some())
-            } else {
-                let b: ReceivedBundle = decode("received bundle", &v)?;
-                (b.chunks, true, b.purged_head.is_some())
-            };
-            if already || !acknowledged {
-                continue;
-            }
-            let bytes = self.read_chunks(kind, partner, first, chunks)?;
-            let Some(payload) = crate::bundle::stored_payload(&bytes) else {
-                continue;
-            };
-            let expired = payload
-                .records
-                .iter()
-                .all(|e| e.record().is_none_or(|r| r.entered_at < cutoff));
-            if !expired {
-                continue;
-            }
-            let value = if kind == CHUNKS_SENT {
-                let mut b: SentBundle = decode("sent bundle", &v)?;
-                b.chunks = 0;
-                b.purged_head = Some(payload.head.clone());
-                encode(&b)
-            } else {
-                let mut b: ReceivedBundle = decode("received bundle", &v)?;
-                b.chunks = 0;
-                b.purged_head = Some(payload.head.clone());
-                encode(&b)
-            };
-            tree.insert(&k, value)?;
-            for i in 0..chunks {
-                self.chunks.remove(chunk_key(kind, partner, first, i))?;
-            }
-            out.push(PurgedBundle {
-                partner: partner.to_owned(),
-                sent: kind == CHUNKS_SENT,
-                first,
-                head: payload.head,
-            });
-        }
-        Ok(out)
     }
 
     pub fn match_for(&self, sender: &str, exit_seq: u64) -> Result<Option<MatchRow>> {

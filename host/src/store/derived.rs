@@ -215,6 +215,17 @@ pub(super) fn stay_closed(d: &TransactionalTree, c: &Crossing, entry_id: u64) ->
     Ok(())
 }
 
+/// Retention purged the match of the partner record under `exit_key`
+/// (`partner ‖ 0 ‖ seq`): its mark goes, its count stays (the report counts
+/// are aggregates, not personal data, and a report on a purged period still
+/// answers, so after a purge [`Store::check_derived`] finds counts it
+/// cannot recompute). The entry it was linked to is not reopened: the
+/// person did leave. (A purged entry's open stay goes by [`stay_closed`].)
+pub(super) fn forget_purged_match(d: &TransactionalTree, exit_key: &[u8]) -> TxResult<()> {
+    d.remove(mark_key(&partner_of(exit_key), seq_of(exit_key)))?;
+    Ok(())
+}
+
 /// Counts a match of `partner`'s record `exit_seq` (currently `record`) in
 /// its cell, remembering the cell; a match counted before is uncounted first.
 pub(super) fn mark_match(
@@ -444,26 +455,6 @@ impl Store {
             }
         }
         Ok(problems)
-    }
-
-    /// Retention purged entry `entry_id` (`c`): its open stay goes with it.
-    /// The report counts stay: they are aggregates, not personal data, and a
-    /// report on a purged period still answers (so after a purge,
-    /// [`Store::check_derived`] finds counts it cannot recompute).
-    pub(super) fn forget_purged_crossing(&self, c: &Crossing, entry_id: u64) -> Result<()> {
-        if let Some(until) = c.authorised_stay_until {
-            self.derived.remove(open_stay_key(until, entry_id))?;
-        }
-        Ok(())
-    }
-
-    /// Retention purged the match of the partner record under `exit_key`
-    /// (`partner ‖ 0 ‖ seq`): its mark goes, its count stays. The entry it
-    /// was linked to is not reopened: the person did leave.
-    pub(super) fn forget_purged_match(&self, exit_key: &[u8]) -> Result<()> {
-        self.derived
-            .remove(mark_key(&partner_of(exit_key), seq_of(exit_key)))?;
-        Ok(())
     }
 
     /// Open stays whose authorised stay ended before `before`, oldest first.
