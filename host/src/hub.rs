@@ -626,7 +626,12 @@ impl Hub {
         let core = hub.core.clone();
         let durability_lost = async move {
             loop {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // A flush surfaces a write sled failed in the background or
+                // in a transaction (its IO errors are sticky: every later
+                // operation fails too), and then stops acknowledgements.
+                let store = core.clone();
+                let _ = tokio::task::spawn_blocking(move || store.store.flush()).await;
                 if let Some(why) = core.store.durability_lost() {
                     return why;
                 }

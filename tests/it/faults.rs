@@ -1758,3 +1758,112 @@ async fn a_purge_killed_midway_leaves_nothing_behind_after_the_next() {
         left[..left.len().min(20)].join("\n")
     );
 }
+
+/// Issue 10 #8 (the store's half): a hub whose disk fills up. Whatever
+/// needs a durable write is answered 503 and nothing that is not on disk
+/// is acknowledged; a failed flush makes the store stop acknowledging for
+/// good (PostgreSQL's fsync lesson), so the hub exits to be started again;
+/// once space is freed it starts, recovers from its log, and every record
+/// it acknowledged is stored and delivered, once; its audit log verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_whose_disk_fills_acknowledges_nothing_it_did_not_store_and_recovers() {
+    let tmpfs = match crate::support::Tmpfs::mount("256m") {
+        Ok(t) => t,
+        Err(why) => {
+            println!("SKIPPED: cannot mount a tmpfs ({why}); run as root");
+            return;
+        }
+    };
+    let seed = seed();
+    let mut pair = Pair::direct(&Exchange {
+        bundle_max_records: 50,
+        bundle_linger_ms: 20,
+        retry_min_ms: 50,
+        retry_max_ms: 500,
+    });
+    let dir = pair.dir.as_ref().unwrap().path().to_owned();
+    // CA's data directory is the tmpfs.
+    std::os::unix::fs::symlink(tmpfs.path(), dir.join("ca")).unwrap();
+    pair.start().await;
+    let never = Arc::new(AtomicBool::new(false));
+    let mut ca = start_feed(&pair.ca.client, "CA", 20, 100, (0, 0), &never, seed ^ 23)
+        .await
+        .unwrap();
+    pair.drain(DRAIN).await;
+
+    let filler = tmpfs.fill();
+    let mut source = Source::new("CA");
+    source.next = 100;
+    let (mut refused, mut exited) = (0, false);
+    for _ in 0..50 {
+        let batch = source.batch(20);
+        match pair
+            .ca
+            .client
+            .post_crossings(source.content_type(), batch.body.clone())
+            .await
+        {
+            Ok(report) => {
+                assert_eq!(report.accepted + report.duplicates, 20, "{report:#?}");
+                ca.acked.extend(batch.records);
+            }
+            Err(entrex::client::ClientError::Status { status, body, .. }) => {
+                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+                refused += 1;
+            }
+            // The hub stopped (fail-stop).
+            Err(_) => {}
+        }
+        if pair
+            .ca
+            .child
+            .as_mut()
+            .unwrap()
+            .try_wait()
+            .unwrap()
+            .is_some()
+        {
+            exited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("disk full: {refused} batches answered 503, hub exited: {exited}");
+    assert!(
+        refused >= 1,
+        "no batch was refused on a full disk\n{}",
+        pair.ca.log_tail()
+    );
+    if !exited {
+        pair.ca.crashed(Duration::from_secs(30)).await;
+    } else {
+        pair.ca.child = None;
+    }
+    // Space again: the hub starts, recovers, and goes on.
+    std::fs::remove_file(&filler).unwrap();
+    pair.ca.start(RESTART).await;
+    let more = tokio::spawn(feed(
+        pair.ca.client.clone(),
+        source,
+        20,
+        source_limit(),
+        (0, 0),
+        never.clone(),
+        seed ^ 24,
+    ));
+    ca.acked.extend(more.await.unwrap().acked);
+    let us = start_feed(&pair.us.client, "US", 20, 40, (0, 0), &never, seed ^ 25)
+        .await
+        .unwrap();
+    pair.drain(DRAIN).await;
+    pair.kill_both();
+    let f = check("disk full", &pair, &ca, &us);
+    check_evidence("disk full", &pair, &f);
+    let audit = entrex::audit::verify(&dir.join("ca").join("audit.log"));
+    assert!(audit.is_ok(), "{audit:?}");
+}
+
+/// Where the disk-full test's source stops: 60 records after the refusals.
+fn source_limit() -> u64 {
+    100 + 50 * 20 + 60
+}
