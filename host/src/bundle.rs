@@ -679,29 +679,25 @@ fn check_plugin_signature(verified: &Verified) -> Result<PluginSignature, Bundle
 /// The payload of a bundle this hub stored itself, decoded without checking
 /// its signature (it was checked, or made, before it was stored).
 pub fn stored_payload(message: &[u8]) -> Option<BundlePayload> {
-    let envelope = message.strip_prefix(&[COSE_SIGN1_TAG_BYTE])?;
-    type Envelope = (
-        serde::de::IgnoredAny,
-        serde::de::IgnoredAny,
-        serde_bytes::ByteBuf,
-        serde::de::IgnoredAny,
-    );
-    let (_, _, payload, _): Envelope = serde_cbor::from_slice(envelope).ok()?;
-    serde_cbor::from_slice(&payload).ok()
+    stored(message)
 }
 
 /// A signed bundle head this hub stored itself, decoded without checking
 /// its signature (it was checked before it was stored).
 pub fn stored_head(message: &[u8]) -> Option<BundleHead> {
+    stored(message)
+}
+
+fn stored<T: serde::de::DeserializeOwned>(message: &[u8]) -> Option<T> {
     let envelope = message.strip_prefix(&[COSE_SIGN1_TAG_BYTE])?;
-    type Envelope = (
+    type Envelope<'a> = (
         serde::de::IgnoredAny,
         serde::de::IgnoredAny,
-        serde_bytes::ByteBuf,
+        &'a serde_bytes::Bytes,
         serde::de::IgnoredAny,
     );
     let (_, _, payload, _): Envelope = serde_cbor::from_slice(envelope).ok()?;
-    serde_cbor::from_slice(&payload).ok()
+    serde_cbor::from_slice(payload).ok()
 }
 
 /// Whether `message` was signed with `signer`'s key (by its key id; the

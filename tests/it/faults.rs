@@ -66,6 +66,16 @@ struct Exchange {
     retry_max_ms: u64,
 }
 
+impl Exchange {
+    /// Small bundles, quick retries: most tests.
+    const QUICK: Exchange = Exchange {
+        bundle_max_records: 50,
+        bundle_linger_ms: 20,
+        retry_min_ms: 50,
+        retry_max_ms: 500,
+    };
+}
+
 /// The TOML for one hub of the pair. Hubs in these tests talk plain http on
 /// loopback (the proxy must see and cut the bytes).
 fn hub_config(
@@ -1258,12 +1268,7 @@ fn plant_unfinished_snapshot(store_dir: &Path) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_killed_while_its_store_writes_a_snapshot_starts_again() {
     let seed = seed();
-    let mut pair = Pair::direct(&Exchange {
-        bundle_max_records: 50,
-        bundle_linger_ms: 20,
-        retry_min_ms: 50,
-        retry_max_ms: 500,
-    });
+    let mut pair = Pair::direct(&Exchange::QUICK);
     pair.start().await;
     let never = Arc::new(AtomicBool::new(false));
     let a = start_feed(&pair.ca.client, "CA", 20, 100, (0, 0), &never, seed ^ 12);
@@ -1307,12 +1312,7 @@ async fn a_hub_killed_while_its_store_writes_a_snapshot_starts_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_killed_between_storing_a_bundle_and_copying_it_keeps_complete_evidence() {
     let seed = seed();
-    let mut pair = Pair::direct(&Exchange {
-        bundle_max_records: 50,
-        bundle_linger_ms: 20,
-        retry_min_ms: 50,
-        retry_max_ms: 500,
-    });
+    let mut pair = Pair::direct(&Exchange::QUICK);
     pair.us.crash_at = Some("receive:stored".into());
     pair.start().await;
     let never = Arc::new(AtomicBool::new(false));
@@ -1341,12 +1341,7 @@ async fn a_receiver_killed_between_storing_a_bundle_and_copying_it_keeps_complet
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_sealed_again_after_a_key_rotation_over_a_range_the_partner_holds_do_not_stall() {
     let seed = seed();
-    let mut pair = Pair::direct(&Exchange {
-        bundle_max_records: 50,
-        bundle_linger_ms: 20,
-        retry_min_ms: 50,
-        retry_max_ms: 500,
-    });
+    let mut pair = Pair::direct(&Exchange::QUICK);
     // The CA hub dies as the US hub's receipt for its first bundle arrives.
     pair.ca.crash_at = Some("deliver:receipt".into());
     pair.start().await;
@@ -1416,12 +1411,7 @@ async fn records_sealed_again_after_a_key_rotation_over_a_range_the_partner_hold
 /// status and readiness are searched for every document number it used.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_personal_data_reaches_logs_status_or_readiness() {
-    let mut pair = Pair::direct(&Exchange {
-        bundle_max_records: 50,
-        bundle_linger_ms: 20,
-        retry_min_ms: 50,
-        retry_max_ms: 500,
-    });
+    let mut pair = Pair::direct(&Exchange::QUICK);
     pair.ca.rust_log = "warn,entrex=debug";
     pair.us.rust_log = "warn,entrex=debug";
     pair.start().await;
@@ -1565,12 +1555,7 @@ fn peak_rss(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inputs_that_would_decode_into_gigabytes_are_refused_before_they_do() {
     let seed = seed();
-    let mut pair = Pair::direct(&Exchange {
-        bundle_max_records: 50,
-        bundle_linger_ms: 20,
-        retry_min_ms: 50,
-        retry_max_ms: 500,
-    });
+    let mut pair = Pair::direct(&Exchange::QUICK);
     pair.start().await;
     let never = Arc::new(AtomicBool::new(false));
     start_feed(&pair.ca.client, "CA", 20, 40, (0, 0), &never, seed ^ 20)
@@ -1775,12 +1760,7 @@ async fn a_hub_whose_disk_fills_acknowledges_nothing_it_did_not_store_and_recove
         }
     };
     let seed = seed();
-    let mut pair = Pair::direct(&Exchange {
-        bundle_max_records: 50,
-        bundle_linger_ms: 20,
-        retry_min_ms: 50,
-        retry_max_ms: 500,
-    });
+    let mut pair = Pair::direct(&Exchange::QUICK);
     let dir = pair.dir.as_ref().unwrap().path().to_owned();
     // CA's data directory is the tmpfs.
     std::os::unix::fs::symlink(tmpfs.path(), dir.join("ca")).unwrap();
