@@ -135,6 +135,11 @@ enum Command {
         /// Newest candidate entries taken per blocking key.
         #[arg(long, default_value_t = entrex::reconcile::DEFAULT_MAX_CANDIDATES)]
         max_candidates: usize,
+        /// A labelled sample, CSV `entry_id,exit_id[,kinds]` (one true pair a
+        /// line): print precision, recall, F1, recall per kind of error, and
+        /// the pairs it got wrong (all of them in OUT.wrong.csv).
+        #[arg(long)]
+        truth: Option<PathBuf>,
         /// Worker threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
@@ -631,6 +636,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             review_threshold,
             max_candidates,
             threads,
+            truth,
         } => {
             let mut settings = entrex::reconcile::Settings::default();
             settings.matching.link_threshold = link_threshold;
@@ -645,6 +651,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 out,
                 matcher,
                 settings,
+                truth,
             };
             let summary = entrex::reconcile::run(&options).map_err(|e| e.to_string())?;
             println!("{summary}");

@@ -25,6 +25,8 @@ use crate::plugins::{Matcher, PluginError, Trust};
 use crate::record::{PartialDate, Sex, SharedRecord, Timestamp};
 use crate::store::Band;
 
+pub mod evaluate;
+
 /// The columns of the canonical CSV, in the order `entrex` writes them.
 pub const COLUMNS: [&str; 12] = [
     "id",
@@ -867,6 +869,9 @@ pub struct Options {
     /// A matcher component; the built-in one when `None`.
     pub matcher: Option<PathBuf>,
     pub settings: Settings,
+    /// A labelled sample (`entry_id,exit_id[,kinds]`): measure the links
+    /// against it, and write the pairs it got wrong to `OUT.wrong.csv`.
+    pub truth: Option<PathBuf>,
 }
 
 /// What `entrex reconcile` prints.
@@ -878,6 +883,8 @@ pub struct Summary {
     pub stats: Stats,
     pub read_time: Duration,
     pub total_time: Duration,
+    /// With `--truth`: the figures, and the summary for people.
+    pub evaluation: Option<(evaluate::Evaluation, String)>,
 }
 
 impl std::fmt::Display for Summary {
@@ -907,7 +914,11 @@ impl std::fmt::Display for Summary {
             self.total_time.as_secs_f64(),
             s.exits as f64 / self.total_time.as_secs_f64().max(1e-9),
             self.read_time.as_secs_f64()
-        )
+        )?;
+        if let Some((_, text)) = &self.evaluation {
+            write!(f, "\n{}", text.trim_end())?;
+        }
+        Ok(())
     }
 }
 
@@ -929,8 +940,26 @@ pub fn run(options: &Options) -> Result<Summary, ReconcileError> {
         entries.into_iter().map(|r| (r.id, r.record)).unzip();
     let (exit_ids, exit_records): (Vec<String>, Vec<SharedRecord>) =
         exits.into_iter().map(|r| (r.id, r.record)).unzip();
+    // Read before the work, so a bad truth file is said at once.
+    let truth = options
+        .truth
+        .as_deref()
+        .map(|path| evaluate::read_truth(path, &entry_ids, &exit_ids))
+        .transpose()?;
     let outcome = reconcile(&matcher, &options.settings, &entry_records, &exit_records)?;
     write_matches(&options.out, &entry_ids, &exit_ids, &outcome.pairs)?;
+    let evaluation = match truth {
+        Some(truth) => {
+            let e = evaluate::evaluate(&truth, &outcome.pairs);
+            let mut wrong = options.out.clone().into_os_string();
+            wrong.push(".wrong.csv");
+            evaluate::write_wrong(Path::new(&wrong), &e, &entry_ids, &exit_ids)?;
+            let text = e.describe(&entry_ids, &exit_ids)
+                + &format!("every wrong pair: {}\n", Path::new(&wrong).display());
+            Some((e, text))
+        }
+        None => None,
+    };
     let links = outcome
         .pairs
         .iter()
@@ -943,6 +972,7 @@ pub fn run(options: &Options) -> Result<Summary, ReconcileError> {
         stats: outcome.stats,
         read_time,
         total_time: started.elapsed(),
+        evaluation,
     })
 }
 
