@@ -192,7 +192,7 @@ pub fn evaluate(truth: &[TruePair], pairs: &[Pair]) -> Evaluation {
                     e.correct_links += 1;
                 } else {
                     e.wrong.push(Wrong::FalseLink {
-                        pair: p.clone(),
+                        pair: *p,
                         true_entry: true_entry.get(&p.exit).copied(),
                     });
                 }
@@ -222,7 +222,7 @@ pub fn evaluate(truth: &[TruePair], pairs: &[Pair]) -> Evaluation {
         if !linked {
             e.wrong.push(Wrong::Missed {
                 truth: t.clone(),
-                proposed: p.cloned(),
+                proposed: p.copied(),
             });
         }
     }
