@@ -20,6 +20,8 @@
 //! | `POST /v1/retention/purge` | operators | purge personal data past `[retention]` now |
 //! | `GET /v1/exchange/refused` | operators | bundles a partner refuses, with their entries (personal data) |
 //! | `POST /v1/exchange/set-aside` | operators | set aside entries a partner refuses for good |
+//! | `GET /v1/matches/review` | analysts | pairs in clerical review, both records (personal data) |
+//! | `POST /v1/matches/review/decision` | analysts | link or not a pair in review (purpose, audited) |
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
 //! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
@@ -54,6 +56,7 @@ use crate::{audit, auth};
 
 mod connections;
 mod insights;
+pub use insights::ReviewDecisionRequest;
 
 use connections::{Admitted, Closed, Connections, Tracked, WriteTimeout};
 pub use connections::{
@@ -224,6 +227,8 @@ pub enum Endpoint {
     ReportBreakdown,
     ExchangeRefused,
     SetAside,
+    ReviewList,
+    ReviewDecision,
     /// The dashboard's page and its static files (public: no data).
     Dashboard,
 }
@@ -257,6 +262,12 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/v1/report/breakdown", Endpoint::ReportBreakdown),
     ("GET", "/v1/exchange/refused", Endpoint::ExchangeRefused),
     ("POST", "/v1/exchange/set-aside", Endpoint::SetAside),
+    ("GET", "/v1/matches/review", Endpoint::ReviewList),
+    (
+        "POST",
+        "/v1/matches/review/decision",
+        Endpoint::ReviewDecision,
+    ),
     ("GET", "/dashboard", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.js", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.css", Endpoint::Dashboard),
@@ -336,6 +347,8 @@ async fn dispatch(
         Endpoint::ReportBreakdown => report_breakdown(core, req).await,
         Endpoint::ExchangeRefused => exchange_refused(core).await,
         Endpoint::SetAside => set_aside(core, req).await,
+        Endpoint::ReviewList => insights::review_list(core, req).await,
+        Endpoint::ReviewDecision => insights::review_decision(core, principal.name, req).await,
         Endpoint::Dashboard => crate::dashboard::serve(req.uri().path())
             .unwrap_or_else(|| unrouted(req.method(), req.uri().path())),
         Endpoint::Overstays => insights::overstays(core, req).await,

@@ -113,6 +113,13 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
         ("GET", "/v1/removal-orders/flags") => personal(Role::Analyst),
         ("POST", "/v1/removal-orders/flags/decision") => admin(Role::Analyst),
         ("GET", "/v1/travel-history") => personal(Role::Analyst),
+        // Pairs in clerical review, both records; a decision is recorded
+        // with who and why.
+        ("GET", "/v1/matches/review") => personal(Role::Analyst),
+        ("POST", "/v1/matches/review/decision") => Policy {
+            administrative: true,
+            ..personal(Role::Analyst)
+        },
         ("GET", "/v1/audit") => personal(Role::Operator),
         // Liveness and readiness: any authenticated caller (a load
         // balancer's token needs no role).

@@ -337,6 +337,41 @@ impl Client {
         Ok(answer.results)
     }
 
+    /// Pairs in clerical review (personal data: audited with `purpose`).
+    pub async fn review_pairs(
+        &self,
+        partner: Option<&str>,
+        purpose: &str,
+    ) -> Result<Vec<crate::insights::ReviewPair>, ClientError> {
+        #[derive(serde::Deserialize)]
+        struct Answer {
+            pairs: Vec<crate::insights::ReviewPair>,
+        }
+        let mut path = format!("/v1/matches/review?purpose={}", encode_query(purpose));
+        if let Some(p) = partner {
+            path.push_str(&format!("&partner={}", encode_query(p)));
+        }
+        let answer: Answer = self
+            .json(Method::GET, &path, "application/json", Vec::new())
+            .await?;
+        Ok(answer.pairs)
+    }
+
+    /// Links a pair in review, or not.
+    pub async fn decide_review(
+        &self,
+        request: &crate::api::ReviewDecisionRequest,
+        purpose: &str,
+    ) -> Result<crate::store::Decided, ClientError> {
+        let path = format!(
+            "/v1/matches/review/decision?purpose={}",
+            encode_query(purpose)
+        );
+        let body = serde_json::to_vec(request).expect("JSON encoding cannot fail");
+        self.json(Method::POST, &path, "application/json", body)
+            .await
+    }
+
     pub async fn retry_quarantine(&self) -> Result<IngestReport, ClientError> {
         self.json(
             Method::POST,

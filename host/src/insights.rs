@@ -613,3 +613,49 @@ impl TravelHistory {
         out
     }
 }
+
+/// A pair in clerical review, with both records for a person to compare.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReviewPair {
+    pub partner: String,
+    pub exit_seq: u64,
+    pub score: f64,
+    /// The partner's record (our exit).
+    pub exit: SharedRecord,
+    pub entry_id: u64,
+    /// Our entry, as the shared elements (what the matcher compared).
+    pub entry: Option<SharedRecord>,
+}
+
+/// Pairs in review, per partner in sequence order, at most `limit` in all.
+pub fn review_pairs(
+    core: &Core,
+    partner: Option<&str>,
+    limit: usize,
+) -> Result<Vec<ReviewPair>, StoreError> {
+    let s = &core.store;
+    let mut out = Vec::new();
+    for p in core
+        .partner_ids
+        .iter()
+        .filter(|p| partner.is_none_or(|want| want == p.as_str()))
+    {
+        for r in s.in_review(p, 0, limit.saturating_sub(out.len()))? {
+            let Some(exit) = s
+                .inbox_record(p, r.exit_seq)?
+                .and_then(|e| e.record().cloned())
+            else {
+                continue;
+            };
+            out.push(ReviewPair {
+                partner: r.partner,
+                exit_seq: r.exit_seq,
+                score: r.score,
+                exit,
+                entry_id: r.entry_id,
+                entry: s.crossing(r.entry_id)?.map(|c| c.crossing.project()),
+            });
+        }
+    }
+    Ok(out)
+}

@@ -88,6 +88,17 @@ enum Command {
         #[command(flatten)]
         tls: HubTls,
     },
+    /// Clerical review on a running hub: list the pairs the matcher was not
+    /// sure of, and link them or not.
+    Matches {
+        #[command(subcommand)]
+        action: MatchesAction,
+        /// The hub's API root.
+        #[arg(long, default_value = "http://127.0.0.1:7401", global = true)]
+        hub: String,
+        #[command(flatten)]
+        tls: HubTls,
+    },
     /// See and set aside the entries a partner refuses for good, on a running
     /// hub (the stream to that partner waits behind them until then).
     Outbox {
@@ -295,6 +306,39 @@ enum QuarantineAction {
     },
     /// Run every quarantined record through the pipeline again.
     Retry,
+}
+
+#[derive(Subcommand)]
+enum MatchesAction {
+    /// The pairs in review, each with both records (personal data:
+    /// recorded in the hub's audit log with your purpose).
+    Review {
+        #[arg(long)]
+        purpose: String,
+        /// Only this partner's records.
+        #[arg(long)]
+        partner: Option<String>,
+    },
+    /// Decide a pair in review: --link (the same person) or --not-link.
+    Decide {
+        #[arg(long)]
+        partner: String,
+        /// The partner's record's sequence number (from `matches review`).
+        #[arg(long)]
+        exit_seq: u64,
+        #[arg(
+            long,
+            conflicts_with = "not_link",
+            required_unless_present = "not_link"
+        )]
+        link: bool,
+        #[arg(long)]
+        not_link: bool,
+        #[arg(long)]
+        purpose: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -530,6 +574,71 @@ fn run(command: Command) -> Result<ExitCode, String> {
                             "retried {}: {} accepted, {} rejected, {} duplicates, {} quarantined again",
                             report.received, report.accepted, report.rejected, report.duplicates, report.quarantined
                         );
+                    }
+                }
+                Ok::<_, String>(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Matches { action, hub, tls } => {
+            let client = tls.client(hub)?;
+            runtime().block_on(async {
+                match action {
+                    MatchesAction::Review { purpose, partner } => {
+                        let pairs = client
+                            .review_pairs(partner.as_deref(), &purpose)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        if pairs.is_empty() {
+                            println!("no pair is waiting for review");
+                        }
+                        let person = |r: &entrex::record::SharedRecord| {
+                            format!(
+                                "{} {} born {}, {} {} {}",
+                                r.family_name,
+                                r.given_names,
+                                r.date_of_birth,
+                                r.document_type,
+                                r.document_country,
+                                r.document_number
+                            )
+                        };
+                        for p in pairs {
+                            println!(
+                                "{} #{} score {:.3}\n  exit:  {}\n  entry: #{} {}",
+                                p.partner,
+                                p.exit_seq,
+                                p.score,
+                                person(&p.exit),
+                                p.entry_id,
+                                p.entry.as_ref().map_or("(no longer held)".into(), person)
+                            );
+                        }
+                    }
+                    MatchesAction::Decide {
+                        partner,
+                        exit_seq,
+                        link,
+                        not_link: _,
+                        purpose,
+                        note,
+                    } => {
+                        use entrex::store::ReviewDecision;
+                        let request = entrex::api::ReviewDecisionRequest {
+                            partner: partner.clone(),
+                            exit_seq,
+                            decision: if link {
+                                ReviewDecision::Link
+                            } else {
+                                ReviewDecision::NotLink
+                            },
+                            note,
+                        };
+                        let decided = client
+                            .decide_review(&request, &purpose)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        println!("{partner} #{exit_seq}: {decided:?}");
                     }
                 }
                 Ok::<_, String>(())

@@ -22,8 +22,10 @@ use crate::record::{Crossing, Decision, Entry, Rejection, Timestamp};
 mod derived;
 mod removal;
 mod retention;
+mod review;
 pub use derived::{Cell, CellAt, OpenStay};
 pub use removal::{FlagStatus, RemovalFlag, Screened};
+pub use review::{Decided, InReview, ReviewDecision, ReviewLabel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -136,6 +138,9 @@ pub struct Store {
     /// (partner, seq) → the entry as it was, replaced in the outbox by a
     /// placeholder (`Store::set_aside`).
     set_aside: Tree,
+    /// (partner, exit seq) → a person's decision on a pair in review
+    /// (`store/review.rs`): labels for checking a matcher.
+    review_decisions: Tree,
     /// sled's log file, kept open for the `fsync` sled's own flush omits.
     log_file: std::fs::File,
     commit: GroupCommit,
@@ -682,6 +687,7 @@ impl Store {
             derived: tree("derived")?,
             removal_flags: tree("removal_flags")?,
             set_aside: tree("set_aside")?,
+            review_decisions: tree("review_decisions")?,
             // sled names its single log file `db` (sled 0.34 `Config::db_path`).
             log_file: std::fs::File::open(dir.join("db"))?,
             commit: GroupCommit::default(),

@@ -967,3 +967,192 @@ async fn travel_history_and_presence_match_hand_counts() {
     }
     h.shutdown().await;
 }
+
+/// Issue 11, item 6: clerical review through the HTTP API. The matcher puts
+/// a pair between the thresholds (same passport, birth year ten off); an
+/// analyst lists it with both records, links it, and the decision moves
+/// every figure built on links: the review and match counts, the overstay
+/// list and the report; a second pair is decided "not the same person".
+/// Both decisions are audited with their purpose and kept as labels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clerical_review_lists_pairs_and_a_decision_moves_every_figure() {
+    let h = start(None).await;
+    // Two entries into the US, each admitted until 2026-12-01.
+    let mut feed: serde_json::Value = serde_json::from_slice(&cbp(&[
+        UsEntry {
+            id: "US-R1",
+            family: "ERIKSSON",
+            given: "ANNA",
+            number: "L898902C3",
+            state: "SWE",
+            birth: (74, 8, 12),
+            sex: 'F',
+            at: "2026-11-20T09:00:00Z",
+            port: "3004",
+        },
+        UsEntry {
+            id: "US-R2",
+            family: "LINDQVIST",
+            given: "OLOF",
+            number: "M123456C7",
+            state: "SWE",
+            birth: (81, 3, 4),
+            sex: 'M',
+            at: "2026-11-20T09:30:00Z",
+            port: "3004",
+        },
+    ]))
+    .unwrap();
+    for r in feed["records"].as_array_mut().unwrap() {
+        r["admit_until"] = "2026-12-01".into();
+    }
+    h.us_client
+        .post_crossings("application/json", serde_json::to_vec(&feed).unwrap())
+        .await
+        .unwrap();
+    // Their exits, as CA records them: each born ten years earlier.
+    post_ca(
+        &h,
+        &[
+            "CA-R1,Eriksson,Anna,,1964-08-12,F,SWE,,,P,L898902C3,SWE,2026-11-21T10:00:00Z,0427,VEHICLE,",
+            "CA-R2,Lindqvist,Olof,,1971-03-04,M,SWE,,,P,M123456C7,SWE,2026-11-21T10:30:00Z,0427,VEHICLE,",
+        ],
+    )
+    .await;
+    h.settle().await;
+    let status = h.us_client.status().await.unwrap();
+    assert_eq!(
+        (status.partners[0].matched, status.partners[0].review),
+        (0, 2)
+    );
+    let client = &h.us_client;
+    let get = |path: &'static str| async move {
+        let (status, body) = client
+            .request(Method::GET, path, "application/json", Vec::new())
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body).into_owned();
+        (
+            status,
+            serde_json::from_str::<serde_json::Value>(&text).unwrap_or(text.into()),
+        )
+    };
+    let overstays = "/v1/overstays?as_of=2026-12-02&purpose=review%20test";
+
+    // The list needs a purpose, and shows both records of each pair.
+    let (status, _) = get("/v1/matches/review").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, list) = get("/v1/matches/review?purpose=case%2077").await;
+    assert_eq!(status, StatusCode::OK, "{list:#}");
+    let pairs = list["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 2, "{list:#}");
+    let first = &pairs[0];
+    assert_eq!(first["exit"]["date_of_birth"]["year"], 1964, "{list:#}");
+    assert_eq!(first["entry"]["date_of_birth"]["year"], 1974, "{list:#}");
+    let score = first["score"].as_f64().unwrap();
+    assert!((0.6..0.8).contains(&score), "{list:#}");
+    let (_, before) = get(overstays).await;
+    assert_eq!(before["total"], 2, "{before:#}");
+
+    let decide = |seq: u64, decision: &'static str| async move {
+        let body = serde_json::json!({
+            "partner": "CA", "exit_seq": seq, "decision": decision, "note": "same passport"
+        });
+        let (status, body) = client
+            .request(
+                Method::POST,
+                "/v1/matches/review/decision?purpose=case%2077",
+                "application/json",
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    };
+    let seq = first["exit_seq"].as_u64().unwrap();
+    let (status, body) = decide(seq, "link").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("linked"), "{body}");
+    let (status, body) = decide(seq, "link").await;
+    assert_eq!(status, StatusCode::CONFLICT, "decided twice: {body}");
+    // The other through the CLI an analyst uses.
+    let other = pairs[1]["exit_seq"].as_u64().unwrap();
+    let cli = |args: Vec<String>| {
+        let file = |name: &str| h.path(name).to_str().unwrap().to_owned();
+        let mut all = args;
+        all.extend([
+            "--hub".into(),
+            format!("https://{}", h.us.addr),
+            "--hub-cert".into(),
+            file("keys/us.cert.pem"),
+            "--client-cert".into(),
+            file("keys/us.cert.pem"),
+            "--client-key".into(),
+            file("keys/us.tls.key.pem"),
+        ]);
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = all.iter().map(String::as_str).collect();
+            crate::support::entrex(&args)
+        })
+    };
+    let out = cli(vec![
+        "matches".into(),
+        "review".into(),
+        "--purpose".into(),
+        "case 77".into(),
+    ])
+    .await
+    .unwrap();
+    let shown = crate::support::text(&out);
+    assert!(
+        out.status.success()
+            && shown.contains(&format!("CA #{other} score"))
+            && shown.contains("LINDQVIST"),
+        "{shown}"
+    );
+    let out = cli(vec![
+        "matches".into(),
+        "decide".into(),
+        "--partner".into(),
+        "CA".into(),
+        "--exit-seq".into(),
+        other.to_string(),
+        "--not-link".into(),
+        "--purpose".into(),
+        "case 77".into(),
+    ])
+    .await
+    .unwrap();
+    let shown = crate::support::text(&out);
+    assert!(
+        out.status.success() && shown.contains("NotLinked"),
+        "{shown}"
+    );
+
+    // Every figure built on links moved.
+    let status = h.us_client.status().await.unwrap();
+    assert_eq!(
+        (status.partners[0].matched, status.partners[0].review),
+        (1, 0)
+    );
+    let (_, list) = get("/v1/matches/review?purpose=case%2077").await;
+    assert!(list["pairs"].as_array().unwrap().is_empty(), "{list:#}");
+    let (_, after) = get(overstays).await;
+    assert_eq!(
+        after["total"], 1,
+        "the linked entry left the overstays: {after:#}"
+    );
+    let report = h.us_client.report(None, None).await.unwrap();
+    assert_eq!(report.directions[0].exits_reconciled, 1, "{report:#?}");
+    assert!(h.us.core.store.check_derived().unwrap().is_empty());
+    // Labels for checking a matcher, and the audit trail.
+    let label = h.us.core.store.review_label("CA", other).unwrap().unwrap();
+    assert_eq!(label.decision, entrex::store::ReviewDecision::NotLink);
+    let (_, audit) = get("/v1/audit?purpose=review%20audit").await;
+    let audit = audit.to_string();
+    assert!(
+        audit.contains("/v1/matches/review/decision") && audit.contains("case 77"),
+        "{audit}"
+    );
+    h.shutdown().await;
+}

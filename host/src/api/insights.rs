@@ -289,6 +289,115 @@ async fn removal_decision_inner(
     }
 }
 
+/// Pairs listed by `GET /v1/matches/review` unless `limit` says otherwise.
+const REVIEW_LIMIT: usize = 1_000;
+
+/// `GET /v1/matches/review?partner=&limit=&purpose=`.
+pub(super) async fn review_list(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    review_list_inner(core, req).await.unwrap_or_else(|r| r)
+}
+
+async fn review_list_inner(
+    core: Arc<Core>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Response<Body>> {
+    let q = query(&req, &["partner", "limit", "purpose"])?;
+    let partner = q.get("partner").map(str::to_owned);
+    if let Some(p) = &partner
+        && !core.partner_ids.contains(p)
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "partner={p:?} is not a configured partner; write one of {}",
+                core.partner_ids.join(", ")
+            ),
+        ));
+    }
+    let limit = q
+        .parse("limit", |k, v| match v.parse::<usize>() {
+            Ok(n) if (1..=100_000).contains(&n) => Ok(n),
+            _ => Err(format!("{k}={v:?} must be a number from 1 to 100000")),
+        })?
+        .unwrap_or(REVIEW_LIMIT);
+    let pairs =
+        blocking(move || crate::insights::review_pairs(&core, partner.as_deref(), limit)).await?;
+    Ok(json(StatusCode::OK, &serde_json::json!({ "pairs": pairs })))
+}
+
+/// The body of `POST /v1/matches/review/decision`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecisionRequest {
+    pub partner: String,
+    pub exit_seq: u64,
+    pub decision: crate::store::ReviewDecision,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /v1/matches/review/decision?purpose=` with `{"partner", "exit_seq", "decision", "note"}`.
+pub(super) async fn review_decision(
+    core: Arc<Core>,
+    who: String,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    review_decision_inner(core, who, req)
+        .await
+        .unwrap_or_else(|r| r)
+}
+
+async fn review_decision_inner(
+    core: Arc<Core>,
+    who: String,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Response<Body>> {
+    let body = read_body(req, 64 * 1024).await?;
+    let d: ReviewDecisionRequest = serde_json::from_slice(&body).map_err(|e| {
+        error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "expected {{\"partner\": \"US\", \"exit_seq\": 12, \"decision\": \"link\" | \"not_link\", \"note\": \"...\"}}: {e}"
+            ),
+        )
+    })?;
+    if d.note.as_ref().is_some_and(|n| n.len() > 1_000) {
+        return Err(error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "note is longer than 1000 bytes; keep it short and refer to the case file".into(),
+        ));
+    }
+    if !core.partner_ids.contains(&d.partner) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("{:?} is not a configured partner", d.partner),
+        ));
+    }
+    let decided = blocking(move || {
+        core.store.decide_review(
+            &d.partner,
+            d.exit_seq,
+            d.decision,
+            &who,
+            d.note.as_deref(),
+            crate::exchange::now(),
+        )
+    })
+    .await?;
+    use crate::store::Decided;
+    match &decided {
+        Decided::Linked | Decided::NotLinked => Ok(json(StatusCode::OK, &decided)),
+        Decided::NotInReview => Err(error(
+            StatusCode::CONFLICT,
+            "no pair of that exit is in review (decided before, or never there); GET /v1/matches/review lists them".into(),
+        )),
+        Decided::EntryTaken { partner, exit_seq } => Err(error(
+            StatusCode::CONFLICT,
+            format!("the entry is linked to {partner}'s record {exit_seq} already; an entry closes with one exit"),
+        )),
+    }
+}
+
 /// `GET /v1/travel-history?...&purpose=`.
 pub(super) async fn travel_history(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
     travel_history_inner(core, req).await.unwrap_or_else(|r| r)

@@ -23,6 +23,9 @@
 //!   the cell a match was counted in. A partner's correction replaces the
 //!   inbox record before the matcher undoes the old match, so the cell to
 //!   decrement must be remembered, not recomputed from the inbox.
+//! - `R` **in review**: `R ‖ partner ‖ 0 ‖ exit_seq → ()`, one per match in
+//!   the clerical-review band, so analysts list them without reading every
+//!   match; kept by the same functions as the marks.
 //! - `H` **sent mark**: `H ‖ partner → sequence number`: the highest record
 //!   counted as sent (acknowledged). Never lowered, so records sent again after
 //!   a partner proved it lost them (`rewind_sent`) are not counted twice.
@@ -45,6 +48,10 @@ type TxResult<T> = std::result::Result<T, UnabortableTransactionError>;
 /// Bumped when the layout or the meaning of a figure changes: the tree is
 /// then rebuilt at the next open.
 pub const VERSION: u64 = 1;
+/// The `R` keys came later: a store built before them gains them once from
+/// its matches, without a rebuild (which would lose the counts of purged
+/// periods).
+const REVIEW_INDEX_KEY: &str = "derived_review_index";
 /// The `meta` key holding the version the `derived` tree was built with.
 pub const VERSION_KEY: &str = "derived_version";
 
@@ -52,6 +59,7 @@ const OPEN_STAY: u8 = b'S';
 const CELL: u8 = b'C';
 const MARK: u8 = b'M';
 const SENT_MARK: u8 = b'H';
+const IN_REVIEW: u8 = b'R';
 
 fn flip(n: i64) -> [u8; 8] {
     ((n as u64) ^ (1 << 63)).to_be_bytes()
@@ -88,6 +96,12 @@ fn cell_key(partner: &str, day: Day, port: &str) -> Vec<u8> {
 
 fn mark_key(partner: &str, exit_seq: u64) -> Vec<u8> {
     let mut k = partner_prefix(MARK, partner);
+    k.extend_from_slice(&be(exit_seq));
+    k
+}
+
+fn review_key(partner: &str, exit_seq: u64) -> Vec<u8> {
+    let mut k = partner_prefix(IN_REVIEW, partner);
     k.extend_from_slice(&be(exit_seq));
     k
 }
@@ -222,7 +236,9 @@ pub(super) fn stay_closed(d: &TransactionalTree, c: &Crossing, entry_id: u64) ->
 /// cannot recompute). The entry it was linked to is not reopened: the
 /// person did leave. (A purged entry's open stay goes by [`stay_closed`].)
 pub(super) fn forget_purged_match(d: &TransactionalTree, exit_key: &[u8]) -> TxResult<()> {
-    d.remove(mark_key(&partner_of(exit_key), seq_of(exit_key)))?;
+    let (partner, seq) = (partner_of(exit_key), seq_of(exit_key));
+    d.remove(mark_key(&partner, seq))?;
+    d.remove(review_key(&partner, seq))?;
     Ok(())
 }
 
@@ -238,6 +254,9 @@ pub(super) fn mark_match(
 ) -> TxResult<()> {
     unmark_match(d, deltas, partner, exit_seq)?;
     d.insert(mark_key(partner, exit_seq), mark_value(record, band))?;
+    if band == Band::Review {
+        d.insert(review_key(partner, exit_seq), &[])?;
+    }
     deltas.add(
         partner,
         record.entered_at,
@@ -267,6 +286,7 @@ pub(super) fn unmark_match(
     partner: &str,
     exit_seq: u64,
 ) -> TxResult<()> {
+    d.remove(review_key(partner, exit_seq))?;
     if let Some(v) = d.remove(mark_key(partner, exit_seq))?
         && v.len() >= 9
     {
@@ -353,6 +373,9 @@ pub(super) fn from_scratch(s: &Store) -> Result<BTreeMap<Vec<u8>, Vec<u8>>> {
             continue;
         };
         out.insert(mark_key(&partner, row.exit_seq), mark_value(&r, row.band));
+        if row.band == Band::Review {
+            out.insert(review_key(&partner, row.exit_seq), Vec::new());
+        }
         count(&partner, r.entered_at, &r.port_code, band_field(row.band));
     }
     let mut sent_upto: BTreeMap<String, u64> = BTreeMap::new();
@@ -413,6 +436,18 @@ impl Store {
     /// version (a store written by an older hub). Runs before any worker.
     pub(super) fn ensure_derived(&self) -> Result<()> {
         if self.counter(VERSION_KEY)? == VERSION {
+            if self.counter(REVIEW_INDEX_KEY)? == 0 {
+                for kv in self.matches.iter() {
+                    let (k, v) = kv?;
+                    let row: MatchRow = decode("match", &v)?;
+                    if row.band == Band::Review {
+                        self.derived
+                            .insert(review_key(&partner_of(&k), row.exit_seq), &[])?;
+                    }
+                }
+                self.meta.insert(REVIEW_INDEX_KEY, &be(1))?;
+                self.flush()?;
+            }
             return Ok(());
         }
         tracing::info!(
@@ -423,6 +458,7 @@ impl Store {
             self.derived.insert(k, v)?;
         }
         // The version last: a crash before it means building again.
+        self.meta.insert(REVIEW_INDEX_KEY, &be(1))?;
         self.meta.insert(VERSION_KEY, &be(VERSION))?;
         self.flush()
     }
@@ -455,6 +491,21 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+
+    /// `partner`'s received records whose match is in the clerical-review
+    /// band, from `from` on, at most `max`, in sequence order.
+    pub(super) fn review_seqs(&self, partner: &str, from: u64, max: usize) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        for kv in self
+            .derived
+            .range(review_key(partner, from)..review_key(partner, u64::MAX))
+            .take(max)
+        {
+            let (k, _) = kv?;
+            out.push(seq_of(&k));
+        }
+        Ok(out)
     }
 
     /// Open stays whose authorised stay ended before `before`, oldest first.
@@ -528,6 +579,7 @@ fn describe(key: &[u8], value: &[u8]) -> String {
                 Cell::decode(value)
             )
         }
+        Some(&IN_REVIEW) => format!("in review {}", String::from_utf8_lossy(key)),
         Some(&MARK) => format!(
             "match mark {} → {:?}",
             String::from_utf8_lossy(key),

@@ -233,8 +233,9 @@ impl Store {
                 &self.matches,
                 &self.entry_matches,
                 &self.derived,
+                &self.review_decisions,
             )
-                .transaction(|(inbox, matches, entry_matches, derived)| {
+                .transaction(|(inbox, matches, entry_matches, derived, decisions)| {
                     let mut n = 0;
                     for &seq in seqs {
                         let key = partner_key(partner, seq);
@@ -249,6 +250,7 @@ impl Store {
                             continue;
                         }
                         forget_exit(inbox, matches, entry_matches, derived, &key)?;
+                        decisions.remove(key.as_slice())?;
                         n += 1;
                     }
                     Tx::Ok(n)
