@@ -151,6 +151,10 @@ enum Command {
         /// the pairs it got wrong (all of them in OUT.wrong.csv).
         #[arg(long)]
         truth: Option<PathBuf>,
+        /// Refuse a file in which a date of birth is not a date (1980-02-30),
+        /// instead of taking it as unknown and counting it.
+        #[arg(long)]
+        strict: bool,
         /// Worker threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
@@ -746,6 +750,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             max_candidates,
             threads,
             truth,
+            strict,
         } => {
             let mut settings = entrex::reconcile::Settings::default();
             settings.matching.link_threshold = link_threshold;
@@ -761,6 +766,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 matcher,
                 settings,
                 truth,
+                strict,
             };
             let summary = entrex::reconcile::run(&options).map_err(|e| e.to_string())?;
             println!("{summary}");

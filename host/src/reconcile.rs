@@ -104,15 +104,81 @@ pub struct Record {
 
 /// Reads a canonical CSV file.
 pub fn read_records(path: &Path) -> Result<Vec<Record>, ReconcileError> {
+    read_records_with(path, false).map(|(records, _)| records)
+}
+
+/// Reads a canonical CSV file; `strict` as in [`parse_records_with`].
+pub fn read_records_with(
+    path: &Path,
+    strict: bool,
+) -> Result<(Vec<Record>, Nulls), ReconcileError> {
     let bytes = std::fs::read(path).map_err(|source| ReconcileError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    parse_records(&path.display().to_string(), &bytes)
+    parse_records_with(&path.display().to_string(), &bytes, strict)
 }
 
-/// Parses canonical CSV; `name` is what errors call the file.
+/// Values taken as unknown (nulls) while reading a file: a null is no
+/// evidence either way for the matcher, where a refused file is no answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Nulls {
+    /// Lines whose date of birth was empty.
+    pub empty_dates: usize,
+    /// Lines whose date of birth is not a date (1980-02-30): taken as
+    /// unknown, and named so the source can be fixed.
+    pub impossible_dates: Vec<usize>,
+    /// Lines whose sex was empty (taken as X, unspecified).
+    pub empty_sexes: usize,
+}
+
+impl Nulls {
+    pub fn is_empty(&self) -> bool {
+        self.empty_dates == 0 && self.impossible_dates.is_empty() && self.empty_sexes == 0
+    }
+
+    /// One line for people, naming the file.
+    pub fn describe(&self, file: &str) -> String {
+        let mut parts = Vec::new();
+        if self.empty_dates > 0 {
+            parts.push(format!("{} empty dates of birth", self.empty_dates));
+        }
+        if self.empty_sexes > 0 {
+            parts.push(format!("{} empty sexes (taken as X)", self.empty_sexes));
+        }
+        if !self.impossible_dates.is_empty() {
+            let lines: Vec<String> = self
+                .impossible_dates
+                .iter()
+                .take(5)
+                .map(|l| l.to_string())
+                .collect();
+            parts.push(format!(
+                "{} dates of birth that are not dates (line {}{}): fix them at the source, or run with --strict to refuse such a file",
+                self.impossible_dates.len(),
+                lines.join(", "),
+                if self.impossible_dates.len() > 5 { ", ..." } else { "" }
+            ));
+        }
+        format!("{file}: taken as unknown: {}", parts.join("; "))
+    }
+}
+
+/// Parses canonical CSV; `name` is what errors call the file. Empty and
+/// impossible dates of birth and empty sexes are taken as unknown (see
+/// [`parse_records_with`]).
 pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileError> {
+    parse_records_with(name, bytes, false).map(|(records, _)| records)
+}
+
+/// Parses canonical CSV. `strict`: a date of birth that is not a date
+/// refuses the file (as an empty date of birth or sex never does: those say
+/// "unknown" plainly); otherwise it is taken as unknown and counted.
+pub fn parse_records_with(
+    name: &str,
+    bytes: &[u8],
+    strict: bool,
+) -> Result<(Vec<Record>, Nulls), ReconcileError> {
     let input = |line: usize, column: Option<String>, message: String| ReconcileError::Input {
         path: name.to_owned(),
         line,
@@ -196,6 +262,7 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
 
     let mut out = Vec::new();
     let mut line_of = Vec::new();
+    let mut nulls = Nulls::default();
     for (line, text) in lines {
         let fields = split_csv_line(text).map_err(|(field, why)| {
             input(line, Some(column_label(&names, field)), why.to_string())
@@ -222,17 +289,35 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
                 "the id is empty; give every record an id of its own (it names the record in the output)".into(),
             ));
         }
-        let date_of_birth = entrex_plugin_common::dates::parse_partial_date(field(4))
-            .map(|d| PartialDate {
-                year: d.year,
-                month: d.month,
-                day: d.day,
-            })
-            .map_err(|e| bad(4, e.to_string()))?;
+        let date_of_birth = if field(4).is_empty() {
+            nulls.empty_dates += 1;
+            PartialDate::UNKNOWN
+        } else {
+            match entrex_plugin_common::dates::parse_partial_date(field(4)) {
+                Ok(d) => PartialDate {
+                    year: d.year,
+                    month: d.month,
+                    day: d.day,
+                },
+                Err(e) if strict || !is_date_shaped(field(4)) => {
+                    return Err(bad(4, e.to_string()));
+                }
+                // A date's shape with values no calendar has: a typo the
+                // matcher can do without, better than no answer at all.
+                Err(_) => {
+                    nulls.impossible_dates.push(line);
+                    PartialDate::UNKNOWN
+                }
+            }
+        };
         let sex = match field(5).to_ascii_uppercase().as_str() {
             "F" => Sex::F,
             "M" => Sex::M,
             "X" => Sex::X,
+            "" => {
+                nulls.empty_sexes += 1;
+                Sex::X
+            }
             other => {
                 return Err(bad(
                     5,
@@ -310,7 +395,19 @@ pub fn parse_records(name: &str, bytes: &[u8]) -> Result<Vec<Record>, ReconcileE
             ));
         }
     }
-    Ok(out)
+    Ok((out, nulls))
+}
+
+/// `YYYY-MM-DD` in digits: a date, if perhaps one no calendar has. Anything
+/// else in the column is not a date at all, and is refused.
+fn is_date_shaped(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 fn column_label(names: &[Cow<'_, str>], field: usize) -> String {
@@ -872,6 +969,9 @@ pub struct Options {
     /// A labelled sample (`entry_id,exit_id[,kinds]`): measure the links
     /// against it, and write the pairs it got wrong to `OUT.wrong.csv`.
     pub truth: Option<PathBuf>,
+    /// Refuse a file with a date of birth that is not a date, rather than
+    /// take it as unknown.
+    pub strict: bool,
 }
 
 /// What `entrex reconcile` prints.
@@ -885,6 +985,8 @@ pub struct Summary {
     pub total_time: Duration,
     /// With `--truth`: the figures, and the summary for people.
     pub evaluation: Option<(evaluate::Evaluation, String)>,
+    /// Values taken as unknown in the entries and the exits.
+    pub nulls: [(String, Nulls); 2],
 }
 
 impl std::fmt::Display for Summary {
@@ -915,6 +1017,11 @@ impl std::fmt::Display for Summary {
             s.exits as f64 / self.total_time.as_secs_f64().max(1e-9),
             self.read_time.as_secs_f64()
         )?;
+        for (file, nulls) in &self.nulls {
+            if !nulls.is_empty() {
+                write!(f, "\n{}", nulls.describe(file))?;
+            }
+        }
         if let Some((_, text)) = &self.evaluation {
             write!(f, "\n{}", text.trim_end())?;
         }
@@ -928,11 +1035,11 @@ pub fn run(options: &Options) -> Result<Summary, ReconcileError> {
     let matcher = load_matcher(options.matcher.as_deref())?;
     let reading = Instant::now();
     let (entries, exits) = std::thread::scope(|s| {
-        let entries = s.spawn(|| read_records(&options.entries));
-        let exits = read_records(&options.exits);
+        let entries = s.spawn(|| read_records_with(&options.entries, options.strict));
+        let exits = read_records_with(&options.exits, options.strict);
         (entries.join().expect("reading panicked"), exits)
     });
-    let (entries, exits) = (entries?, exits?);
+    let ((entries, entry_nulls), (exits, exit_nulls)) = (entries?, exits?);
     let read_time = reading.elapsed();
     // Ids apart from records, moved rather than copied: two million records
     // cloned cost a second.
@@ -973,6 +1080,10 @@ pub fn run(options: &Options) -> Result<Summary, ReconcileError> {
         read_time,
         total_time: started.elapsed(),
         evaluation,
+        nulls: [
+            (options.entries.display().to_string(), entry_nulls),
+            (options.exits.display().to_string(), exit_nulls),
+        ],
     })
 }
 

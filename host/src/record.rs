@@ -21,8 +21,24 @@ pub struct PartialDate {
     pub day: Option<u8>,
 }
 
+impl PartialDate {
+    /// A wholly unknown date (the WIT contract's `year: 0`): a null.
+    pub const UNKNOWN: PartialDate = PartialDate {
+        year: 0,
+        month: None,
+        day: None,
+    };
+
+    pub fn is_unknown(&self) -> bool {
+        self.year == 0
+    }
+}
+
 impl std::fmt::Display for PartialDate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_unknown() {
+            return f.write_str("unknown");
+        }
         write!(f, "{:04}-", self.year)?;
         match self.month {
             Some(m) => write!(f, "{m:02}-")?,
@@ -195,6 +211,12 @@ fn check_code(field: &'static str, value: &str, max: usize, digits: bool) -> Res
 impl PartialDate {
     pub fn check(&self) -> Result<(), Invalid> {
         let field = "date-of-birth";
+        if self.is_unknown() {
+            return match (self.month, self.day) {
+                (None, None) => Ok(()),
+                _ => invalid(field, "is unknown (year 0) but has a month or day".into()),
+            };
+        }
         if !(1850..=2200).contains(&self.year) {
             return invalid(field, "has a year before 1850 or after 2200".into());
         }

@@ -83,6 +83,10 @@ fn csv(records: &[Rec]) -> String {
 }
 
 fn run(dir: &Path, entries: &str, exits: &str) -> Output {
+    run_with(dir, entries, exits, &[])
+}
+
+fn run_with(dir: &Path, entries: &str, exits: &str, more: &[&str]) -> Output {
     std::fs::write(dir.join("entries.csv"), entries).unwrap();
     std::fs::write(dir.join("exits.csv"), exits).unwrap();
     Command::new(env!("CARGO_BIN_EXE_entrex"))
@@ -96,6 +100,7 @@ fn run(dir: &Path, entries: &str, exits: &str) -> Output {
             "--out",
             "matches.csv",
         ])
+        .args(more)
         .output()
         .expect("the entrex binary runs")
 }
@@ -343,11 +348,16 @@ fn bad_input_names_file_line_and_column() {
         "{err}"
     );
 
+    // A date no calendar has refuses the file only with --strict (without,
+    // it is taken as unknown: see nulls_are_no_evidence_and_files_with_them_are_read).
     let bad_date = csv(&[
         Rec::new("E1"),
         Rec::new("E2").with("date_of_birth", "1980-02-30"),
     ]);
-    let err = refused(&bad_date, &good);
+    let dir = tempfile::tempdir().unwrap();
+    let output = run_with(dir.path(), &bad_date, &good, &["--strict"]);
+    assert!(!output.status.success(), "{}", text(&output));
+    let err = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         err.contains("entries.csv line 3, column 5 (date_of_birth): '1980-02-30' is not a date")
             && err.contains("write YYYY-MM-DD"),
@@ -594,4 +604,65 @@ fn a_truth_file_gives_precision_recall_f1_recall_by_kind_and_every_wrong_pair() 
         shown.contains("bad.csv line 2: exit_id \"X-Z\" is not an id in the exits file"),
         "{shown}"
     );
+}
+
+/// Issue 11, item 3: nulls are not evidence. Empty dates of birth and sexes
+/// used to refuse the whole file; now they, and a date no calendar has (with
+/// a warning naming its line), are read as unknown, and a pair with an
+/// unknown date of birth is still linked on its names and passport.
+#[test]
+fn nulls_are_no_evidence_and_files_with_them_are_read() {
+    let entries = csv(&[
+        Rec::new("E1"),
+        Rec::new("E2")
+            .with("given_names", "Anna")
+            .with("family_name", "Schmidt")
+            .with("date_of_birth", "1975-11-02")
+            .with("sex", "F")
+            .with("document_number", "C02Y11U58"),
+        Rec::new("E3")
+            .with("given_names", "Karl")
+            .with("family_name", "Fischer")
+            .with("date_of_birth", "1990-02-30")
+            .with("document_number", "C03Z22V69"),
+    ]);
+    let exits = csv(&[
+        Rec::exit("X1").with("date_of_birth", ""),
+        Rec::exit("X2")
+            .with("given_names", "ANNA")
+            .with("family_name", "SCHMIDT")
+            .with("date_of_birth", "1975-11-02")
+            .with("sex", "")
+            .with("document_number", "C02Y11U58"),
+        Rec::exit("X3")
+            .with("given_names", "KARL")
+            .with("family_name", "FISCHER")
+            .with("date_of_birth", "1990-02-03")
+            .with("document_number", "C03Z22V69"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(dir.path(), &entries, &exits);
+    let shown = text(&output);
+    assert!(output.status.success(), "{shown}");
+    assert!(
+        shown.contains(
+            "entries.csv: taken as unknown: 1 dates of birth that are not dates (line 4)"
+        ) && shown.contains("--strict"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(
+            "exits.csv: taken as unknown: 1 empty dates of birth; 1 empty sexes (taken as X)"
+        ),
+        "{shown}"
+    );
+    let matches = std::fs::read_to_string(dir.path().join("matches.csv")).unwrap();
+    for pair in ["E1,X1,", "E2,X2,", "E3,X3,"] {
+        assert!(
+            matches
+                .lines()
+                .any(|l| l.starts_with(pair) && l.ends_with(",link")),
+            "{pair} not linked:\n{matches}"
+        );
+    }
 }

@@ -220,6 +220,14 @@ struct Dob {
 
 impl Dob {
     fn new(d: &PartialDate) -> Self {
+        // Year 0 is the contract's null: nothing else of it counts.
+        if d.year == 0 {
+            return Dob {
+                year: 0,
+                month: None,
+                day: None,
+            };
+        }
         let month = d.month.filter(|m| (1..=12).contains(m));
         // A day without a month means nothing.
         let day = month.and(d.day.filter(|d| (1..=31).contains(d)));
@@ -232,6 +240,11 @@ impl Dob {
 
     fn is_full(&self) -> bool {
         self.day.is_some()
+    }
+
+    /// The contract's null date (`year: 0`, nothing else known).
+    fn is_unknown(&self) -> bool {
+        self.year == 0
     }
 
     /// Day and month exchanged, when that gives a different, possible date.
@@ -429,7 +442,23 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
     {
         parts.push((prefix, last));
     }
-    let dates = std::iter::once(r.dob).chain(r.dob.swapped());
+    // Names alone, for records whose date of birth is unknown: every
+    // record carries its first name part so, so an unknown date (a null)
+    // can still meet the record it is; with a date, only that part.
+    let named = if r.dob.is_unknown() {
+        &parts[..]
+    } else {
+        &parts[..parts.len().min(1)]
+    };
+    for (prefix, letter) in named {
+        let key = format!("N{prefix}/{letter}");
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let dates = std::iter::once(r.dob)
+        .chain(r.dob.swapped())
+        .filter(|d| !d.is_unknown());
     for dob in dates {
         let dob = dob.key();
         for (prefix, letter) in &parts {
@@ -765,6 +794,9 @@ pub enum DobLevel {
     /// Same year only (a typo in day or month, or a part unknown on one side).
     YearOnly,
     Different,
+    /// Wholly unknown on one side or both (`year: 0`): a null, no evidence
+    /// either way.
+    Unknown,
 }
 
 impl DobLevel {
@@ -775,12 +807,15 @@ impl DobLevel {
             DobLevel::DayMonthSwap => 4.0,
             DobLevel::YearOnly => 1.0,
             DobLevel::Different => -6.0,
+            DobLevel::Unknown => 0.0,
         }
     }
 }
 
 fn compare_dob(a: Dob, b: Dob) -> DobLevel {
-    if a == b {
+    if a.is_unknown() || b.is_unknown() {
+        DobLevel::Unknown
+    } else if a == b {
         if a.is_full() {
             DobLevel::Exact
         } else {

@@ -436,7 +436,7 @@ fn unknown_birth_date_parts() {
         dob: (1980, Some(3), None),
         ..entry()
     };
-    assert_eq!(keys(&partial)[1], "B198003??MUE/H");
+    assert_eq!(keys(&partial)[2], "B198003??MUE/H");
     assert_eq!(
         comparison(
             &partial,
@@ -465,6 +465,7 @@ fn keys_are_short_distinct_and_cover_every_form() {
         k,
         [
             "DDEU:C01X00T47",
+            "NMUE/H",
             "B19800307MUE/H",
             "B19800307MUE/S",
             "B19800307MUL/H",
@@ -484,12 +485,12 @@ fn keys_are_short_distinct_and_cover_every_form() {
         dob: (1980, Some(3), Some(13)),
         ..entry()
     });
-    assert_eq!(k.len(), 7);
+    assert_eq!(k.len(), 8);
     let k = keys(&Rec {
         dob: (1980, Some(3), Some(3)),
         ..entry()
     });
-    assert_eq!(k.len(), 7);
+    assert_eq!(k.len(), 8);
     // A short name is not blocked on by its letters.
     let k = keys(&Rec {
         family: "LEE",
@@ -786,4 +787,31 @@ fn similarity_agrees_with_strsim() {
             );
         }
     }
+}
+
+/// A wholly unknown date of birth (the contract's `year: 0`) is a null: no
+/// weight either way, no date key, and names alone still find the record.
+#[test]
+fn an_unknown_date_of_birth_is_no_evidence_and_names_still_find_the_record() {
+    let unknown = Rec {
+        dob: (0, None, None),
+        ..exit()
+    };
+    assert_eq!(comparison(&entry(), &unknown).dob, DobLevel::Unknown);
+    assert_eq!(comparison(&unknown, &entry()).dob, DobLevel::Unknown);
+    assert_eq!(DobLevel::Unknown.weight(), 0.0);
+    // Same names and passport: still a link.
+    assert!(pair_score(&entry(), &unknown) >= TRUE_PAIR_MIN);
+    // Its keys: the document and names alone, no date; the entry shares one.
+    let k = keys(&unknown);
+    assert!(k.iter().all(|k| !k.starts_with('B')), "{k:?}");
+    let renewed = Rec {
+        document: "Z99Z99Z99",
+        ..unknown
+    };
+    let shared: Vec<String> = keys(&renewed)
+        .into_iter()
+        .filter(|k| keys(&entry()).contains(k))
+        .collect();
+    assert!(shared.iter().any(|k| k.starts_with('N')), "{shared:?}");
 }
