@@ -823,7 +823,16 @@ def multipart_candidates(fam: str) -> list:
         out += [" ".join(words), "-".join(words), "".join(words)]
         if core and len(core) < len(words):
             out.append(" ".join(core))
-            out.append("".join(words[:len(words) - len(core)]) + " " + " ".join(core))
+            glued, run = [], ""
+            for w in words:
+                if is_particle(w):
+                    run += w
+                else:
+                    glued.append(run + w)
+                    run = ""
+            if run:
+                glued.append(run)
+            out.append(" ".join(glued))
         if len(core) >= 2:
             out.append(core[0])
             out.append(core[-1])
@@ -860,6 +869,19 @@ def render_names(p: Person, g_toks, m_toks, fam: str, merge: bool):
             g = (g + " " + p.suffix) if g else p.suffix
     st = p.style
     return style(g, st), style(m, st), style(f, st)
+
+
+def initials(tok: str, dot: str) -> str:
+    """'Marie-Claire' -> 'M-C', 'Abdel Rahman' -> 'A R' (each with an optional dot)."""
+    out, start = [], True
+    for c in tok:
+        if c in " -":
+            out.append(c)
+            start = True
+        elif start and c.isalpha():
+            out.append(c + dot)
+            start = False
+    return "".join(out)
 
 
 def fmt_dob(d) -> str:
@@ -1073,7 +1095,7 @@ class Generator:
         if origin == "SL":
             p.scheme = self.pick([0, 1, 2, 3, 4], [0.5, 0.75, 0.9, 0.95, 1.0])
         elif origin == "CN":
-            p.scheme = {"CHN": 0, "TWN": 1, "HKG": 2, "SGP": 0}[nat]
+            p.scheme = {"CHN": 0, "TWN": 1, "HKG": 2, "SGP": 0}.get(nat, 0)
             if rng.random() < 0.1:
                 p.scheme = rng.randrange(3)
         else:
@@ -1100,8 +1122,13 @@ class Generator:
         # recorded sex: X on some documents, unknown on a few
         r = rng.random()
         p.sexrec = "X" if r < 0.004 else ("" if (r < 0.005 and not self.no_empty) else sex)
+        if self.only == "nat_code_variant":
+            p.nat = p.origin_nat = nat = "DEU"       # --only: every traveller holds a German document
+        if self.only == "dob_day_month_swap" and p.dob and not (0 < p.dob[2] <= 12 and p.dob[1] != p.dob[2]):
+            y, mo = p.dob[0], p.dob[1] or 6
+            p.dob = (y, mo, rng.choice([d for d in range(1, 13) if d != mo]))
         # refugee / stateless status
-        if rng.random() < REFUGEE_P.get(nat, 0.002):
+        if nat != "DEU" and (rng.random() < REFUGEE_P.get(nat, 0.002) or self.only == "nat_status"):
             r = rng.random()
             p.status = "XXA" if (nat == "PSE" and r < 0.7) or r < 0.05 else ("XXC" if r < 0.15 else "XXB")
         self.set_document(p)
@@ -1474,19 +1501,21 @@ class Generator:
         age = int(rng.uniform(1, 45) * 365.25)
         n = 3 if rng.random() < 0.04 else 2
         twins = [self.kid(origin, uid, h, w, "F" if rng.random() < 0.5 else "M", age, "twin") for _ in range(n)]
-        # different given names, same birth date, consecutive documents
-        seen = {twins[0].base[0]}
-        for t in twins[1:]:
-            tries = 0
-            while t.base[0] in seen and tries < 20:
-                t.given = [self.token(origin, self.draw_given_lex(origin, t.sex, t.origin_nat), t)]
-                self.rebase(t)
-                tries += 1
-            seen.add(t.base[0])
-        for i, t in enumerate(twins):
+        # same birth date, same style of record, different given names, consecutive documents
+        for t in twins:
+            t.style, t.merge, t.scheme = twins[0].style, twins[0].merge, twins[0].scheme
             t.dob = twins[0].dob
-            t.style = twins[0].style
-            t.merge = twins[0].merge
+            if t.scheme >= 0:      # documents issued together: one romanisation scheme
+                t.fam = [self.token(origin, tok[0], t) + [tok[2]] for tok in t.fam]
+                t.middle = [self.token(origin, tok[0], t) for tok in t.middle]
+        seen = set()
+        for t in twins:
+            tries = 0
+            while strip_marks(t.given[0][1]).upper() in seen and tries < 50:
+                t.given = [self.token(origin, self.draw_given_lex(origin, t.sex, t.origin_nat), t)]
+                tries += 1
+            seen.add(strip_marks(t.given[0][1]).upper())
+        for i, t in enumerate(twins):
             t.docc, t.doct, t.nat = twins[0].docc, twins[0].doct, twins[0].nat
             t.docn = twins[0].docn if i == 0 else self.doc_next(twins[i - 1].docn)
             self.rebase(t)
@@ -2063,7 +2092,7 @@ class Generator:
                     m = m[:-1] if (len(m) >= 2 and rng.random() < 0.3) else []
                 if "middle_initial" in mine:
                     dot = "." if (p.style != "mrz" and rng.random() < 0.3) else ""
-                    m = [t[0] + dot if sum(c.isalpha() for c in t) >= 2 else t for t in m]
+                    m = [initials(t, dot) if sum(c.isalpha() for c in t) >= 2 else t for t in m]
                 if "middle_in_given" in mine:
                     merge = not merge
                 fam = fo if fo is not None else p.joiner.join(f)
@@ -2177,7 +2206,7 @@ class Generator:
     def make_unit_checked(self):
         if self.only is None:
             return self.make_unit()
-        for _ in range(400):
+        for _ in range(3000):
             utype, persons = self.make_unit()
             if all(self.only_ok(p) for p in persons):
                 return utype, persons
@@ -2235,8 +2264,367 @@ def main(argv=None):
     return 0
 
 
+# ---------------------------------------------------------------------------
+# Self-test
+# ---------------------------------------------------------------------------
+def _read_csv(path):
+    import csv
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], rows[1:]
+
+
+def _letters(s):
+    return "".join(c for c in strip_marks(s).upper() if c.isalpha())
+
+
+def _subseq(short, long_):
+    it = iter(long_)
+    return all(c in it for c in short)
+
+
+_ALL_NICKS: dict = {}
+
+
+def _nick_related(x, y):
+    if not _ALL_NICKS:
+        for o in POOLS:
+            for k, v in parse_nicks(POOLS[o]["nick"]).items():
+                _ALL_NICKS.setdefault(k, set()).update(strip_marks(n).upper().rstrip(".") for n in v)
+    kx = strip_marks(x).upper().rstrip(".")
+    ky = strip_marks(y).upper().rstrip(".")
+    return ky in _ALL_NICKS.get(kx, ()) or kx in _ALL_NICKS.get(ky, ())
+
+
+def _ocr_pair(x, y):
+    return y in OCR_PAIRS.get(x.upper(), "") or x in OCR_PAIRS.get(y.upper(), "")
+
+
+NAMES = {GIV, MID, FAM}
+
+
+def verify_kind(kind, a, b):
+    """Does the difference between entry a and exit b look like `kind` alone?"""
+    diff = {f for f in IDENTITY if a[f] != b[f]}
+    if not diff:
+        return False
+    ta, tb = a[GIV].split() + a[MID].split(), b[GIV].split() + b[MID].split()
+    if kind == "name_translit":
+        return diff <= NAMES
+    if kind == "name_nickname":
+        ga, gb = a[GIV].split(), b[GIV].split()
+        return (diff == {GIV} and len(ga) == len(gb) and ga[1:] == gb[1:]
+                and _nick_related(ga[0], gb[0]))
+    if kind == "family_multipart":
+        la, lb = _letters(a[FAM]), _letters(b[FAM])
+        return diff == {FAM} and (_subseq(la, lb) or _subseq(lb, la))
+    if kind == "middle_missing":
+        s_, l_ = (ta, tb) if len(ta) < len(tb) else (tb, ta)
+        return diff <= {GIV, MID} and len(s_) < len(l_) and _subseq(s_, l_)
+    if kind == "middle_initial":
+        if not diff <= {GIV, MID} or len(ta) != len(tb):
+            return False
+        ta, tb = " ".join(ta).replace("-", " ").split(), " ".join(tb).replace("-", " ").split()
+        if len(ta) != len(tb):
+            return False
+        ch = [(x, y) for x, y in zip(ta, tb) if x != y]
+
+        def init_of(i, w):
+            i = i.rstrip(".")
+            return 1 <= len(i) <= 2 and len(w) > len(i) and fold(w).startswith(fold(i))
+        return bool(ch) and all(init_of(x, y) or init_of(y, x) for x, y in ch)
+    if kind == "middle_in_given":
+        return diff <= {GIV, MID} and sorted(ta) == sorted(tb)
+    if kind == "name_order_swap":
+        return diff == {GIV, FAM} and a[GIV] == b[FAM] and a[FAM] == b[GIV]
+    if kind == "name_typo":
+        return len(diff) == 1 and diff <= NAMES and osa_distance(a[list(diff)[0]], b[list(diff)[0]]) == 1
+    if kind == "name_ocr":
+        if len(diff) != 1 or not diff <= NAMES:
+            return False
+        f = list(diff)[0]
+        x, y = a[f], b[f]
+        return len(x) == len(y) and all(_ocr_pair(c, d) for c, d in zip(x, y) if c != d)
+    if kind == "case_accent":
+        return diff <= NAMES and all(fold(a[f]) == fold(b[f]) for f in NAMES)
+    if kind.startswith("dob_"):
+        if diff != {DOB}:
+            return False
+        x, y = a[DOB], b[DOB]
+        if kind == "dob_missing":
+            return (x == "") != (y == "")
+        if not x or not y:
+            return False
+        (ya, ma, da), (yb, mb, db) = parse_dob(x), parse_dob(y)
+        if kind == "dob_day_month_swap":
+            return ya == yb and ma == db and da == mb
+        dx, dy = x.replace("-", ""), y.replace("-", "")
+        pos = [i for i in range(8) if dx[i] != dy[i]]
+        if kind == "dob_digit":
+            return len(pos) == 1 and "00" not in (x[5:7], x[8:], y[5:7], y[8:])
+        if kind == "dob_digit_transpose":
+            return (len(pos) == 2 and pos[1] == pos[0] + 1 and dx[pos[0]] == dy[pos[1]]
+                    and dx[pos[1]] == dy[pos[0]])
+        if kind == "dob_year_off1":
+            return abs(ya - yb) == 1 and (ma, da) == (mb, db)
+        if kind == "dob_year_off10":
+            return abs(ya - yb) == 10 and (ma, da) == (mb, db)
+        if kind == "dob_partial":
+            if ya != yb:
+                return False
+            (k1, k2) = ((ma, da), (mb, db)) if (da == 0) else ((mb, db), (ma, da))
+            return k1[1] == 0 and k2[1] > 0 and (k1[0] == 0 or k1[0] == k2[0])
+    if kind == "sex_missing":
+        return diff == {SEX} and (a[SEX] == "") != (b[SEX] == "")
+    if kind == "sex_x":
+        return diff == {SEX} and {a[SEX], b[SEX]} in ({"X", "F"}, {"X", "M"})
+    if kind == "nat_code_variant":
+        return diff <= {NAT, DOCC} and all({a[f], b[f]} == {"D", "DEU"} for f in diff)
+    if kind == "nat_status":
+        return diff == {NAT} and bool({a[NAT], b[NAT]} & {"XXA", "XXB", "XXC"})
+    if kind == "dual_national":
+        return diff <= {NAT, DOCC, DOCN, DOCT} and {DOCC, DOCN} <= diff
+    if kind == "doc_renewal":
+        return diff == {DOCN} and a[DOCN] != "" and b[DOCN] != ""
+    if kind == "doc_ocr":
+        x, y = a[DOCN], b[DOCN]
+        return diff == {DOCN} and len(x) == len(y) and all(_ocr_pair(c, d) for c, d in zip(x, y) if c != d)
+    if kind == "doc_typo":
+        return diff == {DOCN} and osa_distance(a[DOCN], b[DOCN]) == 1
+    if kind == "doc_type_variant":
+        return diff == {DOCT} and a[DOCT] != "" and b[DOCT] != ""
+    if kind == "value_missing":
+        f = list(diff)[0]
+        return len(diff) == 1 and (a[f] == "") != (b[f] == "")
+    raise KeyError(kind)
+
+
+class _Check:
+    def __init__(self):
+        self.failures = 0
+        self.passed = 0
+
+    def __call__(self, cond, what):
+        if cond:
+            self.passed += 1
+        else:
+            self.failures += 1
+            print("  FAIL:", what)
+        return cond
+
+
+def _check_files(ck, d, n_entries, persons, no_empty=False, label=""):
+    """Structural checks on one output directory; returns (entries, exits, truth, persons)."""
+    import re
+    he, E = _read_csv(os.path.join(d, "entries.csv"))
+    hx, X = _read_csv(os.path.join(d, "exits.csv"))
+    ht, T = _read_csv(os.path.join(d, "truth.csv"))
+    ck(he == COLUMNS and hx == COLUMNS, label + "entries/exits header")
+    ck(ht == ["entry_id", "exit_id", "kinds"], label + "truth header")
+    ck(len(E) == n_entries, label + "exactly %d entries (got %d)" % (n_entries, len(E)))
+    ck(all(len(r) == 12 for r in E + X), label + "12 fields in every record")
+    eids = {r[ID] for r in E}
+    xids = {r[ID] for r in X}
+    ck(len(eids) == len(E), label + "entry ids unique")
+    ck(len(xids) == len(X), label + "exit ids unique")
+    dob_re = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+    at_re = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    bad = 0
+    for r in E + X:
+        if r[DOB]:
+            if not dob_re.match(r[DOB]):
+                bad += 1
+                continue
+            y, m, dd = parse_dob(r[DOB])
+            if m > 12 or (m == 0 and dd != 0) or (m and dd > calendar.monthrange(y, m)[1]):
+                bad += 1
+        if r[SEX] not in ("F", "M", "X", ""):
+            bad += 1
+        if not at_re.match(r[AT]) or not (len(r[PORT]) == 4 and r[PORT].isdigit()):
+            bad += 1
+        if r[NAT] and not (r[NAT].isalpha() and r[NAT].isupper() and len(r[NAT]) in (1, 3)):
+            bad += 1
+    ck(bad == 0, label + "field formats (%d bad)" % bad)
+    if no_empty:
+        ck(all(r[DOB] and r[SEX] for r in E + X), label + "--no-empty: no empty date of birth or sex")
+    times_e = [r[AT] for r in E]
+    ck(times_e == sorted(times_e), label + "entries sorted by time")
+    Em = {r[ID]: r for r in E}
+    Xm = {r[ID]: r for r in X}
+    seen_e, seen_x = set(), set()
+    order_ok = dup = missing = 0
+    for e, x, k in T:
+        if e not in Em or x not in Xm:
+            missing += 1
+            continue
+        if e in seen_e or x in seen_x:
+            dup += 1
+        seen_e.add(e)
+        seen_x.add(x)
+        if Xm[x][AT] <= Em[e][AT]:
+            order_ok += 1
+    ck(missing == 0, label + "every truth id exists (%d missing)" % missing)
+    ck(dup == 0, label + "each entry and exit in at most one true pair (%d dup)" % dup)
+    ck(order_ok == 0, label + "every true exit is after its entry (%d not)" % order_ok)
+    P = None
+    if persons:
+        hp, P = _read_csv(os.path.join(d, "persons.csv"))
+        pe = {(r[0], r[1]): r for r in P}
+        ck(len(P) == len(E) + len(X), label + "persons.csv covers every record")
+        # the latest-entry rule: each exit closes its person's latest entry before it
+        by = {}
+        for r in E:
+            by.setdefault(pe[("entries", r[ID])][2], []).append((r[AT], 0, r[ID]))
+        for r in X:
+            by.setdefault(pe[("exits", r[ID])][2], []).append((r[AT], 1, r[ID]))
+        expect = {}
+        for pid, evs in by.items():
+            evs.sort()
+            last = None
+            for at, kind, rid in evs:
+                if kind == 0:
+                    last = rid
+                else:
+                    if last is not None:
+                        expect[rid] = last
+                    last = None
+        truth = {x: e for e, x, _ in T}
+        ck(truth == expect, label + "truth = each exit's latest earlier entry of the same person "
+           "(%d truth, %d expected, %d differ)" % (len(truth), len(expect),
+                                                   len(set(truth.items()) ^ set(expect.items()))))
+    return E, X, T, P
+
+
 def self_test():
-    raise SystemExit("self-test not written yet")
+    import hashlib
+    ck = _Check()
+    t_all = time.time()
+    root = tempfile.mkdtemp(prefix="second-gen-selftest-")
+    try:
+        # 1. determinism
+        print("[1] determinism")
+        digests = []
+        for i, seed in enumerate((11, 11, 12)):
+            d = os.path.join(root, "det%d" % i)
+            Generator(3000, seed=seed, noise="heavy", persons=True).run(d)
+            h = hashlib.sha256()
+            for f in ("entries.csv", "exits.csv", "truth.csv", "persons.csv"):
+                with open(os.path.join(d, f), "rb") as fh:
+                    h.update(fh.read())
+            digests.append(h.hexdigest())
+        ck(digests[0] == digests[1], "same seed gives identical files")
+        ck(digests[0] != digests[2], "another seed gives other files")
+
+        # 2. the 100k heavy run
+        n = 100_000
+        print("[2] %d entries, heavy noise, with persons.csv" % n)
+        d = os.path.join(root, "big")
+        t0 = time.time()
+        m = Generator(n, seed=20240, noise="heavy", persons=True).run(d)
+        print("    generated in %.1fs" % (time.time() - t0))
+        E, X, T, P = _check_files(ck, d, n, True, label="    ")
+        c = m["counts"]
+        ck(c["apply_failed"] == 0 and c["slot_conflicts"] == 0, "    no failed applications or slot conflicts")
+        ck(len(T) == c["truth"] and len(X) == c["exits"], "    manifest counts match the files")
+        Em = {r[ID]: r for r in E}
+        Xm = {r[ID]: r for r in X}
+        # none pairs identical; single-kind pairs look like their kind
+        nonediff = bad_single = n_single = 0
+        label_counts = {k: 0 for k in KINDS}
+        for e, x, k in T:
+            a, b = Em[e], Xm[x]
+            if k == "none":
+                if any(a[f] != b[f] for f in IDENTITY):
+                    nonediff += 1
+                continue
+            ks = k.split(";")
+            for kk in ks:
+                label_counts[kk] += 1
+            if len(ks) == 1:
+                n_single += 1
+                if not verify_kind(ks[0], a, b):
+                    bad_single += 1
+                    if bad_single <= 5:
+                        print("    single-kind mismatch:", k, [(COLUMNS[f], a[f], b[f]) for f in IDENTITY if a[f] != b[f]])
+        ck(nonediff == 0, "    pairs labelled none have identical identity fields (%d differ)" % nonediff)
+        ck(bad_single == 0, "    %d single-kind pairs all show exactly their kind (%d do not)" % (n_single, bad_single))
+        ck(all(label_counts[k] == m["kinds"][k]["applied"] for k in KINDS), "    truth labels = applied counters")
+        # rates
+        print("    %-22s %8s %8s %9s %8s" % ("kind", "rate", "eligible", "observed", "tol"))
+        for k in KINDS:
+            st = m["kinds"][k]
+            p_, e_, a_ = st["rate"], st["eligible"], st["applied"]
+            if e_ == 0:
+                ck(p_ == 0 or k in ("dob_missing", "sex_missing"), "    %s never eligible" % k)
+                continue
+            obs = a_ / e_
+            tol = 4.5 * math.sqrt(p_ * (1 - p_) / e_) + 0.001
+            print("    %-22s %8.4f %8d %9.4f %8.4f" % (k, p_, e_, obs, tol))
+            ck(abs(obs - p_) <= tol, "    rate of %s within tolerance (%.4f vs %.4f +- %.4f)" % (k, obs, p_, tol))
+            ck(e_ >= 150, "    %s eligible often enough to measure (%d)" % (k, e_))
+        # population shape
+        rels = {}
+        for r in P:
+            rels[r[5]] = rels.get(r[5], 0) + 1
+        for rel in ("single", "namesake", "spouse", "parent", "child", "sibling", "twin", "senior",
+                    "junior", "unmatched", "unmatched-namesake", "prior-exit"):
+            ck(rels.get(rel, 0) > 0, "    population has %s records" % rel)
+        ck(abs(c["unmatched_exits"] / n - m["population"]["unmatched_exit_rate"]
+               - c["prior_exits"] / n) < 0.01, "    unmatched exit rate as configured")
+        ck(0.03 < c["entries_without_exit"] / n < 0.3, "    some entries have no exit (%.3f)" % (c["entries_without_exit"] / n))
+        # the same exit's person is the entry's person
+        pe = {(r[0], r[1]): r[2] for r in P}
+        ck(all(pe[("entries", e)] == pe[("exits", x)] for e, x, _ in T), "    truth pairs one person")
+        del E, X, T, P, Em, Xm
+
+        # 3. confounder builders
+        print("[3] confounders")
+        g = Generator(10, seed=5)
+        tw_ok = sj_ok = ns_ok = sib_ok = 0
+        for i in range(300):
+            tw = [p for p in g.hh_twins(g.pick(g.origins, g.origin_cw), i) if p.rel == "twin"]
+            tw_ok += (len({p.base[3] for p in tw}) == 1 and len({p.base[0] for p in tw}) == len(tw)
+                      and all(g.doc_next(tw[j].docn) == tw[j + 1].docn for j in range(len(tw) - 1))
+                      and len({_letters(p.base[2])[:4] for p in tw}) == 1)
+            f, s_ = g.hh_senior_junior("EN", i)
+            sj_ok += (f.given[0][1] == s_.given[0][1] and f.fam_str() == s_.fam_str() and f.dob != s_.dob)
+            sb = g.hh_siblings(g.pick(g.origins, g.origin_cw), i)
+            sib_ok += (len({p.fam_str() for p in sb}) <= 2 and len({p.dob for p in sb}) == len(sb))
+            a = g.namesake(i, "namesake")
+            ns_ok += bool(a.base[0] and (a.base[2] or a.origin == "IN"))
+        ck(tw_ok == 300, "twins: same birth date and family name, different given names, consecutive documents (%d/300)" % tw_ok)
+        ck(sj_ok == 300, "senior/junior: same names, different birth dates (%d/300)" % sj_ok)
+        ck(sib_ok >= 295, "siblings: shared family name, distinct birth dates (%d/300)" % sib_ok)
+        ck(ns_ok == 300, "namesakes have common names")
+
+        # 4. --no-empty
+        print("[4] --no-empty")
+        d = os.path.join(root, "noempty")
+        Generator(20000, seed=3, noise="heavy", no_empty=True).run(d)
+        _check_files(ck, d, 20000, False, no_empty=True, label="    ")
+
+        # 5. one file per kind
+        print("[5] --only KIND (1500 entries each)")
+        for k in KINDS:
+            d = os.path.join(root, "only-" + k)
+            m = Generator(1500, seed=99, noise="heavy", only=k).run(d)
+            E, X, T, _ = _check_files(ck, d, 1500, False, label="    %s: " % k)
+            Em = {r[ID]: r for r in E}
+            Xm = {r[ID]: r for r in X}
+            wrong = sum(1 for _, _, kk in T if kk != k)
+            bad = [(e, x) for e, x, kk in T if not verify_kind(k, Em[e], Xm[x])]
+            dropped = m["counts"]["only_dropped_exits"]
+            print("    %-22s %5d pairs, %3d dropped, %d mislabelled, %d not showing the kind"
+                  % (k, len(T), dropped, wrong, len(bad)))
+            ck(wrong == 0, "    %s: every pair labelled with exactly this kind" % k)
+            ck(not bad, "    %s: every pair shows this kind" % k)
+            for e, x in bad[:3]:
+                print("      e.g.", [(COLUMNS[f], Em[e][f], Xm[x][f]) for f in IDENTITY if Em[e][f] != Xm[x][f]])
+            ck(len(T) >= 1000 and dropped <= 0.02 * len(T), "    %s: enough pairs (%d, %d dropped)" % (k, len(T), dropped))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print("self-test: %d checks passed, %d failed (%.0fs)" % (ck.passed, ck.failures, time.time() - t_all))
+    return 1 if ck.failures else 0
 
 
 if __name__ == "__main__":
