@@ -492,7 +492,7 @@ POOLS = {
                "Ortiz,Rubio,Marín|Marin,Sanz,Núñez|Nunez,Iglesias,Medina,Garrido,Cortés|Cortes,"
                "Castillo,Santos,Lozano,Guerrero,Cano,Prieto,Méndez|Mendez,Cruz,Flores,Herrera,Peña|Pena,"
                "Reyes,Aguilar,Vargas,Rojas,Mendoza,Chávez|Chavez,Espinoza|Espinosa,Salazar,"
-               "de la Cruz,del Río|del Rio,de los Santos,de la Fuente,de León|de Leon,Ibáñez|Ibanez",
+               "de la Cruz,del Río|Rio,de los Santos,de la Fuente,de León|Leon,Ibáñez|Ibanez",
         nick=("Francisco:Paco|Pancho|Curro;José|Jose:Pepe|Chepe;Jesús|Jesus:Chucho|Chuy;"
               "Guadalupe:Lupe|Lupita;Ignacio:Nacho;Enrique:Quique;Dolores:Lola;"
               "Concepción|Concepcion:Concha|Conchita;Manuel:Manolo|Manny;Rosario:Charo;Eduardo:Lalo;"
@@ -513,11 +513,11 @@ POOLS = {
              "Daan,Sem,Gerrit,Jacobus,Dirk,Koen,Wouter,Bart,Stijn,Jeroen",
         female="Sanne,Anouk,Femke,Lotte,Eline,Lieke,Marieke,Annelies,Ingrid,Noor,Fleur,Maaike,"
                "Esther,Inge,Mieke,Joke,Anke",
-        family="van der Berg|van den Berg,de Jong,de Vries,van Dijk|van Dyk,Bakker,Janssen|Jansen,"
+        family="van der|den Berg,de Jong,de Vries,van Dijk|Dyk,Bakker,Janssen|Jansen,"
                "Visser,Smit,Meijer|Meyer,de Boer,Mulder,de Groot,Bos,Vos,Peters,Hendriks,van Leeuwen,"
                "Dekker,Brouwer,de Wit,Dijkstra|Dykstra,Smits,de Graaf,van der Meer,van der Linden,Kok,"
-               "Jacobs,de Haan,Vermeulen,van den Heuvel,van der Veen,van den Broek,de Bruijn|de Bruyn|de Bruin,"
-               "van der Heijden|van der Heyden,Schouten,van Beek,Willems,van Vliet,van de Ven,Hoekstra,"
+               "Jacobs,de Haan,Vermeulen,van den Heuvel,van der Veen,van den Broek,de Bruijn|Bruyn|Bruin,"
+               "van der Heijden|Heyden,Schouten,van Beek,Willems,van Vliet,van de Ven,Hoekstra,"
                "Maas,Verhoeven,Koster,van Dam,van der Wal,Prins,Blom,Huisman,Peeters,Janssens,Maes,"
                "Mertens,Claes,Goossens,Wouters,de Smet,van 't~Hof",
         nick="Johannes:Jan|Hans;Cornelis:Kees;Willem:Wim;Hendrik:Henk;Pieter|Peter:Piet;Jacobus:Koos"),
@@ -1380,13 +1380,26 @@ class Generator:
             out.append(self.token(p.origin, nl, p) + [pt])
         p.fam = out
 
+    @staticmethod
+    def surnames(fam: list) -> list:
+        """Split family tokens into surnames, each with its leading particles."""
+        groups, cur = [], []
+        for t in fam:
+            cur.append(list(t))
+            if not t[2]:
+                groups.append(cur)
+                cur = []
+        if cur:
+            groups.append(cur)
+        return groups or [[]]
+
     def child_family(self, father: Person, mother: Person):
         o = father.origin
-        if o in ("HISP",):
-            return [list(father.fam[0]), list(mother.fam[0] if mother.maiden is None else mother.maiden[0])]
-        if o == "PT":
-            mf = mother.fam if mother.maiden is None else mother.maiden
-            return [list(mf[-1]), list(father.fam[-1])]
+        mf = mother.fam if mother.maiden is None else mother.maiden
+        if o == "HISP" and father.fam and mf:      # father's first surname + mother's first
+            return self.surnames(father.fam)[0] + self.surnames(mf)[0]
+        if o == "PT" and father.fam and mf:        # mother's last surname + father's last
+            return self.surnames(mf)[-1] + self.surnames(father.fam)[-1]
         return [list(t) for t in father.fam]
 
     def couple(self, origin, uid):
@@ -1455,7 +1468,7 @@ class Generator:
     def hh_siblings(self, origin, uid):
         rng = self.rng
         h, w = self.couple(origin, uid)
-        base = int(rng.uniform(12, 40) * 365.25)
+        base = int(rng.uniform(12, max(13.0, min(h.age, w.age) / 365.25 - 18)) * 365.25)
         out = []
         age = base
         for i in range(2 + (rng.random() < 0.3)):
@@ -1498,7 +1511,7 @@ class Generator:
     def hh_twins(self, origin, uid):
         rng = self.rng
         h, w = self.couple(origin, uid)
-        age = int(rng.uniform(1, 45) * 365.25)
+        age = int(rng.uniform(0.5, max(1.0, min(h.age, w.age) / 365.25 - 18)) * 365.25)
         n = 3 if rng.random() < 0.04 else 2
         twins = [self.kid(origin, uid, h, w, "F" if rng.random() < 0.5 else "M", age, "twin") for _ in range(n)]
         # same birth date, same style of record, different given names, consecutive documents
