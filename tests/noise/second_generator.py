@@ -303,7 +303,7 @@ def _cyr_scheme(word: str, scheme: str) -> str:
                 r = ""
         elif scheme == "popular":       # BGN/PCGN-like, what most English systems hold
             r = {"е": "ye" if initial else "e", "ё": "yo", "й": "y", "ю": "yu", "я": "ya",
-                 "ъ": "", "ь": "y" if nxt in ("е", "ё", "и", "ю", "я") else ""}.get(c, r)
+                 "ъ": "", "ь": "y" if nxt == "и" else ""}.get(c, r)
             if c == "и" and nxt == "й" and i + 2 == n:
                 r = ""
             if c == "й" and final and prev == "и":
@@ -323,6 +323,8 @@ def _cyr_scheme(word: str, scheme: str) -> str:
                 r = "ss"
             if c == "г" and nxt in ("е", "и", "ё"):
                 r = "gu"
+            if c == "и" and nxt == "я":
+                r = ""
             if c == "й" and final and prev == "и":
                 r = ""
         elif scheme == "ukr":           # Ukrainian national system (2010)
