@@ -209,7 +209,10 @@ pub struct Assigned {
 
 /// One-to-one assignment, shared by the hub and `entrex reconcile` so both
 /// decide alike. Best pairs first, so a contested entry goes to the exit it
-/// fits best; among equal scores the latest entry (then the order given).
+/// fits best; among scores equal to two decimals the latest entry (then the
+/// order given): a traveller's exit closes the latest entry before it, and
+/// two records of one person that differ only in a null or a slip (an
+/// empty sex on one entry) must not hand the exit to the older entry.
 /// Each exit gets at most one pair: a link (score at or above
 /// `link_threshold`), which takes its entry, or else a pair for clerical
 /// review (at or above `review_threshold`), which does not: a clerk may still
@@ -232,7 +235,7 @@ pub fn assign<E>(
         .enumerate()
         .map(|(i, s)| {
             (
-                std::cmp::Reverse(score_key(s.score)),
+                std::cmp::Reverse(score_key((s.score * 10.0).round() / 10.0)),
                 std::cmp::Reverse(entered_at(s.entry)),
                 i,
             )

@@ -341,12 +341,18 @@ pub fn parse_records_with(
         };
         let nationality = code(6, "nationality")?;
         let document_country = code(9, "country")?;
+        // ICAO 9303 leaves a document code's second character to the
+        // issuing state (`C1` is a code), as the hub's own bounds do.
         let document_type = field(7).to_ascii_uppercase();
-        if document_type.len() > 2 || !document_type.bytes().all(|b| b.is_ascii_uppercase()) {
+        if document_type.len() > 2
+            || !document_type
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        {
             return Err(bad(
                 7,
                 format!(
-                    "{:?} is not an ICAO 9303 document code; write one or two letters (P passport, I or ID identity card, C or AC residence card), or leave it empty",
+                    "{:?} is not an ICAO 9303 document code; write one or two letters or digits (P passport, I or ID identity card, C or AC residence card), or leave it empty",
                     field(7)
                 ),
             ));

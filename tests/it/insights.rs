@@ -969,7 +969,7 @@ async fn travel_history_and_presence_match_hand_counts() {
 }
 
 /// Issue 11, item 6: clerical review through the HTTP API. The matcher puts
-/// a pair between the thresholds (same passport, birth year ten off); an
+/// a pair between the thresholds (same passport, another birth date); an
 /// analyst lists it with both records, links it, and the decision moves
 /// every figure built on links: the review and match counts, the overstay
 /// list and the report; a second pair is decided "not the same person".
@@ -1010,12 +1010,13 @@ async fn clerical_review_lists_pairs_and_a_decision_moves_every_figure() {
         .post_crossings("application/json", serde_json::to_vec(&feed).unwrap())
         .await
         .unwrap();
-    // Their exits, as CA records them: each born ten years earlier.
+    // Their exits, as CA records them: the same passports, the same names,
+    // other dates of birth altogether.
     post_ca(
         &h,
         &[
-            "CA-R1,Eriksson,Anna,,1964-08-12,F,SWE,,,P,L898902C3,SWE,2026-11-21T10:00:00Z,0427,VEHICLE,",
-            "CA-R2,Lindqvist,Olof,,1971-03-04,M,SWE,,,P,M123456C7,SWE,2026-11-21T10:30:00Z,0427,VEHICLE,",
+            "CA-R1,Eriksson,Anna,,1964-03-02,F,SWE,,,P,L898902C3,SWE,2026-11-21T10:00:00Z,0427,VEHICLE,",
+            "CA-R2,Lindqvist,Olof,,1971-09-15,M,SWE,,,P,M123456C7,SWE,2026-11-21T10:30:00Z,0427,VEHICLE,",
         ],
     )
     .await;

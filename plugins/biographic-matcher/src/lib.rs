@@ -247,6 +247,26 @@ impl Dob {
         self.year == 0
     }
 
+    /// One keying or reading slip apart (both complete): one digit of
+    /// `YYYYMMDD` wrong, two adjacent digits exchanged, or the year off by
+    /// one with day and month the same.
+    fn slip_of(&self, other: &Dob) -> bool {
+        let (a, b) = (self.key(), other.key());
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        let differ: Vec<usize> = (0..a.len().min(b.len()))
+            .filter(|&i| a[i] != b[i])
+            .collect();
+        match differ[..] {
+            [_] => true,
+            [i, j] if j == i + 1 && a[i] == b[j] && a[j] == b[i] => true,
+            _ => {
+                self.month == other.month
+                    && self.day == other.day
+                    && self.year.abs_diff(other.year) == 1
+            }
+        }
+    }
+
     /// Day and month exchanged, when that gives a different, possible date.
     fn swapped(&self) -> Option<Dob> {
         match (self.month, self.day) {
@@ -442,16 +462,14 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
     {
         parts.push((prefix, last));
     }
-    // Names alone, for records whose date of birth is unknown: every
-    // record carries its first name part so, so an unknown date (a null)
-    // can still meet the record it is; with a date, only that part.
-    let named = if r.dob.is_unknown() {
-        &parts[..]
-    } else {
-        &parts[..parts.len().min(1)]
-    };
+    // Names alone (with the nationality), for records whose date of birth
+    // is unknown: they meet one another so. One with a known date meets
+    // them through the document only: giving every record such a key made
+    // blocks of everyone with the same first letters, 4.6 times the pairs to
+    // score for 0.1% of F1 (measured on tests/noise's heavy data).
+    let named: &[(&str, &str)] = if r.dob.is_unknown() { &parts } else { &[] };
     for (prefix, letter) in named {
-        let key = format!("N{prefix}/{letter}");
+        let key = format!("N{prefix}/{letter}/{}", r.nationality);
         if !keys.contains(&key) {
             keys.push(key);
         }
@@ -793,6 +811,11 @@ pub enum DobLevel {
     DayMonthSwap,
     /// Same year only (a typo in day or month, or a part unknown on one side).
     YearOnly,
+    /// Both complete and one slip apart: one digit wrong, two adjacent
+    /// digits exchanged, or the year off by one: what a keying or reading
+    /// error does to a date, rarely what separates two people with the same
+    /// names (who then differ in more than one place).
+    Near,
     Different,
     /// Wholly unknown on one side or both (`year: 0`): a null, no evidence
     /// either way.
@@ -806,6 +829,7 @@ impl DobLevel {
             DobLevel::PartialEqual => 4.0,
             DobLevel::DayMonthSwap => 4.0,
             DobLevel::YearOnly => 1.0,
+            DobLevel::Near => 2.0,
             DobLevel::Different => -6.0,
             DobLevel::Unknown => 0.0,
         }
@@ -823,6 +847,8 @@ fn compare_dob(a: Dob, b: Dob) -> DobLevel {
         }
     } else if a.swapped() == Some(b) {
         DobLevel::DayMonthSwap
+    } else if a.is_full() && b.is_full() && a.slip_of(&b) {
+        DobLevel::Near
     } else if a.year == b.year {
         DobLevel::YearOnly
     } else {
