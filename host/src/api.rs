@@ -20,6 +20,7 @@
 //! | `POST /v1/retention/purge` | operators | purge personal data past `[retention]` now |
 //! | `GET /v1/exchange/refused` | operators | bundles a partner refuses, with their entries (personal data) |
 //! | `POST /v1/exchange/set-aside` | operators | set aside entries a partner refuses for good |
+//! | `GET /v1/ledger/matches` | analysts | a page of a partner's exits with this hub's matching decisions (personal data), for `entrex ledger export-matches` |
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
 //! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
@@ -224,6 +225,7 @@ pub enum Endpoint {
     ReportBreakdown,
     ExchangeRefused,
     SetAside,
+    LedgerMatches,
     /// The dashboard's page and its static files (public: no data).
     Dashboard,
 }
@@ -257,6 +259,7 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
     ("GET", "/v1/report/breakdown", Endpoint::ReportBreakdown),
     ("GET", "/v1/exchange/refused", Endpoint::ExchangeRefused),
     ("POST", "/v1/exchange/set-aside", Endpoint::SetAside),
+    ("GET", "/v1/ledger/matches", Endpoint::LedgerMatches),
     ("GET", "/dashboard", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.js", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.css", Endpoint::Dashboard),
@@ -342,6 +345,7 @@ async fn dispatch(
         Endpoint::RemovalFlags => insights::removal_flags(core, req).await,
         Endpoint::RemovalDecision => insights::removal_decision(core, req).await,
         Endpoint::TravelHistory => insights::travel_history(core, req).await,
+        Endpoint::LedgerMatches => insights::ledger_matches(core, req).await,
     }
 }
 

@@ -44,6 +44,7 @@ pub mod hub;
 pub mod ingest;
 pub mod insights;
 pub mod keys;
+pub mod ledger;
 pub mod matching;
 pub mod metrics;
 pub mod plugins;
