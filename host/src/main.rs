@@ -849,10 +849,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
 enum InsightsCommand {
     /// The joint report: records sent and received, reconciliation rates and
     /// persons under a removal order who departed, per period, port and
-    /// direction, with the overstays. Give both hubs (--hub twice) for both
-    /// directions in one table.
+    /// direction, with the overstays. Give both hubs of an exchange (--hub
+    /// twice), or every hub of several exchanges, for every direction's
+    /// figures in one table (each row takes what was sent from the sending
+    /// hub and the rest from the receiving hub).
     Report {
-        /// A hub's API root; repeat for the partner hub.
+        /// A hub's API root; repeat for the partner hubs.
         #[arg(long = "hub", required = true)]
         hubs: Vec<String>,
         /// Each https hub's TLS certificate (PEM), pinned, in the order of --hub.
@@ -1031,9 +1033,6 @@ fn run_insights(command: InsightsCommand) -> Result<ExitCode, String> {
             port,
             format,
         } => {
-            if hubs.len() > 2 {
-                return Err("give one hub, or the two hubs of an exchange (--hub twice)".into());
-            }
             if client_certs.len() != client_keys.len() {
                 return Err("give a --client-key for each --client-cert, in the same order".into());
             }
