@@ -53,6 +53,9 @@ fn main() {
         "CARGO_BUILD_TARGET",
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_RUSTFLAGS",
+        // A shared build directory is locked by the outer build for as long
+        // as this script runs: the nested build must not wait on it.
+        "CARGO_BUILD_BUILD_DIR",
         "RUSTC",
     ] {
         cmd.env_remove(var);

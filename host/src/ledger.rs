@@ -287,6 +287,34 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerError + '_ {
     }
 }
 
+/// The columns of every table as Markdown, the way `docs/ledger.md` lists
+/// them (a test checks that it does).
+pub fn schema_markdown() -> String {
+    let mut out = String::new();
+    for (table, columns) in [
+        ("records", RECORDS),
+        ("bundles", BUNDLES),
+        ("matches", matches::MATCHES),
+    ] {
+        out.push_str(&format!(
+            "### `{table}`\n\n| column | type | null | what |\n|---|---|---|---|\n"
+        ));
+        for c in columns {
+            let ty = match c.kind {
+                Kind::Text => "STRING (UTF-8 BYTE_ARRAY)",
+                Kind::Int => "INT64",
+                Kind::Time => "TIMESTAMP (INT64 µs, UTC)",
+                Kind::Date => "DATE (INT32 days)",
+                Kind::Float => "DOUBLE",
+            };
+            let null = if c.nullable { "yes" } else { "no" };
+            out.push_str(&format!("| `{}` | {ty} | {null} | {} |\n", c.name, c.doc));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// The keyring for an export: every key must name its hub (`HUB=PATH`).
 pub fn keyring(args: &[String]) -> Result<Keyring> {
     if let Some(arg) = args.iter().find(|a| !a.contains('=')) {
@@ -358,9 +386,11 @@ pub struct ExportSummary {
     /// Bundles and rows written by this run.
     pub bundles: u64,
     pub rows: u64,
-    /// Files written by this run and their bytes.
+    /// Files written by this run and their bytes, and of those the
+    /// `records` files' bytes (what the records themselves take).
     pub files: u64,
     pub bytes: u64,
+    pub records_bytes: u64,
     /// Evidence files read (the rest were skipped as exported before).
     pub evidence_read: u64,
     pub streams: Vec<StreamState>,
@@ -383,8 +413,8 @@ impl ExportSummary {
             self.bytes,
             if self.rows > 0 {
                 format!(
-                    " ({:.1} bytes per row)",
-                    self.bytes as f64 / self.rows as f64
+                    " ({:.1} bytes per record in records/)",
+                    self.records_bytes as f64 / self.rows as f64
                 )
             } else {
                 String::new()
@@ -553,6 +583,9 @@ pub fn export(options: &ExportOptions) -> Result<ExportSummary> {
     // Write.
     let mut written = Written::default();
     for (direction, chosen) in &plan {
+        if chosen.is_empty() {
+            continue;
+        }
         let state = manifest
             .streams
             .entry(direction.clone())
@@ -610,6 +643,7 @@ pub fn export(options: &ExportOptions) -> Result<ExportSummary> {
         rows: written.rows,
         files: written.files.len() as u64,
         bytes: written.bytes,
+        records_bytes: written.records_bytes,
         evidence_read: read,
         streams: manifest.streams.values().cloned().collect(),
         pending,
@@ -834,10 +868,12 @@ struct Written {
     bundles: u64,
     rows: u64,
     bytes: u64,
+    records_bytes: u64,
 }
 
 /// An open data file of one partition.
 struct Part {
+    table: &'static str,
     final_path: PathBuf,
     temp: PathBuf,
     relative: String,
@@ -877,6 +913,7 @@ impl Part {
             source,
         })?;
         Ok(Part {
+            table,
             final_path,
             temp,
             relative,
@@ -922,8 +959,9 @@ impl Part {
                 d = x.parent();
             }
         }
-        if rows > 0 {
-            written.bytes += bytes;
+        written.bytes += bytes;
+        if self.table == "records" && rows > 0 {
+            written.records_bytes += bytes;
         }
         written.files.push(self.relative);
         Ok(())
@@ -1438,6 +1476,17 @@ mod tests {
             keyring(&["keys/ca.pub.pem".into()]),
             Err(LedgerError::UnboundKey(_))
         ));
+    }
+
+    #[test]
+    fn docs_ledger_md_lists_every_column_of_this_schema_version() {
+        let doc = include_str!("../../docs/ledger.md");
+        assert!(
+            doc.contains(&schema_markdown()),
+            "docs/ledger.md must hold the tables as schema_markdown() writes them:\n{}",
+            schema_markdown()
+        );
+        assert!(doc.contains(&format!("schema version {SCHEMA_VERSION}")));
     }
 
     #[test]

@@ -239,6 +239,13 @@ async fn the_ledger_read_by_duckdb_reproduces_the_joint_report() {
          WHERE b.first_seq > 1 AND p.bundle_sha256 IS DISTINCT FROM b.prev_bundle_sha256",
     );
     assert_eq!(broken, ["0"]);
+    // The README's queries run as written (the last one, the chain check,
+    // finds nothing).
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let section = &readme[readme.find("## The ledger in analytics engines").unwrap()..];
+    let start = section.find("```sql\n").unwrap() + "```sql\n".len();
+    let queries = &section[start..start + section[start..].find("```").unwrap()];
+    assert_eq!(duckdb(out.path(), queries), Vec::<String>::new());
     pair.shutdown().await;
 }
 
