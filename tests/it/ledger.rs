@@ -263,7 +263,7 @@ fn record(n: u64) -> SharedRecord {
             day: Some(1 + (n % 28) as u8),
         },
         nationality: "SWE".into(),
-        sex: if n % 2 == 0 { Sex::F } else { Sex::M },
+        sex: if n.is_multiple_of(2) { Sex::F } else { Sex::M },
         document_type: "P".into(),
         document_number: format!("X{n:08}"),
         document_country: "SWE".into(),

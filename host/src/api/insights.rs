@@ -373,39 +373,6 @@ async fn travel_history_inner(
     Ok(json(StatusCode::OK, &history))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_values_are_percent_decoded() {
-        assert_eq!(
-            decode("GARC%C3%8DA+L%C3%B3pez").as_deref(),
-            Some("GARCÍA López")
-        );
-        assert_eq!(decode("a%2"), None);
-        assert_eq!(decode("%FF"), None);
-    }
-
-    #[test]
-    fn times_take_three_forms_and_report_bounds_must_be_midnight() {
-        assert_eq!(time("as_of", "1795219200"), Ok(1_795_219_200));
-        assert_eq!(time("as_of", "2026-11-21"), Ok(1_795_219_200));
-        assert_eq!(time("as_of", "2026-11-21T01:00:00Z"), Ok(1_795_222_800));
-        assert!(
-            time("as_of", "tomorrow")
-                .unwrap_err()
-                .contains("is not a time")
-        );
-        assert_eq!(report_day("from", "2026-11-21"), Ok(20_778));
-        let e = report_day("from", "1795222800").unwrap_err();
-        assert!(
-            e.contains("not midnight UTC") && e.contains("from=2026-11-21"),
-            "{e}"
-        );
-    }
-}
-
 /// `GET /v1/ledger/matches?partner=&after=&limit=&purpose=`: one page of the
 /// partner's exits with this hub's matching decisions, for `entrex ledger
 /// export-matches` (`crate::ledger::matches`).
@@ -454,4 +421,37 @@ async fn ledger_matches_inner(
     let page =
         blocking(move || crate::ledger::matches::page(&core, &partner, after, limit)).await?;
     Ok(json(StatusCode::OK, &page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(
+            decode("GARC%C3%8DA+L%C3%B3pez").as_deref(),
+            Some("GARCÍA López")
+        );
+        assert_eq!(decode("a%2"), None);
+        assert_eq!(decode("%FF"), None);
+    }
+
+    #[test]
+    fn times_take_three_forms_and_report_bounds_must_be_midnight() {
+        assert_eq!(time("as_of", "1795219200"), Ok(1_795_219_200));
+        assert_eq!(time("as_of", "2026-11-21"), Ok(1_795_219_200));
+        assert_eq!(time("as_of", "2026-11-21T01:00:00Z"), Ok(1_795_222_800));
+        assert!(
+            time("as_of", "tomorrow")
+                .unwrap_err()
+                .contains("is not a time")
+        );
+        assert_eq!(report_day("from", "2026-11-21"), Ok(20_778));
+        let e = report_day("from", "1795222800").unwrap_err();
+        assert!(
+            e.contains("not midnight UTC") && e.contains("from=2026-11-21"),
+            "{e}"
+        );
+    }
 }
