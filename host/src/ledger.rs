@@ -1041,21 +1041,23 @@ fn write_records(part: &mut Part, c: &Chosen) -> Result<u64> {
         bundle::stored_payload(&bytes).ok_or_else(|| LedgerError::Changed(path.clone()))?;
     let h = c.head;
     let sha = hex::encode(&c.sha256);
-    for (i, entry) in payload.records.iter().enumerate() {
+    let count = payload.records.len() as u64;
+    for (i, entry) in payload.records.into_iter().enumerate() {
         let seq = h.first_seq + i as u64;
-        let (kind, amends, record): (&str, Option<u64>, Option<&SharedRecord>) = match entry {
+        let (kind, amends, record): (&str, Option<u64>, Option<SharedRecord>) = match entry {
             Entry::Record(r) => ("record", None, Some(r)),
-            Entry::Correction { amends, record } => ("correction", Some(*amends), Some(record)),
-            Entry::Deletion { amends } => ("deletion", Some(*amends), None),
+            Entry::Correction { amends, record } => ("correction", Some(amends), Some(record)),
+            Entry::Deletion { amends } => ("deletion", Some(amends), None),
             Entry::SetAside => ("set_aside", None, None),
         };
-        let mut row = vec![
+        let mut row = Vec::with_capacity(RECORDS.len());
+        row.extend([
             Value::Text(h.sender.clone()),
             Value::Text(h.receiver.clone()),
             Value::Int(seq as i64),
             Value::Text(kind.into()),
             amends.map_or(Value::Null, |a| Value::Int(a as i64)),
-        ];
+        ]);
         match record {
             Some(r) => row.extend(record_values(r)),
             None => row.extend(std::iter::repeat_n(Value::Null, 12)),
@@ -1067,30 +1069,30 @@ fn write_records(part: &mut Part, c: &Chosen) -> Result<u64> {
         ]);
         part.push(row)?;
     }
-    Ok(payload.records.len() as u64)
+    Ok(count)
 }
 
 /// The eleven elements (and the day of entry), in [`RECORDS`] order.
-fn record_values(r: &SharedRecord) -> [Value; 12] {
-    let dob = &r.date_of_birth;
+fn record_values(r: SharedRecord) -> [Value; 12] {
+    let dob = r.date_of_birth;
     [
-        Value::Text(r.given_names.clone()),
-        Value::Text(r.middle_names.clone()),
-        Value::Text(r.family_name.clone()),
+        Value::Text(r.given_names),
+        Value::Text(r.middle_names),
+        Value::Text(r.family_name),
         Value::Text(format!(
             "{:04}-{:02}-{:02}",
             dob.year,
             dob.month.unwrap_or(0),
             dob.day.unwrap_or(0)
         )),
-        Value::Text(r.nationality.clone()),
+        Value::Text(r.nationality),
         Value::Text(format!("{:?}", r.sex)),
-        Value::Text(r.document_type.clone()),
-        Value::Text(r.document_number.clone()),
-        Value::Text(r.document_country.clone()),
+        Value::Text(r.document_type),
+        Value::Text(r.document_number),
+        Value::Text(r.document_country),
         Value::Time(r.entered_at),
         Value::Date(day_of(r.entered_at)),
-        Value::Text(r.port_code.clone()),
+        Value::Text(r.port_code),
     ]
 }
 

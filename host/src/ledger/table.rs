@@ -79,12 +79,23 @@ pub fn message_type(name: &str, columns: &[Column]) -> String {
     out
 }
 
-/// A Parquet file being written: rows are buffered and written a row group
-/// at a time.
+/// One column's values of the row group being gathered, in the type it is
+/// written in, with its definition levels (1 present, 0 null) if nullable.
+enum Buffer {
+    Text(Vec<ByteArray>),
+    Int(Vec<i64>),
+    Date(Vec<i32>),
+    Float(Vec<f64>),
+}
+
+/// A Parquet file being written: rows are gathered column by column (each
+/// value moved into its column's buffer as it comes, text without a copy)
+/// and written a row group at a time.
 pub struct TableWriter<W: Write + Send> {
     columns: &'static [Column],
     writer: SerializedFileWriter<W>,
-    rows: Vec<Vec<Value>>,
+    buffers: Vec<(Buffer, Vec<i16>)>,
+    pending: usize,
     written: u64,
 }
 
@@ -107,19 +118,67 @@ impl<W: Write + Send> TableWriter<W> {
                     .collect(),
             ))
             .build();
-        Ok(TableWriter {
+        let mut writer = TableWriter {
             columns,
             writer: SerializedFileWriter::new(sink, schema, Arc::new(props))?,
-            rows: Vec::new(),
+            buffers: Vec::new(),
+            pending: 0,
             written: 0,
-        })
+        };
+        writer.buffers = writer.empty_buffers();
+        Ok(writer)
+    }
+
+    fn empty_buffers(&self) -> Vec<(Buffer, Vec<i16>)> {
+        self.columns
+            .iter()
+            .map(|c| {
+                let buffer = match c.kind {
+                    Kind::Text => Buffer::Text(Vec::with_capacity(ROW_GROUP_ROWS)),
+                    Kind::Int | Kind::Time => Buffer::Int(Vec::with_capacity(ROW_GROUP_ROWS)),
+                    Kind::Date => Buffer::Date(Vec::with_capacity(ROW_GROUP_ROWS)),
+                    Kind::Float => Buffer::Float(Vec::with_capacity(ROW_GROUP_ROWS)),
+                };
+                let levels = if c.nullable {
+                    Vec::with_capacity(ROW_GROUP_ROWS)
+                } else {
+                    Vec::new()
+                };
+                (buffer, levels)
+            })
+            .collect()
     }
 
     /// Adds a row (one value per column, in order).
     pub fn push(&mut self, row: Vec<Value>) -> parquet::errors::Result<()> {
         debug_assert_eq!(row.len(), self.columns.len());
-        self.rows.push(row);
-        if self.rows.len() >= ROW_GROUP_ROWS {
+        for ((spec, (buffer, levels)), value) in self.columns.iter().zip(&mut self.buffers).zip(row)
+        {
+            let present = value != Value::Null;
+            if spec.nullable {
+                levels.push(i16::from(present));
+            }
+            match (buffer, spec.kind, value) {
+                (_, _, Value::Null) if spec.nullable => {}
+                (Buffer::Text(out), Kind::Text, Value::Text(s)) => {
+                    out.push(ByteArray::from(s.into_bytes()))
+                }
+                (Buffer::Int(out), Kind::Int, Value::Int(n)) => out.push(n),
+                (Buffer::Int(out), Kind::Time, Value::Time(t)) => {
+                    out.push(t.saturating_mul(1_000_000))
+                }
+                (Buffer::Date(out), Kind::Date, Value::Date(d)) => out.push(d as i32),
+                (Buffer::Float(out), Kind::Float, Value::Float(x)) => out.push(x),
+                (_, _, other) => {
+                    return Err(parquet::errors::ParquetError::General(format!(
+                        "column {} ({:?}) given {other:?}",
+                        spec.name, spec.kind
+                    )));
+                }
+            }
+        }
+        self.pending += 1;
+        if self.pending >= ROW_GROUP_ROWS {
             self.flush_group()?;
         }
         Ok(())
@@ -127,92 +186,41 @@ impl<W: Write + Send> TableWriter<W> {
 
     /// Rows added so far.
     pub fn rows(&self) -> u64 {
-        self.written + self.rows.len() as u64
+        self.written + self.pending as u64
     }
 
     fn flush_group(&mut self) -> parquet::errors::Result<()> {
-        if self.rows.is_empty() {
+        if self.pending == 0 {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.rows);
+        let fresh = self.empty_buffers();
+        let buffers = std::mem::replace(&mut self.buffers, fresh);
         let mut group = self.writer.next_row_group()?;
-        let mut index = 0;
+        let mut buffers = buffers.into_iter();
         while let Some(mut column) = group.next_column()? {
-            let spec = self.columns[index];
-            let values = rows.iter().map(|r| &r[index]);
-            let levels: Option<Vec<i16>> = spec.nullable.then(|| {
-                values
-                    .clone()
-                    .map(|v| i16::from(*v != Value::Null))
-                    .collect()
-            });
-            let levels = levels.as_deref();
-            let bad = |v: &Value| {
-                parquet::errors::ParquetError::General(format!(
-                    "column {} ({:?}) given {v:?}",
-                    spec.name, spec.kind
-                ))
-            };
-            match spec.kind {
-                Kind::Text => {
-                    let mut out = Vec::with_capacity(rows.len());
-                    for v in values {
-                        match v {
-                            Value::Text(s) => out.push(ByteArray::from(s.as_str())),
-                            Value::Null => {}
-                            other => return Err(bad(other)),
-                        }
-                    }
+            let (buffer, levels) = buffers.next().expect("one buffer per column");
+            let levels = (!levels.is_empty()).then_some(levels.as_slice());
+            match buffer {
+                Buffer::Text(v) => {
                     column
                         .typed::<ByteArrayType>()
-                        .write_batch(&out, levels, None)?;
+                        .write_batch(&v, levels, None)?;
                 }
-                Kind::Int | Kind::Time => {
-                    let mut out = Vec::with_capacity(rows.len());
-                    for v in values {
-                        match (spec.kind, v) {
-                            (Kind::Int, Value::Int(n)) => out.push(*n),
-                            (Kind::Time, Value::Time(t)) => out.push(t.saturating_mul(1_000_000)),
-                            (_, Value::Null) => {}
-                            (_, other) => return Err(bad(other)),
-                        }
-                    }
-                    column
-                        .typed::<Int64Type>()
-                        .write_batch(&out, levels, None)?;
+                Buffer::Int(v) => {
+                    column.typed::<Int64Type>().write_batch(&v, levels, None)?;
                 }
-                Kind::Date => {
-                    let mut out = Vec::with_capacity(rows.len());
-                    for v in values {
-                        match v {
-                            Value::Date(d) => out.push(*d as i32),
-                            Value::Null => {}
-                            other => return Err(bad(other)),
-                        }
-                    }
-                    column
-                        .typed::<Int32Type>()
-                        .write_batch(&out, levels, None)?;
+                Buffer::Date(v) => {
+                    column.typed::<Int32Type>().write_batch(&v, levels, None)?;
                 }
-                Kind::Float => {
-                    let mut out = Vec::with_capacity(rows.len());
-                    for v in values {
-                        match v {
-                            Value::Float(x) => out.push(*x),
-                            Value::Null => {}
-                            other => return Err(bad(other)),
-                        }
-                    }
-                    column
-                        .typed::<DoubleType>()
-                        .write_batch(&out, levels, None)?;
+                Buffer::Float(v) => {
+                    column.typed::<DoubleType>().write_batch(&v, levels, None)?;
                 }
             }
             column.close()?;
-            index += 1;
         }
         group.close()?;
-        self.written += rows.len() as u64;
+        self.written += self.pending as u64;
+        self.pending = 0;
         Ok(())
     }
 
