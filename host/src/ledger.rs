@@ -1481,6 +1481,41 @@ mod tests {
     }
 
     #[test]
+    fn a_purged_bundle_is_a_bundles_row_without_records_and_the_chain_goes_on() {
+        let ev = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut h = Hubs::new();
+        // The first bundle's records were purged after their retention
+        // period: only its signed head is kept, as `head-N.cose`.
+        let first = h.records(ev.path(), 3, DAY0);
+        let head = bundle::stored_payload(&std::fs::read(&first).unwrap())
+            .unwrap()
+            .head;
+        std::fs::write(first.with_file_name("head-000000000001.cose"), head).unwrap();
+        std::fs::remove_file(&first).unwrap();
+        h.records(ev.path(), 2, DAY0 + 60);
+        let summary = export(&options(&h, ev.path(), out.path())).unwrap();
+        assert_eq!(
+            (summary.bundles, summary.rows),
+            (2, 2),
+            "{}",
+            summary.render()
+        );
+        let bundles = rows(&out.path().join("bundles"));
+        let purged: Vec<&str> = bundles.iter().map(|b| field(b, "purged")).collect();
+        assert!(
+            purged.contains(&"\"yes\"") && purged.contains(&"\"no\""),
+            "{bundles:?}"
+        );
+        let mut seqs: Vec<String> = rows(&out.path().join("records"))
+            .iter()
+            .map(|r| field(r, "seq").to_owned())
+            .collect();
+        seqs.sort();
+        assert_eq!(seqs, ["4", "5"]);
+    }
+
+    #[test]
     fn docs_ledger_md_lists_every_column_of_this_schema_version() {
         let doc = include_str!("../../docs/ledger.md");
         assert!(
