@@ -3,11 +3,11 @@
 #
 #   tests/run.sh
 #
-# Installs the wasm32-wasip2 target if missing, and Chromium (Debian's
-# package) if missing, builds the Python plugin (its componentize-py comes
-# from PyPI the first time), then runs the host's tests (unit and
-# integration, against real hubs and real plugins) and the plugins' own unit
-# tests.
+# Installs the wasm32-wasip2 target if missing, Chromium (Debian's package)
+# if missing, and DuckDB's Python package (PyPI) for the ledger test, builds
+# the Python plugin (its componentize-py comes from PyPI the first time),
+# then runs the host's tests (unit and integration, against real hubs and
+# real plugins) and the plugins' own unit tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +41,18 @@ if [ ! -x "$chromium" ]; then
     || no_chromium "apt-get could not install it"
   [ -x "$chromium" ] || no_chromium "the package did not provide it"
 fi
+
+# The ledger test (tests/it/ledger.rs) reads the Parquet export with DuckDB's
+# Python package, pinned in tests/duckdb-requirements.txt: a venv made once
+# in target/duckdb-venv, from PyPI the first time.
+duckdb_venv="$PWD/target/duckdb-venv"
+duckdb_pinned="$(grep -E '^duckdb==' tests/duckdb-requirements.txt)"
+if [ "$("$duckdb_venv/bin/python" -c 'import duckdb; print("duckdb==" + duckdb.__version__)' 2>/dev/null)" != "$duckdb_pinned" ]; then
+  echo "== installing $duckdb_pinned into $duckdb_venv (for the ledger test)"
+  "${PYTHON:-python3}" -m venv "$duckdb_venv"
+  "$duckdb_venv/bin/pip" install --quiet --disable-pip-version-check -r tests/duckdb-requirements.txt
+fi
+export ENTREX_DUCKDB_PYTHON="$duckdb_venv/bin/python"
 
 plugins/python-normaliser/build.sh "$PWD/target/plugins/python_normaliser.wasm"
 export ENTREX_PYTHON_PLUGIN="$PWD/target/plugins/python_normaliser.wasm"

@@ -22,6 +22,7 @@
 //! | `POST /v1/exchange/set-aside` | operators | set aside entries a partner refuses for good |
 //! | `GET /v1/matches/review` | analysts | pairs in clerical review, both records (personal data) |
 //! | `POST /v1/matches/review/decision` | analysts | link or not a pair in review (purpose, audited) |
+//! | `GET /v1/ledger/matches` | analysts | a page of a partner's exits with this hub's matching decisions (personal data), for `entrex ledger export-matches` |
 //! | `GET /healthz` | monitoring | liveness: the process answers |
 //! | `GET /readyz` | monitoring | readiness, check by check (503 if any fails) |
 //! | `GET /metrics` | monitoring (operator role) | Prometheus metrics (OpenMetrics text) |
@@ -229,6 +230,7 @@ pub enum Endpoint {
     SetAside,
     ReviewList,
     ReviewDecision,
+    LedgerMatches,
     /// The dashboard's page and its static files (public: no data).
     Dashboard,
 }
@@ -268,6 +270,7 @@ pub const ROUTES: &[(&str, &str, Endpoint)] = &[
         "/v1/matches/review/decision",
         Endpoint::ReviewDecision,
     ),
+    ("GET", "/v1/ledger/matches", Endpoint::LedgerMatches),
     ("GET", "/dashboard", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.js", Endpoint::Dashboard),
     ("GET", "/dashboard/dashboard.css", Endpoint::Dashboard),
@@ -355,6 +358,7 @@ async fn dispatch(
         Endpoint::RemovalFlags => insights::removal_flags(core, req).await,
         Endpoint::RemovalDecision => insights::removal_decision(core, req).await,
         Endpoint::TravelHistory => insights::travel_history(core, req).await,
+        Endpoint::LedgerMatches => insights::ledger_matches(core, req).await,
     }
 }
 

@@ -120,6 +120,8 @@ pub fn policy(method: &Method, path: &str) -> Option<Policy> {
             administrative: true,
             ..personal(Role::Analyst)
         },
+        // Every exit with what matching decided: for the analytics export.
+        ("GET", "/v1/ledger/matches") => personal(Role::Analyst),
         ("GET", "/v1/audit") => personal(Role::Operator),
         // Liveness and readiness: any authenticated caller (a load
         // balancer's token needs no role).

@@ -476,6 +476,25 @@ impl Client {
     ) -> Result<crate::insights::TravelHistory, ClientError> {
         self.get_query("/v1/travel-history", params).await
     }
+
+    /// One page of a partner's exits with this hub's matching decisions
+    /// (`GET /v1/ledger/matches`; personal data: `purpose` is required).
+    pub async fn ledger_matches(
+        &self,
+        partner: &str,
+        after: u64,
+        purpose: &str,
+    ) -> Result<crate::ledger::matches::MatchPage, ClientError> {
+        self.get_query(
+            "/v1/ledger/matches",
+            &[
+                ("partner", partner.to_owned()),
+                ("after", after.to_string()),
+                ("purpose", purpose.to_owned()),
+            ],
+        )
+        .await
+    }
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).

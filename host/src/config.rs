@@ -248,6 +248,12 @@ struct RawPartner {
     /// The partner's TLS certificate (PEM), pinned.
     #[serde(default)]
     tls_cert: Option<PathBuf>,
+    /// Records that may wait for this partner (else `[exchange]`'s).
+    #[serde(default)]
+    max_queue_records: Option<u64>,
+    /// This partner's own eligibility plugin (else `[plugins.eligibility]`).
+    #[serde(default)]
+    eligibility: Option<RawPlugin>,
 }
 
 /// A partner key being rotated out: still trusted until `until`.
@@ -357,6 +363,13 @@ pub struct PartnerSettings {
     pub previous_keys: Vec<(PathBuf, i64)>,
     /// The partner's certificate: the only one accepted from it (pinned).
     pub tls_cert: Option<PathBuf>,
+    /// Records that may wait for this partner before source batches are
+    /// refused; `None`: `[exchange] max_queue_records`.
+    pub max_queue_records: Option<u64>,
+    /// The eligibility plugin deciding what this partner may receive;
+    /// `None`: the hub's `[plugins.eligibility]`. Agreements differ by
+    /// partner (whose citizens are never shared, which ports are in scope).
+    pub eligibility: Option<PluginSettings>,
 }
 
 impl Settings {
@@ -425,6 +438,15 @@ impl Settings {
         for (kind, plugin) in self.plugins() {
             if let PluginSource::File(path) = &plugin.source {
                 named.push((format!("plugins.{kind}.component"), path));
+            }
+        }
+        for (i, p) in self.partners.iter().enumerate() {
+            if let Some(PluginSettings {
+                source: PluginSource::File(path),
+                ..
+            }) = &p.eligibility
+            {
+                named.push((format!("partner[{i}].eligibility.component"), path));
             }
         }
         named
@@ -513,12 +535,21 @@ fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings
             })?;
             previous_keys.push((base.join(k.public_key), until.unix_timestamp()));
         }
+        let eligibility = match p.eligibility {
+            Some(raw) => Some(
+                plugin_settings(raw, base, 5_000)
+                    .map_err(|(k, m)| invalid(&format!("{key}.eligibility.{k}"), m))?,
+            ),
+            None => None,
+        };
         partners.push(PartnerSettings {
             id: p.id,
             url: p.url,
             public_key: base.join(p.public_key),
             previous_keys,
             tls_cert: p.tls_cert.map(|c| base.join(c)),
+            max_queue_records: p.max_queue_records,
+            eligibility,
         });
     }
     let tls =
@@ -586,6 +617,19 @@ fn validate(raw: RawConfig, base: &Path, origin: Arc<Origin>) -> Result<Settings
                 exchange.max_queue_records, exchange.bundle_max_records
             ),
         ));
+    }
+    for (i, p) in partners.iter().enumerate() {
+        if let Some(n) = p.max_queue_records
+            && n < exchange.bundle_max_records as u64
+        {
+            return Err(invalid(
+                &format!("partner[{i}].max_queue_records"),
+                format!(
+                    "{n} is less than exchange.bundle_max_records ({}); write a larger number, e.g. 10000000",
+                    exchange.bundle_max_records
+                ),
+            ));
+        }
     }
     range(
         "exchange.queue_alarm_percent",
@@ -1016,8 +1060,8 @@ mod tests {
         }
         // The root, hub, plugins and its four plugins, exchange, retention,
         // removal_orders, matching, access with its token and client_cert,
-        // partner, previous_key.
-        assert_eq!(probed, 16, "tables probed");
+        // partner, its eligibility plugin, previous_key.
+        assert_eq!(probed, 17, "tables probed");
         assert!(opaque.iter().all(|p| p.ends_with(".config")), "{opaque:?}");
     }
 

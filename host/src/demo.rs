@@ -207,30 +207,106 @@ fn percent(x: Option<f64>) -> String {
 /// (the hubs talk over mutual TLS, each pinning the other's certificate),
 /// binds loopback listeners, and returns the settings, ready for [`Hub::start`].
 pub async fn prepare_pair(dir: &Path) -> Result<Vec<(Settings, TcpListener, PathBuf)>, DemoError> {
+    prepare_hubs(
+        dir,
+        &[
+            HubPlan::new("CA", "ca-normaliser", &[PartnerPlan::new("US")]),
+            HubPlan::new("US", "us-normaliser", &[PartnerPlan::new("CA")]),
+        ],
+    )
+    .await
+}
+
+/// One hub of [`prepare_hubs`].
+#[derive(Clone, Debug)]
+pub struct HubPlan {
+    pub id: String,
+    /// The built-in normaliser its source systems' format needs.
+    pub normaliser: String,
+    pub partners: Vec<PartnerPlan>,
+}
+
+impl HubPlan {
+    pub fn new(id: &str, normaliser: &str, partners: &[PartnerPlan]) -> HubPlan {
+        HubPlan {
+            id: id.to_owned(),
+            normaliser: normaliser.to_owned(),
+            partners: partners.to_vec(),
+        }
+    }
+}
+
+/// One partner of a hub in [`prepare_hubs`].
+#[derive(Clone, Debug)]
+pub struct PartnerPlan {
+    pub id: String,
+    /// TOML lines added to the `[[partner]]` table, e.g. `max_queue_records
+    /// = 5000`, or a `[partner.eligibility]` table of its own.
+    pub extra: String,
+}
+
+impl PartnerPlan {
+    pub fn new(id: &str) -> PartnerPlan {
+        PartnerPlan {
+            id: id.to_owned(),
+            extra: String::new(),
+        }
+    }
+
+    pub fn with(mut self, toml: &str) -> PartnerPlan {
+        self.extra.push_str(toml);
+        self.extra.push('\n');
+        self
+    }
+}
+
+/// [`prepare_pair`] for any number of hubs, each with its own partners:
+/// keys, TLS certificates and configs under `dir` (`ID.toml`, lower case),
+/// each hub pinning each partner's certificate, on loopback listeners.
+pub async fn prepare_hubs(
+    dir: &Path,
+    hubs: &[HubPlan],
+) -> Result<Vec<(Settings, TcpListener, PathBuf)>, DemoError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| DemoError::Io { path, source }
     };
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let keys_dir = dir.join("keys");
-    for hub in ["ca", "us"] {
-        if !keys_dir.join(format!("{hub}.key.pem")).exists() {
-            keys::generate(&keys_dir, hub)?;
+    let mut listeners = Vec::new();
+    for hub in hubs {
+        let me = hub.id.to_ascii_lowercase();
+        if !keys_dir.join(format!("{me}.key.pem")).exists() {
+            keys::generate(&keys_dir, &me)?;
         }
-        if !crate::tls::certificate_paths(&keys_dir, hub).0.exists() {
-            crate::tls::generate(&keys_dir, hub, &[])?;
+        if !crate::tls::certificate_paths(&keys_dir, &me).0.exists() {
+            crate::tls::generate(&keys_dir, &me, &[])?;
         }
+        let listener = TcpListener::bind("127.0.0.1:0").await.map_err(io(dir))?;
+        let addr = listener.local_addr().map_err(io(dir))?;
+        listeners.push((listener, addr));
     }
-    let ca = TcpListener::bind("127.0.0.1:0").await.map_err(io(dir))?;
-    let us = TcpListener::bind("127.0.0.1:0").await.map_err(io(dir))?;
-    let ca_addr = ca.local_addr().map_err(io(dir))?;
-    let us_addr = us.local_addr().map_err(io(dir))?;
+    let address = |id: &str| hubs.iter().position(|h| h.id == id).map(|i| listeners[i].1);
+    let mut configs = Vec::new();
+    for hub in hubs {
+        let partners: Vec<(PartnerPlan, std::net::SocketAddr)> = hub
+            .partners
+            .iter()
+            .map(|p| {
+                // A partner not among `hubs` gets an address nobody listens on.
+                let addr = address(&p.id).unwrap_or_else(|| "127.0.0.1:9".parse().unwrap());
+                (p.clone(), addr)
+            })
+            .collect();
+        let me = hub.id.to_ascii_lowercase();
+        let addr = address(&hub.id).expect("every hub has a listener");
+        configs.push((
+            me.clone(),
+            hub_config(&hub.id, &me, addr, &partners, &hub.normaliser),
+        ));
+    }
     let mut out = Vec::new();
-    for (id, me, addr, partner, partner_addr, normaliser, listener) in [
-        ("CA", "ca", ca_addr, "US", us_addr, "ca-normaliser", ca),
-        ("US", "us", us_addr, "CA", ca_addr, "us-normaliser", us),
-    ] {
-        let text = hub_config(id, me, addr, partner, partner_addr, normaliser);
+    for ((me, text), (listener, _)) in configs.into_iter().zip(listeners) {
         let path = dir.join(format!("{me}.toml"));
         std::fs::write(&path, text).map_err(io(&path))?;
         out.push((Settings::load(&path)?, listener, path));
@@ -242,12 +318,10 @@ fn hub_config(
     id: &str,
     me: &str,
     addr: std::net::SocketAddr,
-    partner: &str,
-    partner_addr: std::net::SocketAddr,
+    partners: &[(PartnerPlan, std::net::SocketAddr)],
     normaliser: &str,
 ) -> String {
-    let partner_lower = partner.to_ascii_lowercase();
-    format!(
+    let mut text = format!(
         r#"# Written by `entrex demo`. Run this hub alone with: entrex serve --config {me}.toml
 [hub]
 id = "{id}"
@@ -281,14 +355,23 @@ bundle_linger_ms = 50
 name = "{me}-local-admin"
 roles = ["source", "analyst", "operator"]
 cert = "keys/{me}.cert.pem"
-
-[[partner]]
-id = "{partner}"
-url = "https://{partner_addr}/v1/partner/bundles"
-public_key = "keys/{partner_lower}.pub.pem"
-tls_cert = "keys/{partner_lower}.cert.pem"
 "#
-    )
+    );
+    for (partner, partner_addr) in partners {
+        let id = &partner.id;
+        let lower = id.to_ascii_lowercase();
+        text.push_str(&format!(
+            r#"
+[[partner]]
+id = "{id}"
+url = "https://{partner_addr}/v1/partner/bundles"
+public_key = "keys/{lower}.pub.pem"
+tls_cert = "keys/{lower}.cert.pem"
+{}"#,
+            partner.extra
+        ));
+    }
+    text
 }
 
 pub async fn run(options: Options) -> Result<Summary, DemoError> {

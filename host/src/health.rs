@@ -99,12 +99,7 @@ fn signing_key(core: &Core) -> Check {
 /// calls.
 fn plugins(core: &Core) -> Check {
     let p = core.plugins();
-    let stats = [
-        p.normaliser.stats(),
-        p.eligibility.stats(),
-        p.matcher.stats(),
-        p.transport.stats(),
-    ];
+    let stats = p.stats();
     let broken: Vec<String> = stats
         .iter()
         .filter(|s| s.calls >= PLUGIN_FAILURES_BROKEN && s.failures == s.calls)
@@ -197,7 +192,7 @@ fn queue(core: &Core, partner: &str) -> Check {
             );
         }
     };
-    let capacity = core.settings.exchange.max_queue_records;
+    let capacity = core.queue_capacity(partner);
     let result = if backlog >= capacity {
         Err(crate::report::queue_alarm(core, partner, backlog)
             .unwrap_or_else(|| format!("{backlog} of {capacity} records: full")))

@@ -70,6 +70,18 @@ fn canary(core: &Core, candidate: &Plugins) -> Result<Canary, HubError> {
         }
         Err(e) => failures.push(e.to_string()),
     }
+    for (partner, plugin) in &candidate.partner_eligibility {
+        match plugin.decide(&crossings) {
+            Ok(decisions) => {
+                decisions_changed += decisions
+                    .iter()
+                    .zip(&stored)
+                    .filter(|(new, old)| *new != old.decision_for(partner))
+                    .count()
+            }
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
     let projected: Vec<_> = crossings
         .iter()
         .map(crate::record::Crossing::project)
@@ -172,8 +184,26 @@ impl HubError {
 pub struct Plugins {
     pub normaliser: Arc<Normaliser>,
     pub eligibility: Arc<Eligibility>,
+    /// Eligibility plugins of partners that have their own
+    /// (`[partner.eligibility]`), by partner id, in configuration order.
+    pub partner_eligibility: Vec<(String, Arc<Eligibility>)>,
     pub matcher: Arc<Matcher>,
     pub transport: Arc<Transport>,
+}
+
+impl Plugins {
+    /// What every plugin has done since it was loaded.
+    pub fn stats(&self) -> Vec<crate::plugins::PluginStats> {
+        let mut out = vec![self.normaliser.stats(), self.eligibility.stats()];
+        out.extend(self.partner_eligibility.iter().map(|(_, p)| p.stats()));
+        out.extend([self.matcher.stats(), self.transport.stats()]);
+        out
+    }
+
+    /// Every plugin's name, in the order of [`Plugins::stats`].
+    pub fn names(&self) -> Vec<String> {
+        self.stats().into_iter().map(|s| s.plugin).collect()
+    }
 }
 
 /// Everything the API handlers and workers share.
@@ -243,7 +273,22 @@ fn load_unlocated(settings: &Settings) -> Result<(Signer, Keyring, Plugins), Hub
             HubError::at(key, e)
         }
     };
+    let mut partner_eligibility = Vec::new();
+    for (i, p) in settings.partners.iter().enumerate() {
+        let Some(own) = &p.eligibility else { continue };
+        let plugin = Eligibility::load(own, &trust, Vec::new())
+            .map_err(|e| {
+                let key = match e {
+                    PluginError::Configure { .. } => format!("partner[{i}].eligibility.config"),
+                    _ => format!("partner[{i}].eligibility.component"),
+                };
+                HubError::at(key, e)
+            })?
+            .named(format!("{} (for {})", plugin_name(own), p.id));
+        partner_eligibility.push((p.id.clone(), Arc::new(plugin)));
+    }
     let plugins = Plugins {
+        partner_eligibility,
         normaliser: Arc::new(
             Normaliser::load(&settings.normaliser, &trust, Vec::new())
                 .map_err(plugin("normaliser"))?,
@@ -261,6 +306,17 @@ fn load_unlocated(settings: &Settings) -> Result<(Signer, Keyring, Plugins), Hub
         ),
     };
     Ok((signer, partner_keys, plugins))
+}
+
+/// A plugin's name as its settings give it: the built-in's, or the file's.
+fn plugin_name(settings: &crate::config::PluginSettings) -> String {
+    match &settings.source {
+        crate::config::PluginSource::Builtin(name) => name.clone(),
+        crate::config::PluginSource::File(path) => path.file_stem().map_or_else(
+            || path.display().to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        ),
+    }
 }
 
 /// The settings a reload cannot apply that differ between `now` and
@@ -301,6 +357,11 @@ fn needs_restart(now: &Settings, fresh: &Settings) -> Vec<String> {
     for (i, (a, b)) in now.partners.iter().zip(&fresh.partners).enumerate() {
         differ(&format!("partner[{i}].url"), &a.url, &b.url);
         differ(&format!("partner[{i}].tls_cert"), &a.tls_cert, &b.tls_cert);
+        differ(
+            &format!("partner[{i}].max_queue_records"),
+            &a.max_queue_records,
+            &b.max_queue_records,
+        );
     }
     changed
 }
@@ -447,14 +508,7 @@ impl Core {
                     HubError::Reload(format!("{e}; keeping the current plugins and list"))
                 })?;
         let report = ReloadReport {
-            plugins: [
-                candidate.normaliser.name(),
-                candidate.eligibility.name(),
-                candidate.matcher.name(),
-                candidate.transport.name(),
-            ]
-            .map(str::to_owned)
-            .to_vec(),
+            plugins: candidate.names(),
             canary_records: canary.records,
             decisions_changed: canary.decisions_changed,
             removal_order_rows: removal_list.as_ref().map(|l| l.persons.len()),
@@ -526,6 +580,17 @@ impl Core {
             Some(why) => errors.insert(partner.to_owned(), why),
             None => errors.remove(partner),
         };
+    }
+
+    /// Records that may wait for `partner` before source batches are
+    /// refused: its own `max_queue_records`, else `[exchange]`'s.
+    pub fn queue_capacity(&self, partner: &str) -> u64 {
+        self.settings
+            .partners
+            .iter()
+            .find(|p| p.id == partner)
+            .and_then(|p| p.max_queue_records)
+            .unwrap_or(self.settings.exchange.max_queue_records)
     }
 
     /// Where sent bundles and their receipts are also written as files, so a

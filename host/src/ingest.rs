@@ -24,7 +24,7 @@ pub enum IngestError {
     #[error("the batch holds {0} records; send at most {1} per request")]
     TooManyRecords(usize, usize),
     /// Back-pressure: a partner has been unreachable for long enough that its
-    /// queue reached `[exchange] max_queue_records`.
+    /// queue reached its capacity (`max_queue_records`).
     #[error("{0}; nothing was stored, send the batch again later")]
     QueueFull(String),
     #[error(transparent)]
@@ -110,7 +110,7 @@ fn check_queues(core: &Core) -> Result<(), IngestError> {
             .outbox_last(p)?
             .saturating_sub(core.store.sent_upto(p)?);
         match crate::report::queue_alarm(core, p, backlog) {
-            Some(alarm) if backlog >= core.settings.exchange.max_queue_records => {
+            Some(alarm) if backlog >= core.queue_capacity(p) => {
                 tracing::error!("{alarm}");
                 return Err(IngestError::QueueFull(alarm));
             }
@@ -269,25 +269,49 @@ pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>,
             })
             .unzip();
         let decisions = contained(&crossings, &|c| plugins.eligibility.decide(c))?;
+        // Partners with an eligibility plugin of their own decide apart.
+        let mut partner_decisions = Vec::new();
+        for (partner, plugin) in &plugins.partner_eligibility {
+            let decided = contained(&crossings, &|c| plugin.decide(c))?;
+            partner_decisions.push((partner, plugin.name(), decided));
+        }
         let projected: Vec<_> = crossings.iter().map(Crossing::project).collect();
         let keys = contained(&projected, &|r| plugins.matcher.block_keys(r))?;
-        for (((i, crossing), decision), keys) in positions
+        let clean = |decision: Decision| match decision {
+            Decision::Withhold(reason) => Decision::Withhold(clean_reason(&reason)),
+            share => share,
+        };
+        for (n, (((i, crossing), decision), keys)) in positions
             .into_iter()
             .zip(crossings)
             .zip(decisions)
             .zip(keys)
+            .enumerate()
         {
-            stages[i] = Stage::Done(match (decision, keys) {
-                (Ok(decision), Ok(keys)) => Outcome::Accepted {
+            let mut own = std::collections::BTreeMap::new();
+            let mut failed = None;
+            for (partner, plugin, decided) in &mut partner_decisions {
+                match std::mem::replace(&mut decided[n], Err(String::new())) {
+                    Ok(d) => {
+                        own.insert((*partner).clone(), clean(d));
+                    }
+                    Err(reason) => {
+                        failed.get_or_insert((*plugin, reason));
+                    }
+                }
+            }
+            stages[i] = Stage::Done(match (decision, keys, failed) {
+                (Ok(decision), Ok(keys), None) => Outcome::Accepted {
                     crossing: Box::new(crossing),
-                    decision: match decision {
-                        Decision::Withhold(reason) => Decision::Withhold(clean_reason(&reason)),
-                        share => share,
-                    },
+                    decision: clean(decision),
+                    partner_decisions: own,
                     keys,
                 },
-                (Err(reason), _) => quarantine("eligibility", plugins.eligibility.name(), reason),
-                (_, Err(reason)) => quarantine("matching keys", plugins.matcher.name(), reason),
+                (Err(reason), _, _) => {
+                    quarantine("eligibility", plugins.eligibility.name(), reason)
+                }
+                (_, _, Some((plugin, reason))) => quarantine("eligibility", plugin, reason),
+                (_, Err(reason), _) => quarantine("matching keys", plugins.matcher.name(), reason),
             });
         }
         for (record, stage) in chunk.iter().zip(stages) {

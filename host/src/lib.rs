@@ -26,6 +26,8 @@
 //! - [`api`]: the HTTP API; [`dashboard`]: the operators' page it serves;
 //!   [`hub`] starts and stops all of the above.
 //! - [`client`], [`demo`], [`generator`], [`verify`]: the tools around a hub.
+//! - [`ledger`]: the sealed ledger and the matching decisions as Parquet,
+//!   for analytics engines (`entrex ledger export`, `export-matches`).
 
 pub mod api;
 pub mod audit;
@@ -44,6 +46,7 @@ pub mod hub;
 pub mod ingest;
 pub mod insights;
 pub mod keys;
+pub mod ledger;
 pub mod matching;
 pub mod metrics;
 pub mod plugins;

@@ -208,8 +208,67 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Export the sealed ledger, and a hub's matching decisions, as Apache
+    /// Parquet for DuckDB, Spark, Trino and the like (README.md, "The ledger
+    /// in analytics engines"; the columns are in docs/ledger.md).
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
     #[command(flatten)]
     Insights(InsightsCommand),
+}
+
+#[derive(Subcommand)]
+enum LedgerAction {
+    /// Verify evidence directories as `entrex verify` does (nothing is
+    /// written if anything does not verify) and write every acknowledged
+    /// bundle's entries to OUT/records and the bundles to OUT/bundles,
+    /// partitioned by direction and day. Run it again to add what is new:
+    /// a killed run is completed by the next.
+    Export {
+        /// A hub's evidence directory (DATA_DIR/evidence) or part of it;
+        /// repeat for several (both hubs' evidence may be given).
+        #[arg(long = "evidence", required = true)]
+        evidence: Vec<PathBuf>,
+        /// A hub's public key (PEM) as HUB=PATH; repeat for each hub whose
+        /// bundles or receipts are among the evidence.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// The export directory (made if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write only bundles sealed on or after this UTC day (YYYY-MM-DD);
+        /// the earlier ones are still verified, as the chain needs them.
+        #[arg(long)]
+        since: Option<String>,
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a running hub's matching decisions (every exit received from
+    /// each partner: the entry it is linked to, score, band, decision) to
+    /// OUT/matches, partitioned by direction and exit day, replacing the
+    /// previous snapshot there. Personal data: needs the analyst role and a
+    /// purpose, and every page read is in the hub's audit log.
+    ExportMatches {
+        /// The hub's API root.
+        #[arg(long, default_value = "http://127.0.0.1:7401")]
+        hub: String,
+        #[command(flatten)]
+        tls: HubTls,
+        /// Why (recorded in the hub's audit log).
+        #[arg(long)]
+        purpose: String,
+        /// Only this partner's exits (repeat for several; default: every partner).
+        #[arg(long = "partner")]
+        partners: Vec<String>,
+        /// The export directory (made if missing; may be the ledger's).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -859,6 +918,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ledger { action } => ledger(action),
         Command::Insights(command) => run_insights(command),
         Command::Verify { files, keys } => {
             let keyring = verify::keyring(&keys).map_err(|e| e.to_string())?;
@@ -911,10 +971,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
 enum InsightsCommand {
     /// The joint report: records sent and received, reconciliation rates and
     /// persons under a removal order who departed, per period, port and
-    /// direction, with the overstays. Give both hubs (--hub twice) for both
-    /// directions in one table.
+    /// direction, with the overstays. Give both hubs of an exchange (--hub
+    /// twice), or every hub of several exchanges, for every direction's
+    /// figures in one table (each row takes what was sent from the sending
+    /// hub and the rest from the receiving hub).
     Report {
-        /// A hub's API root; repeat for the partner hub.
+        /// A hub's API root; repeat for the partner hubs.
         #[arg(long = "hub", required = true)]
         hubs: Vec<String>,
         /// Each https hub's TLS certificate (PEM), pinned, in the order of --hub.
@@ -1093,9 +1155,6 @@ fn run_insights(command: InsightsCommand) -> Result<ExitCode, String> {
             port,
             format,
         } => {
-            if hubs.len() > 2 {
-                return Err("give one hub, or the two hubs of an exchange (--hub twice)".into());
-            }
             if client_certs.len() != client_keys.len() {
                 return Err("give a --client-key for each --client-cert, in the same order".into());
             }
@@ -1262,4 +1321,93 @@ fn run_insights(command: InsightsCommand) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A calendar day given on the command line, `YYYY-MM-DD`.
+fn day_arg(flag: &str, v: &str) -> Result<entrex::presence::Day, String> {
+    entrex_plugin_common::dates::parse_date(v)
+        .map(|(y, m, d)| {
+            entrex::presence::day_of(entrex_plugin_common::dates::start_of_day_unix(y, m, d))
+        })
+        .map_err(|e| format!("{flag} {v:?}: {e}; write a date as YYYY-MM-DD"))
+}
+
+fn ledger(action: LedgerAction) -> Result<ExitCode, String> {
+    match action {
+        LedgerAction::Export {
+            evidence,
+            keys,
+            out,
+            since,
+            json,
+        } => {
+            let options = entrex::ledger::ExportOptions {
+                evidence,
+                keyring: entrex::ledger::keyring(&keys).map_err(|e| e.to_string())?,
+                out,
+                since: since.map(|s| day_arg("--since", &s)).transpose()?,
+            };
+            let summary = entrex::ledger::export(&options).map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("JSON"));
+            } else {
+                print!("{}", summary.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerAction::ExportMatches {
+            hub,
+            tls,
+            purpose,
+            partners,
+            out,
+            json,
+        } => {
+            let client = tls.client(hub)?;
+            let rt = runtime();
+            // The hub's id and partners, from the (aggregate) joint report.
+            let report = rt
+                .block_on(client.report_by(&[]))
+                .map_err(|e| e.to_string())?;
+            let partners = if partners.is_empty() {
+                report
+                    .directions
+                    .iter()
+                    .map(|d| d.partner.clone())
+                    .collect()
+            } else {
+                partners
+            };
+            struct Api<'a> {
+                rt: &'a tokio::runtime::Runtime,
+                client: &'a entrex::client::Client,
+                purpose: &'a str,
+            }
+            impl entrex::ledger::matches::Source for Api<'_> {
+                fn page(
+                    &mut self,
+                    partner: &str,
+                    after: u64,
+                ) -> Result<entrex::ledger::matches::MatchPage, String> {
+                    self.rt
+                        .block_on(self.client.ledger_matches(partner, after, self.purpose))
+                        .map_err(|e| e.to_string())
+                }
+            }
+            let mut source = Api {
+                rt: &rt,
+                client: &client,
+                purpose: &purpose,
+            };
+            let summary =
+                entrex::ledger::matches::export(&mut source, &report.hub, &partners, &out)
+                    .map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("JSON"));
+            } else {
+                print!("{}", summary.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

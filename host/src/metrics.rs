@@ -319,7 +319,6 @@ struct Snapshot {
     records: Vec<(&'static str, &'static str, u64)>,
     withheld_by_reason: Vec<(String, u64)>,
     quarantined: u64,
-    queue_capacity: u64,
     partners: Vec<PartnerSnapshot>,
     plugins: Vec<crate::plugins::PluginStats>,
 }
@@ -328,6 +327,7 @@ struct Snapshot {
 struct PartnerSnapshot {
     partner: String,
     queue_depth: u64,
+    queue_capacity: u64,
     bundles_sent: u64,
     bundles_received: u64,
     examined: u64,
@@ -374,6 +374,7 @@ impl Snapshot {
             partners.push(PartnerSnapshot {
                 partner: p.clone(),
                 queue_depth: s.outbox_last(p)?.saturating_sub(s.sent_upto(p)?),
+                queue_capacity: core.queue_capacity(p),
                 bundles_sent: s.counter(&counter::bundles_sent(p))?,
                 bundles_received: s.counter(&counter::bundles_received(p))?,
                 examined: s.counter(&counter::match_cursor(p))?,
@@ -392,14 +393,8 @@ impl Snapshot {
             quarantined: s
                 .counter(counter::QUARANTINED)?
                 .saturating_sub(s.counter(counter::RELEASED)?),
-            queue_capacity: core.settings.exchange.max_queue_records,
             partners,
-            plugins: vec![
-                plugins.normaliser.stats(),
-                plugins.eligibility.stats(),
-                plugins.matcher.stats(),
-                plugins.transport.stats(),
-            ],
+            plugins: plugins.stats(),
         })
     }
 }
@@ -477,15 +472,15 @@ impl Collector for Snapshot {
             gauge,
             ConstGauge::new(self.quarantined),
         )?;
-        single(
+        let p = &self.partners;
+        family(
             &mut e,
             "queue_capacity_records",
-            "Records waiting for one partner at which source batches are refused ([exchange] max_queue_records)",
+            "Records waiting for the partner at which source batches are refused ([[partner]] max_queue_records, else [exchange] max_queue_records)",
             None,
             gauge,
-            ConstGauge::new(self.queue_capacity),
+            by_partner(p, |p| Some(ConstGauge::new(p.queue_capacity))),
         )?;
-        let p = &self.partners;
         family(
             &mut e,
             "queue_depth_records",

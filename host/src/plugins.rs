@@ -844,6 +844,18 @@ impl<W: World> Plugin<W> {
         &self.name
     }
 
+    /// The same plugin under another name (in logs, stats and quarantine
+    /// reasons): a partner's own eligibility plugin is named for its partner.
+    pub fn named(mut self, name: String) -> Self {
+        self.name = name.into();
+        // Instances carry the name they were made with: make them anew.
+        self.idle
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        self
+    }
+
     pub fn stats(&self) -> PluginStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         PluginStats {

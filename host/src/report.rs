@@ -64,7 +64,8 @@ pub struct PartnerStatus {
     pub sent_upto: u64,
     /// Records queued but not yet acknowledged.
     pub backlog: u64,
-    /// `backlog` as a percentage of `[exchange] max_queue_records`.
+    /// `backlog` as a percentage of the partner's queue capacity
+    /// (`[[partner]] max_queue_records`, else `[exchange] max_queue_records`).
     #[serde(default)]
     pub queue_fill_percent: f64,
     /// Set when the backlog passed `[exchange] queue_alarm_percent`, with what
@@ -132,7 +133,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
         let queued_upto = s.outbox_last(p)?;
         let sent_upto = s.sent_upto(p)?;
         let backlog = queued_upto.saturating_sub(sent_upto);
-        let fill = queue_fill(core, backlog);
+        let fill = queue_fill(core, p, backlog);
         partners.push(PartnerStatus {
             partner: p.clone(),
             queued_upto,
@@ -195,35 +196,26 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
         partners,
         audit: Some(core.audit.head()),
         throughput: core.throughput.with(crate::throughput::Sample::take(core)?),
-        plugins: {
-            let p = core.plugins();
-            vec![
-                p.normaliser.stats(),
-                p.eligibility.stats(),
-                p.matcher.stats(),
-                p.transport.stats(),
-            ]
-        },
+        plugins: core.plugins().stats(),
     })
 }
 
-fn queue_fill(core: &Core, backlog: u64) -> f64 {
-    backlog as f64 * 100.0 / core.settings.exchange.max_queue_records as f64
+fn queue_fill(core: &Core, partner: &str, backlog: u64) -> f64 {
+    backlog as f64 * 100.0 / core.queue_capacity(partner) as f64
 }
 
 /// The alarm text for a partner's queue, when it is past the alarm level.
 pub fn queue_alarm(core: &Core, partner: &str, backlog: u64) -> Option<String> {
     let e = &core.settings.exchange;
-    let fill = queue_fill(core, backlog);
-    if backlog >= e.max_queue_records {
+    let capacity = core.queue_capacity(partner);
+    let fill = queue_fill(core, partner, backlog);
+    if backlog >= capacity {
         Some(format!(
-            "queue for {partner} is full ({backlog} of {} records): new source batches are refused until {partner} takes bundles again",
-            e.max_queue_records
+            "queue for {partner} is full ({backlog} of {capacity} records): new source batches are refused until {partner} takes bundles again"
         ))
     } else if fill >= e.queue_alarm_percent as f64 {
         Some(format!(
-            "queue for {partner} is {fill:.0}% full ({backlog} of {} records): check that {partner} is reachable; at 100% new source batches are refused",
-            e.max_queue_records
+            "queue for {partner} is {fill:.0}% full ({backlog} of {capacity} records): check that {partner} is reachable; at 100% new source batches are refused"
         ))
     } else {
         None

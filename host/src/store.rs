@@ -229,7 +229,12 @@ pub enum Outcome {
     Quarantined(Quarantine),
     Accepted {
         crossing: Box<Crossing>,
+        /// The decision of the hub's eligibility plugin (`[plugins.eligibility]`),
+        /// for every partner without its own.
         decision: Decision,
+        /// The decisions of partners' own eligibility plugins
+        /// (`[partner.eligibility]`), by partner.
+        partner_decisions: std::collections::BTreeMap<String, Decision>,
         /// Matching keys for this entry (from the matcher plugin).
         keys: Vec<String>,
     },
@@ -289,7 +294,20 @@ pub struct QuarantinedRecord {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StoredCrossing {
     pub crossing: Crossing,
+    /// The hub's eligibility decision (`[plugins.eligibility]`).
     pub decision: Decision,
+    /// Decisions of partners that have their own eligibility plugin.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub partner_decisions: std::collections::BTreeMap<String, Decision>,
+}
+
+impl StoredCrossing {
+    /// What was decided for `partner`: its own plugin's decision, or the hub's.
+    pub fn decision_for(&self, partner: &str) -> &Decision {
+        self.partner_decisions
+            .get(partner)
+            .unwrap_or(&self.decision)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -839,6 +857,7 @@ impl Store {
                             Outcome::Accepted {
                                 crossing,
                                 decision,
+                                partner_decisions,
                                 keys,
                             } => {
                                 let source_ref = crossing.source_ref.as_bytes();
@@ -846,7 +865,20 @@ impl Store {
                                     Some(id) => Some(*id),
                                     None => source_refs.get(source_ref)?.map(|v| read_u64(Some(v))),
                                 };
-                                let is_shared = *decision == Decision::Share;
+                                let decision_for =
+                                    |p: &str| partner_decisions.get(p).unwrap_or(decision);
+                                // Shared with at least one partner (a hub
+                                // without partners counts its own decision).
+                                let is_shared = if partners.is_empty() {
+                                    *decision == Decision::Share
+                                } else {
+                                    partners.iter().any(|p| *decision_for(p) == Decision::Share)
+                                };
+                                let stored = StoredCrossing {
+                                    crossing: crossing.as_ref().clone(),
+                                    decision: decision.clone(),
+                                    partner_decisions: partner_decisions.clone(),
+                                };
                                 if let Some(entry_id) = earlier {
                                     let held = raw.get(be(entry_id))?;
                                     if held.as_deref() == Some(item.raw.as_slice()) {
@@ -871,18 +903,12 @@ impl Store {
                                     if entry_matches.get(be(entry_id))?.is_none() {
                                         derived::stay_opened(derived, crossing, entry_id)?;
                                     }
-                                    crossings.insert(
-                                        &be(entry_id),
-                                        encode(&StoredCrossing {
-                                            crossing: crossing.as_ref().clone(),
-                                            decision: decision.clone(),
-                                        }),
-                                    )?;
+                                    crossings.insert(&be(entry_id), encode(&stored))?;
                                     index_entry(index, entry_keys, entry_id, keys)?;
                                     for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
                                         let at = sent_key(entry_id, p);
                                         let held_as = sent_as.get(&at)?.map(|v| read_u64(Some(v)));
-                                        let amendment = match (held_as, decision) {
+                                        let amendment = match (held_as, decision_for(p)) {
                                             (Some(amends), Decision::Share) => Entry::Correction {
                                                 amends,
                                                 record: crossing.project(),
@@ -921,13 +947,7 @@ impl Store {
                                 seen_in_batch.insert(source_ref, id);
                                 source_refs.insert(source_ref, &be(id))?;
                                 raw.insert(&be(id), item.raw.as_slice())?;
-                                crossings.insert(
-                                    &be(id),
-                                    encode(&StoredCrossing {
-                                        crossing: crossing.as_ref().clone(),
-                                        decision: decision.clone(),
-                                    }),
-                                )?;
+                                crossings.insert(&be(id), encode(&stored))?;
                                 derived::stay_opened(derived, crossing, id)?;
                                 index_entry(index, entry_keys, id, keys)?;
                                 accepted += 1;
@@ -939,11 +959,20 @@ impl Store {
                                         replaces: None,
                                     });
                                     for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
+                                        if *decision_for(p) != Decision::Share {
+                                            continue;
+                                        }
                                         outbox.insert(partner_key(p, *seq), entry.as_slice())?;
                                         sent_as.insert(sent_key(id, p), &be(*seq))?;
                                         *seq += 1;
                                     }
-                                } else if let Decision::Withhold(reason) = decision {
+                                } else if let Decision::Withhold(reason) =
+                                    // Withheld from every partner: counted
+                                    // under the first partner's reason.
+                                    partners
+                                        .first()
+                                        .map_or(decision, |p| decision_for(p))
+                                {
                                     withheld += 1;
                                     match reasons.iter_mut().find(|(r, _)| r == reason) {
                                         Some((_, n)) => *n += 1,

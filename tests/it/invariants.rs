@@ -395,6 +395,7 @@ mod property {
                                 outcome: Outcome::Accepted {
                                     crossing: Box::new(crossing),
                                     decision,
+                                    partner_decisions: Default::default(),
                                     keys: vec![format!("{HOME}key")],
                                 },
                             }],
@@ -544,6 +545,7 @@ fn refused_record(ca: &Hub) {
                 outcome: entrex::store::Outcome::Accepted {
                     crossing: Box::new(crossing),
                     decision: Decision::Share,
+                    partner_decisions: Default::default(),
                     keys: Vec::new(),
                 },
             }],

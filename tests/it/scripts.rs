@@ -53,11 +53,9 @@ impl Sandbox {
             std::fs::create_dir_all(repo.join(d)).unwrap();
         }
         std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy(
-            Path::new(ROOT).join("tests/run.sh"),
-            repo.join("tests/run.sh"),
-        )
-        .unwrap();
+        for file in ["tests/run.sh", "tests/duckdb-requirements.txt"] {
+            std::fs::copy(Path::new(ROOT).join(file), repo.join(file)).unwrap();
+        }
         let calls = dir.path().join("calls");
         // Each stand-in appends "NAME ARGS" to `calls`.
         let record = format!("echo \"${{0##*/}} $*\" >> {}", calls.display());
@@ -72,6 +70,16 @@ impl Sandbox {
             ),
         );
         script(&bin.join("cargo"), &format!("{record}\nexit 0"));
+        // `python3 -m venv DIR` makes DIR/bin/pip, a stand-in that records
+        // its calls too.
+        script(
+            &bin.join("python3"),
+            &format!(
+                "{record}\n[ \"$1\" = -m ] && {mkdir} -p \"$3/bin\" && printf '#!/bin/bash\\n%s\\n' '{record}' > \"$3/bin/pip\" && {chmod} +x \"$3/bin/pip\"\nexit 0",
+                mkdir = real("mkdir").display(),
+                chmod = real("chmod").display(),
+            ),
+        );
         script(
             &bin.join("id"),
             &format!("[ \"$1\" = -u ] && echo {} && exit 0\nexit 1", machine.uid),
@@ -194,6 +202,34 @@ fn tests_run_sh_says_what_to_install_when_it_cannot_install_chromium() {
             "{calls:#?}"
         );
     }
+}
+
+#[test]
+fn tests_run_sh_installs_duckdb_for_the_ledger_test_before_the_tests() {
+    let (output, calls) = Sandbox::new(&Machine {
+        chromium: true,
+        ..FRESH_ROOT
+    })
+    .run();
+    assert!(output.status.success(), "{}", text(&output));
+    let pinned = std::fs::read_to_string(Path::new(ROOT).join("tests/duckdb-requirements.txt"))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("duckdb=="))
+        .unwrap()
+        .to_owned();
+    let venv = calls
+        .iter()
+        .position(|c| c.starts_with("python3 -m venv ") && c.ends_with("target/duckdb-venv"))
+        .unwrap_or_else(|| panic!("no venv made for DuckDB in {calls:#?}"));
+    let install = calls
+        .iter()
+        .position(|c| {
+            c.starts_with("pip install") && c.ends_with("-r tests/duckdb-requirements.txt")
+        })
+        .unwrap_or_else(|| panic!("no pip install of {pinned} in {calls:#?}"));
+    let tests = position(&calls, "cargo test --workspace", &output);
+    assert!(venv < install && install < tests, "{calls:#?}");
 }
 
 /// CI runs the README's command, and does not install Chromium itself.

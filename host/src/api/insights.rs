@@ -482,6 +482,56 @@ async fn travel_history_inner(
     Ok(json(StatusCode::OK, &history))
 }
 
+/// `GET /v1/ledger/matches?partner=&after=&limit=&purpose=`: one page of the
+/// partner's exits with this hub's matching decisions, for `entrex ledger
+/// export-matches` (`crate::ledger::matches`).
+pub(super) async fn ledger_matches(core: Arc<Core>, req: Request<Incoming>) -> Response<Body> {
+    ledger_matches_inner(core, req).await.unwrap_or_else(|r| r)
+}
+
+async fn ledger_matches_inner(
+    core: Arc<Core>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Response<Body>> {
+    use crate::ledger::matches::{MAX_PAGE_ROWS, PAGE_ROWS};
+    let q = query(&req, &["partner", "after", "limit", "purpose"])?;
+    let Some(partner) = q.get("partner").map(str::to_owned) else {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "name the partner whose exits to list: ?partner={}",
+                core.partner_ids.first().map_or("US", String::as_str)
+            ),
+        ));
+    };
+    if !core.partner_ids.contains(&partner) {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no partner {partner:?} is configured on this hub; its partners are {}",
+                core.partner_ids.join(", ")
+            ),
+        ));
+    }
+    let after = q
+        .parse("after", |k, v| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{k}={v:?} is not a sequence number"))
+        })?
+        .unwrap_or(0);
+    let limit = q
+        .parse("limit", |k, v| match v.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE_ROWS).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "{k}={v:?} must be a number from 1 to {MAX_PAGE_ROWS}"
+            )),
+        })?
+        .unwrap_or(PAGE_ROWS);
+    let page =
+        blocking(move || crate::ledger::matches::page(&core, &partner, after, limit)).await?;
+    Ok(json(StatusCode::OK, &page))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
