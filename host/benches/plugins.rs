@@ -45,6 +45,7 @@ fn builtin(name: &str, deadline_ms: u64) -> PluginSettings {
     PluginSettings {
         source: PluginSource::Builtin(name.into()),
         config_json: "{}".into(),
+        config_files: Vec::new(),
         deadline_ms,
         memory_mib: 256,
         max_output_kib: 16 * 1024,

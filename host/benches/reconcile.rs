@@ -19,45 +19,24 @@ use biographic_matcher as bm;
 use entrex::generator::{self, Noise, NoiseKind};
 use entrex::plugins::PluginError;
 use entrex::reconcile::{self, Accuracy, Counts, Generated, Rules, Settings};
-use entrex::record::{self, SharedRecord};
+use entrex::record::SharedRecord;
+use entrex::training::native_record;
 
 /// The matcher's rules called natively (no WebAssembly, no copying).
 struct Native;
-
-fn to_bm(r: &SharedRecord) -> bm::entrex::plugin::types::SharedRecord {
-    use bm::entrex::plugin::types as t;
-    t::SharedRecord {
-        given_names: r.given_names.clone(),
-        family_name: r.family_name.clone(),
-        middle_names: r.middle_names.clone(),
-        date_of_birth: t::PartialDate {
-            year: r.date_of_birth.year,
-            month: r.date_of_birth.month,
-            day: r.date_of_birth.day,
-        },
-        nationality: r.nationality.clone(),
-        sex: match r.sex {
-            record::Sex::F => t::Sex::Female,
-            record::Sex::M => t::Sex::Male,
-            record::Sex::X => t::Sex::Unspecified,
-        },
-        document_type: r.document_type.clone(),
-        document_number: r.document_number.clone(),
-        document_country: r.document_country.clone(),
-        entered_at: r.entered_at,
-        port_code: r.port_code.clone(),
-    }
-}
 
 impl Rules for Native {
     fn block_keys(&self, records: &[SharedRecord]) -> Result<Vec<Vec<String>>, PluginError> {
         Ok(records
             .iter()
-            .map(|r| bm::block_keys(&bm::Prepared::new(&to_bm(r))))
+            .map(|r| bm::block_keys(&bm::Prepared::new(&native_record(r))))
             .collect())
     }
     fn score(&self, pairs: &[(&SharedRecord, &SharedRecord)]) -> Result<Vec<f64>, PluginError> {
-        let pairs: Vec<_> = pairs.iter().map(|(e, x)| (to_bm(e), to_bm(x))).collect();
+        let pairs: Vec<_> = pairs
+            .iter()
+            .map(|(e, x)| (native_record(e), native_record(x)))
+            .collect();
         Ok(bm::score_all(pairs.iter().map(|(e, x)| (e, x))))
     }
 }
@@ -193,7 +172,7 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
 
-    let matcher = reconcile::load_matcher(None).unwrap();
+    let matcher = reconcile::load_matcher(None, "{}").unwrap();
     let wasm = run("biographic-matcher (WASM plugin)", &matcher, &g, &settings);
     print_accuracy(&wasm);
     let native = run("baseline: the same rules native", &Native, &g, &settings);

@@ -187,6 +187,11 @@ struct RawPlugin {
     component: String,
     #[serde(default)]
     config: Option<toml::Table>,
+    /// Keys of the configuration whose value is a JSON file, read by the
+    /// hub when the plugin is loaded (a trained matcher model, for one):
+    /// the plugin itself reads no files.
+    #[serde(default)]
+    config_files: Option<toml::Table>,
     #[serde(default)]
     deadline_ms: Option<u64>,
     #[serde(default)]
@@ -308,6 +313,9 @@ pub struct PluginSettings {
     pub source: PluginSource,
     /// The plugin's `config` table as a JSON object, handed to `configure`.
     pub config_json: String,
+    /// `config_files`: configuration keys whose value is read from a JSON
+    /// file each time the plugin is loaded (see [`PluginSettings::configuration`]).
+    pub config_files: Vec<(String, PathBuf)>,
     pub deadline_ms: u64,
     pub memory_mib: u64,
     /// Largest output of one call, in KiB, beyond which the call counts as
@@ -827,7 +835,26 @@ fn plugin_settings(
         }
         None => PluginSource::File(base.join(&raw.component)),
     };
-    let config_json = serde_json::to_string(&raw.config.unwrap_or_default()).map_err(|e| {
+    let config = raw.config.unwrap_or_default();
+    let mut config_files = Vec::new();
+    for (key, value) in raw.config_files.unwrap_or_default() {
+        let Some(path) = value.as_str() else {
+            return Err((
+                "config_files",
+                format!(
+                    "{key} must be the path of a JSON file, e.g. {key} = \"matcher-model.json\""
+                ),
+            ));
+        };
+        if config.contains_key(&key) {
+            return Err((
+                "config_files",
+                format!("{key} is in both config and config_files; keep one"),
+            ));
+        }
+        config_files.push((key, base.join(path)));
+    }
+    let config_json = serde_json::to_string(&config).map_err(|e| {
         (
             "config",
             format!("cannot be handed to the plugin as JSON: {e}"),
@@ -859,10 +886,32 @@ fn plugin_settings(
     Ok(PluginSettings {
         source,
         config_json,
+        config_files,
         deadline_ms,
         memory_mib,
         max_output_kib,
     })
+}
+
+impl PluginSettings {
+    /// The JSON `configure` gets: the `config` table with each of
+    /// `config_files` read in under its key. Read at every load, so a
+    /// reload picks up a file changed in place.
+    pub fn configuration(&self) -> Result<String, String> {
+        if self.config_files.is_empty() {
+            return Ok(self.config_json.clone());
+        }
+        let mut config: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&self.config_json).map_err(|e| e.to_string())?;
+        for (key, path) in &self.config_files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read config_files.{key} ({}): {e}", path.display()))?;
+            let value = serde_json::from_str(&text)
+                .map_err(|e| format!("config_files.{key} ({}) is not JSON: {e}", path.display()))?;
+            config.insert(key.clone(), value);
+        }
+        Ok(serde_json::Value::Object(config).to_string())
+    }
 }
 
 /// The API's address: an IP and a port, with a message that says which half
@@ -1062,7 +1111,14 @@ mod tests {
         // removal_orders, matching, access with its token and client_cert,
         // partner, its eligibility plugin, previous_key.
         assert_eq!(probed, 17, "tables probed");
-        assert!(opaque.iter().all(|p| p.ends_with(".config")), "{opaque:?}");
+        // Free-form: what a plugin is configured with, and which of its keys
+        // are read from files.
+        assert!(
+            opaque
+                .iter()
+                .all(|p| p.ends_with(".config") || p.ends_with(".config_files")),
+            "{opaque:?}"
+        );
     }
 
     fn table_at<'t>(table: &'t mut toml::Table, path: &[String]) -> &'t mut toml::Table {
@@ -1086,6 +1142,37 @@ mod tests {
     fn reference_with(from: &str, to: &str) -> String {
         assert!(diagnostic::REFERENCE.contains(from), "{from}");
         diagnostic::REFERENCE.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn config_files_name_json_files_and_never_a_key_of_config_too() {
+        let matcher = "# config_files = { model = \"matcher-model.json\" }\nconfig_files = {}";
+        let settings = parse(&reference_with(
+            matcher,
+            "config_files = { model = \"models/m.json\" }",
+        ))
+        .unwrap();
+        assert_eq!(
+            settings.matcher.config_files,
+            [("model".to_owned(), PathBuf::from("config/models/m.json"))]
+        );
+        let p = problem(&reference_with(matcher, "config_files = { model = 3 }"));
+        assert!(
+            p.message.contains("model must be the path of a JSON file"),
+            "{}",
+            p.message
+        );
+        let eligibility = "\"bus\"] }\nconfig_files = {}";
+        let p = problem(&reference_with(
+            eligibility,
+            "\"bus\"] }\nconfig_files = { ports = \"ports.json\" }",
+        ));
+        assert!(
+            p.message
+                .contains("ports is in both config and config_files"),
+            "{}",
+            p.message
+        );
     }
 
     #[test]

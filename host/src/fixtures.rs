@@ -154,6 +154,7 @@ fn run_case(name: &str, file: &Path, component: &Path, trust: &Trust) -> Result<
     let settings = PluginSettings {
         source: PluginSource::File(component.to_owned()),
         config_json: case.config_json,
+        config_files: Vec::new(),
         deadline_ms: DEADLINE_MS,
         memory_mib: MEMORY_MIB,
         max_output_kib: 16 * 1024,

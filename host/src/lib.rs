@@ -59,4 +59,5 @@ pub mod retention;
 pub mod store;
 pub mod throughput;
 pub mod tls;
+pub mod training;
 pub mod verify;

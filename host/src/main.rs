@@ -88,6 +88,11 @@ enum Command {
         #[command(flatten)]
         tls: HubTls,
     },
+    /// The default matcher's model: weights learned from the data.
+    Matcher {
+        #[command(subcommand)]
+        action: MatcherAction,
+    },
     /// Clerical review on a running hub: list the pairs the matcher was not
     /// sure of, and link them or not.
     Matches {
@@ -139,6 +144,10 @@ enum Command {
         /// A matcher component (.wasm) instead of the built-in biographic-matcher.
         #[arg(long)]
         matcher: Option<PathBuf>,
+        /// A model `entrex matcher train` wrote, for the built-in matcher
+        /// (default: its hand-set weights).
+        #[arg(long, conflicts_with = "matcher")]
+        model: Option<PathBuf>,
         #[arg(long, default_value_t = entrex::reconcile::DEFAULT_LINK_THRESHOLD)]
         link_threshold: f64,
         #[arg(long, default_value_t = entrex::reconcile::DEFAULT_REVIEW_THRESHOLD)]
@@ -369,6 +378,37 @@ enum QuarantineAction {
     },
     /// Run every quarantined record through the pipeline again.
     Retry,
+}
+
+#[derive(Subcommand)]
+enum MatcherAction {
+    /// Estimate the matcher's m- and u-probabilities and prior from
+    /// unlabelled entries and exits (canonical CSV, as `entrex reconcile`
+    /// reads), by EM; write the model (JSON) and print its table.
+    Train {
+        #[arg(long)]
+        entries: PathBuf,
+        #[arg(long)]
+        exits: PathBuf,
+        /// Where to write the model.
+        #[arg(long)]
+        out: PathBuf,
+        /// Random (entry, exit) pairs that estimate u.
+        #[arg(long, default_value_t = entrex::training::DEFAULT_RANDOM_PAIRS)]
+        random_pairs: usize,
+        /// Newest entries per blocking key for one exit.
+        #[arg(long, default_value_t = entrex::reconcile::DEFAULT_MAX_CANDIDATES)]
+        max_candidates: usize,
+        #[arg(long, default_value_t = entrex::training::DEFAULT_MAX_ITERATIONS)]
+        max_iterations: usize,
+        /// Worker threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Re-estimate u over the candidate pairs as well (classic EM,
+        /// fastLink-style), instead of keeping the random pairs' u.
+        #[arg(long)]
+        em_u: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -799,11 +839,44 @@ fn run(command: Command) -> Result<ExitCode, String> {
             println!("TLS fingerprint: SHA-256 {}…", cert.fingerprint);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Matcher {
+            action:
+                MatcherAction::Train {
+                    entries,
+                    exits,
+                    out,
+                    random_pairs,
+                    max_candidates,
+                    max_iterations,
+                    threads,
+                    em_u,
+                },
+        } => {
+            let options = entrex::training::Options {
+                entries,
+                exits,
+                out: out.clone(),
+                random_pairs,
+                max_candidates,
+                max_iterations,
+                em_u,
+                threads: threads
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+            };
+            let trained = entrex::training::train(&options).map_err(|e| e.to_string())?;
+            println!(
+                "{trained}
+model written to {}",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reconcile {
             entries,
             exits,
             out,
             matcher,
+            model,
             link_threshold,
             review_threshold,
             max_candidates,
@@ -811,6 +884,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             truth,
             strict,
         } => {
+            let matcher_config = match model {
+                Some(path) => entrex::training::model_config(&path).map_err(|e| e.to_string())?,
+                None => "{}".to_owned(),
+            };
             let mut settings = entrex::reconcile::Settings::default();
             settings.matching.link_threshold = link_threshold;
             settings.matching.review_threshold = review_threshold;
@@ -823,6 +900,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 exits,
                 out,
                 matcher,
+                matcher_config,
                 settings,
                 truth,
                 strict,

@@ -815,10 +815,16 @@ impl<W: World> Plugin<W> {
         };
         let pre = linker.instantiate_pre(&component).map_err(link_error)?;
         let pre = W::pre(pre).map_err(link_error)?;
+        let config_json = settings
+            .configuration()
+            .map_err(|message| PluginError::Configure {
+                plugin: name.clone(),
+                message,
+            })?;
         let plugin = Plugin {
             name: name.into(),
             pre,
-            config_json: settings.config_json.clone(),
+            config_json,
             deadline_ticks: (settings.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1,
             memory_bytes: (settings.memory_mib as usize) << 20,
             max_output_bytes: (settings.max_output_kib as usize) << 10,

@@ -685,13 +685,15 @@ pub struct Outcome {
 /// Loads the matcher a batch run uses: the built-in one, or a component file
 /// the analyst names (as `entrex plugin test` does, its signature is not
 /// checked: the person running this chose the file; hubs check it).
-pub fn load_matcher(file: Option<&Path>) -> Result<Matcher, ReconcileError> {
+/// `config_json` is what its `configure` gets (a trained model, for one).
+pub fn load_matcher(file: Option<&Path>, config_json: &str) -> Result<Matcher, ReconcileError> {
     let settings = PluginSettings {
         source: match file {
             Some(path) => PluginSource::File(path.to_owned()),
             None => PluginSource::Builtin(BUILTIN_MATCHER.into()),
         },
-        config_json: "{}".into(),
+        config_json: config_json.into(),
+        config_files: Vec::new(),
         deadline_ms: BATCH_DEADLINE_MS,
         memory_mib: 512,
         max_output_kib: 64 * 1024,
@@ -971,6 +973,9 @@ pub struct Options {
     pub out: PathBuf,
     /// A matcher component; the built-in one when `None`.
     pub matcher: Option<PathBuf>,
+    /// What the matcher is configured with (`{}`, or a trained model:
+    /// `training::model_config`).
+    pub matcher_config: String,
     pub settings: Settings,
     /// A labelled sample (`entry_id,exit_id[,kinds]`): measure the links
     /// against it, and write the pairs it got wrong to `OUT.wrong.csv`.
@@ -1038,7 +1043,7 @@ impl std::fmt::Display for Summary {
 /// Reads both files, reconciles, writes `out`.
 pub fn run(options: &Options) -> Result<Summary, ReconcileError> {
     let started = Instant::now();
-    let matcher = load_matcher(options.matcher.as_deref())?;
+    let matcher = load_matcher(options.matcher.as_deref(), &options.matcher_config)?;
     let reading = Instant::now();
     let (entries, exits) = std::thread::scope(|s| {
         let entries = s.spawn(|| read_records_with(&options.entries, options.strict));
@@ -1148,6 +1153,7 @@ pub fn generate(
             &PluginSettings {
                 source: PluginSource::Builtin(name.into()),
                 config_json: "{}".into(),
+                config_files: Vec::new(),
                 deadline_ms: BATCH_DEADLINE_MS,
                 memory_mib: 512,
                 max_output_kib: 64 * 1024,

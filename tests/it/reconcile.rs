@@ -412,27 +412,43 @@ fn bad_input_names_file_line_and_column() {
     );
 }
 
-#[test]
-fn a_generated_heavy_noise_day_matches_its_ground_truth() {
-    // The library's test data through the real binary: what the command
-    // writes is what the benchmark measures.
+/// A generated day of heavy noise (the project's own generator).
+fn heavy_day(trips: usize) -> reconcile::Generated {
     let cfg = generator::Config {
         noise: Noise::Heavy,
-        ..generator::Config::new(7, 3_000)
+        ..generator::Config::new(7, trips)
     };
-    let g = reconcile::generate(&cfg, 2).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    reconcile::generate(&cfg, 2).unwrap()
+}
+
+fn write_generated(dir: &Path, g: &reconcile::Generated) {
     let mut entries = Vec::new();
     reconcile::write_records(&mut entries, &g.entries).unwrap();
     let mut exits = Vec::new();
     reconcile::write_records(&mut exits, &g.exits).unwrap();
-    let output = run(
-        dir.path(),
-        std::str::from_utf8(&entries).unwrap(),
-        std::str::from_utf8(&exits).unwrap(),
-    );
+    std::fs::write(dir.join("entries.csv"), entries).unwrap();
+    std::fs::write(dir.join("exits.csv"), exits).unwrap();
+}
+
+/// Runs `entrex reconcile` (with `more` arguments) on what
+/// [`write_generated`] wrote and measures its pairs against the truth.
+fn accuracy(dir: &Path, g: &reconcile::Generated, more: &[&str]) -> reconcile::Accuracy {
+    let output = Command::new(env!("CARGO_BIN_EXE_entrex"))
+        .current_dir(dir)
+        .args([
+            "reconcile",
+            "--entries",
+            "entries.csv",
+            "--exits",
+            "exits.csv",
+            "--out",
+            "matches.csv",
+        ])
+        .args(more)
+        .output()
+        .expect("the entrex binary runs");
     assert!(output.status.success(), "{}", text(&output));
-    let out = std::fs::read_to_string(dir.path().join("matches.csv")).unwrap();
+    let out = std::fs::read_to_string(dir.join("matches.csv")).unwrap();
     let entry_at: HashMap<&str, usize> = g
         .entries
         .iter()
@@ -462,7 +478,17 @@ fn a_generated_heavy_noise_day_matches_its_ground_truth() {
             }
         })
         .collect();
-    let acc = reconcile::evaluate(&g, &pairs);
+    reconcile::evaluate(g, &pairs)
+}
+
+#[test]
+fn a_generated_heavy_noise_day_matches_its_ground_truth() {
+    // The library's test data through the real binary: what the command
+    // writes is what the benchmark measures.
+    let g = heavy_day(3_000);
+    let dir = tempfile::tempdir().unwrap();
+    write_generated(dir.path(), &g);
+    let acc = accuracy(dir.path(), &g, &[]);
     let all = acc.overall;
     assert!(all.true_pairs > 2_500, "{all:?}");
     assert!(all.precision() >= 0.999, "{all:?}");
@@ -663,6 +689,159 @@ fn nulls_are_no_evidence_and_files_with_them_are_read() {
                 .lines()
                 .any(|l| l.starts_with(pair) && l.ends_with(",link")),
             "{pair} not linked:\n{matches}"
+        );
+    }
+}
+
+#[test]
+fn a_model_trained_on_unlabelled_data_is_read_checked_and_links_the_day() {
+    let g = heavy_day(3_000);
+    let dir = tempfile::tempdir().unwrap();
+    write_generated(dir.path(), &g);
+    let output = Command::new(env!("CARGO_BIN_EXE_entrex"))
+        .current_dir(dir.path())
+        .args([
+            "matcher",
+            "train",
+            "--entries",
+            "entries.csv",
+            "--exits",
+            "exits.csv",
+        ])
+        .args(["--out", "model.json", "--random-pairs", "300000"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let report = String::from_utf8_lossy(&output.stdout);
+    for line in [
+        "names          exact",
+        "date_of_birth  day_month_swap",
+        "document       similar",
+        "sex            unknown",
+    ] {
+        assert!(
+            report.contains(line),
+            "no {line:?} in the report:\n{report}"
+        );
+    }
+    assert!(report.contains("converged"), "{report}");
+
+    // What an analyst checks before trusting a model: agreement weighs for,
+    // disagreement against, and a null neither way.
+    let model: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("model.json")).unwrap()).unwrap();
+    let weight = |comparison: &str, level: &str| -> f64 {
+        model["comparisons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == comparison)
+            .and_then(|c| {
+                c["levels"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l["level"] == level)
+            })
+            .unwrap_or_else(|| panic!("no {comparison}.{level} in {model}"))["weight"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(model["format"], "entrex-matcher-model/1");
+    // Half of all pairs agree on sex by chance: agreement says about a bit.
+    for (comparison, agree, at_least, disagree, null) in [
+        ("names", "exact", 5.0, "different", "unknown"),
+        ("date_of_birth", "exact", 5.0, "different", "unknown"),
+        ("document", "same", 5.0, "renewed", "missing"),
+        ("sex", "same", 0.5, "different", "unknown"),
+    ] {
+        assert!(
+            weight(comparison, agree) > at_least,
+            "{comparison}.{agree}: {model}"
+        );
+        assert!(
+            weight(comparison, disagree) < 0.0,
+            "{comparison}.{disagree}: {model}"
+        );
+        assert_eq!(weight(comparison, null), 0.0, "{comparison}.{null}");
+    }
+
+    let builtin = accuracy(dir.path(), &g, &[]).overall;
+    let trained = accuracy(dir.path(), &g, &["--model", "model.json"]).overall;
+    assert!(
+        trained.precision() >= 0.995,
+        "trained {trained:?}, built-in {builtin:?}"
+    );
+    assert!(
+        trained.recall() >= 0.98,
+        "trained {trained:?}, built-in {builtin:?}"
+    );
+
+    // A model that is not one is refused before any work, naming the file.
+    std::fs::write(
+        dir.path().join("broken.json"),
+        r#"{"format": "entrex-matcher-model/1"}"#,
+    )
+    .unwrap();
+    let out = crate::support::entrex(&[
+        "reconcile",
+        "--entries",
+        &dir.path().join("entries.csv").display().to_string(),
+        "--exits",
+        &dir.path().join("exits.csv").display().to_string(),
+        "--out",
+        &dir.path().join("m.csv").display().to_string(),
+        "--model",
+        &dir.path().join("broken.json").display().to_string(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.json") && err.contains("entrex matcher train"),
+        "{err}"
+    );
+
+    // A hub takes it through `[plugins.matcher] config_files`, read at each
+    // load: the plugin reads no files.
+    use entrex::config::{PluginSettings, PluginSource};
+    use entrex::plugins::{Matcher, Trust};
+    let settings = |files: Vec<(String, std::path::PathBuf)>| PluginSettings {
+        source: PluginSource::Builtin("biographic-matcher".into()),
+        config_json: "{}".into(),
+        config_files: files,
+        deadline_ms: 5_000,
+        memory_mib: 256,
+        max_output_kib: 16 * 1024,
+    };
+    let load = |files| Matcher::load(&settings(files), &Trust::unchecked(), Vec::new());
+    let model_file = vec![("model".to_owned(), dir.path().join("model.json"))];
+    let trained = load(model_file).unwrap();
+    let hand_set = load(Vec::new()).unwrap();
+    let pairs: Vec<_> = g
+        .exits
+        .iter()
+        .take(50)
+        .map(|x| (&g.entries[0].record, &x.record))
+        .collect();
+    assert_ne!(
+        trained.score(&pairs).unwrap(),
+        hand_set.score(&pairs).unwrap()
+    );
+    for (file, says) in [
+        ("absent.json", "cannot read config_files.model"),
+        ("entries.csv", "is not JSON"),
+        (
+            "broken.json",
+            "the model is not one `entrex matcher train` writes",
+        ),
+    ] {
+        let Err(e) = load(vec![("model".to_owned(), dir.path().join(file))]) else {
+            panic!("{file} loaded");
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains(says) && e.contains("biographic-matcher"),
+            "{file}: {e}"
         );
     }
 }

@@ -21,7 +21,10 @@ wit_bindgen::generate!({
     additional_derives: [PartialEq],
 });
 
+pub mod model;
+
 use std::borrow::Cow;
+use std::sync::{Arc, RwLock};
 
 use entrex_plugin_common::names;
 use serde_json::Value;
@@ -1003,7 +1006,7 @@ pub fn probability(weight: f64) -> f64 {
 }
 
 pub fn score(entry: &SharedRecord, exit: &SharedRecord) -> f64 {
-    probability(compare(&Prepared::new(entry), &Prepared::new(exit)).weight())
+    current_weights().probability(&compare(&Prepared::new(entry), &Prepared::new(exit)).levels())
 }
 
 /// Scores pairs in order. Hosts send an exit's candidates one after the
@@ -1014,6 +1017,7 @@ pub fn score_all<'a>(
     let mut last_entry: Option<(&SharedRecord, Prepared<'a>)> = None;
     let mut last_exit: Option<(&SharedRecord, Prepared<'a>)> = None;
     let mut out = Vec::with_capacity(pairs.size_hint().0);
+    let weights = current_weights();
     for (entry, exit) in pairs {
         let prepare = |last: &mut Option<(&'a SharedRecord, Prepared<'a>)>, r: &'a SharedRecord| {
             if !last.as_ref().is_some_and(|(held, _)| *held == r) {
@@ -1025,27 +1029,67 @@ pub fn score_all<'a>(
         let (Some((_, e)), Some((_, x))) = (&last_entry, &last_exit) else {
             unreachable!("both were just prepared");
         };
-        out.push(probability(compare(e, x).weight()));
+        out.push(weights.probability(&compare(e, x).levels()));
     }
     out
 }
 
-/// The matcher takes no settings yet; `{}` is the only valid configuration.
+/// The weights scores are computed with: a configured model's, or the
+/// built-in ones.
+static WEIGHTS: RwLock<Option<Arc<model::Weights>>> = RwLock::new(None);
+
+pub fn current_weights() -> Arc<model::Weights> {
+    if let Some(w) = WEIGHTS.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        return w.clone();
+    }
+    Arc::new(model::Weights::builtin())
+}
+
+fn set_weights(weights: Option<model::Weights>) {
+    *WEIGHTS.write().unwrap_or_else(|e| e.into_inner()) = weights.map(Arc::new);
+}
+
+impl model::Weights {
+    /// Posterior probability of a true pair for a comparison vector.
+    pub fn probability(&self, levels: &model::Levels) -> f64 {
+        let p = 1.0 / (1.0 + (-(self.prior_log2_odds + self.weight(levels))).exp2());
+        p.clamp(0.0, 1.0)
+    }
+}
+
+/// The configuration: `{}` (the built-in weights) or `{"model": MODEL}`, a
+/// model `entrex matcher train` wrote (see [`model`]). Applies it.
 pub fn parse_config(json: &str) -> Result<(), String> {
+    let weights = read_config(json)?;
+    set_weights(weights);
+    Ok(())
+}
+
+/// The weights a configuration names, without applying them.
+pub fn read_config(json: &str) -> Result<Option<model::Weights>, String> {
     let value: Value = serde_json::from_str(json)
         .map_err(|e| format!("the configuration is not valid JSON ({e})"))?;
-    let Value::Object(map) = value else {
+    let Value::Object(mut map) = value else {
         return Err(
-            "the configuration must be a table; the biographic matcher takes no settings, so write {} or leave the config table out"
+            "the configuration must be a table: {} for the built-in weights, or {\"model\": ...} with a model `entrex matcher train` wrote"
                 .to_string(),
         );
     };
-    match map.keys().next() {
-        None => Ok(()),
-        Some(key) => Err(format!(
-            "unknown key {key:?}: the biographic matcher takes no settings yet; remove it (leave the config table out or empty)"
-        )),
+    let model = map.remove("model");
+    if let Some(key) = map.keys().next() {
+        return Err(format!(
+            "unknown key {key:?}: the biographic matcher takes only `model` (a model `entrex matcher train` wrote); remove it"
+        ));
     }
+    let Some(model) = model else {
+        return Ok(None);
+    };
+    let model: model::Model = serde_json::from_value(model)
+        .map_err(|e| format!("the model is not one `entrex matcher train` writes ({e})"))?;
+    model
+        .weights()
+        .map(Some)
+        .map_err(|e| format!("the model cannot be used: {e}"))
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -741,7 +741,7 @@ fn weights_order_levels() {
 }
 
 #[test]
-fn config_accepts_only_empty_table() {
+fn config_accepts_only_empty_table_or_a_model() {
     assert_eq!(parse_config("{}"), Ok(()));
     let err = parse_config(r#"{"threshold": 0.9}"#).unwrap_err();
     assert!(err.contains(r#"unknown key "threshold""#), "{err}");
@@ -837,4 +837,176 @@ fn a_date_of_birth_one_slip_off_is_near_not_different() {
     };
     assert_eq!(comparison(&entry(), &far).dob, DobLevel::Different);
     assert!(DobLevel::Near.weight() > 0.0 && DobLevel::Near.weight() < DobLevel::Exact.weight());
+}
+
+mod trained {
+    use super::*;
+    use crate::model::{self, Estimate, Levels, SPECS, Tally, Weights};
+
+    /// Every comparison vector the levels allow, for exhaustive checks.
+    fn all_vectors() -> Vec<Levels> {
+        let mut out = vec![[0u8; 6]];
+        for (k, spec) in SPECS.iter().enumerate() {
+            out = out
+                .into_iter()
+                .flat_map(|v| {
+                    (0..spec.levels.len() as u8).map(move |l| {
+                        let mut v = v;
+                        v[k] = l;
+                        v
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+
+    #[test]
+    fn builtin_weights_are_the_hand_set_ones() {
+        let other = Rec {
+            family: "MULER",
+            dob: (1980, Some(7), Some(3)),
+            ..exit()
+        };
+        let c = comparison(&entry(), &other);
+        let w = Weights::builtin();
+        assert_eq!(w.weight(&c.levels()), c.weight());
+        assert_eq!(w.probability(&c.levels()), probability(c.weight()));
+        for spec in &SPECS {
+            assert_eq!(
+                w.table[SPECS.iter().position(|s| s.name == spec.name).unwrap()][spec.null],
+                0.0,
+                "{}",
+                spec.name
+            );
+        }
+    }
+
+    /// Draws `n` pairs from a known model (independent comparisons, as
+    /// Fellegi–Sunter assumes) and tallies them.
+    fn draw(n: usize, lambda: f64, m: &[Vec<f64>; 6], u: &[Vec<f64>; 6], seed: u64) -> Tally {
+        let mut state = seed;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut tally = Tally::default();
+        for _ in 0..n {
+            let p = if next() < lambda { m } else { u };
+            let mut v = [0u8; 6];
+            for k in 0..6 {
+                let (mut x, mut l) = (next(), 0);
+                while l + 1 < p[k].len() && x >= p[k][l] {
+                    x -= p[k][l];
+                    l += 1;
+                }
+                v[k] = l as u8;
+            }
+            tally.add(v);
+        }
+        tally
+    }
+
+    fn normalised(raw: &[f64]) -> Vec<f64> {
+        let t: f64 = raw.iter().sum();
+        raw.iter().map(|x| x / t).collect()
+    }
+
+    #[test]
+    fn em_recovers_the_model_the_pairs_were_drawn_from() {
+        let m: [Vec<f64>; 6] = [
+            normalised(&[70., 8., 2., 3., 5., 3., 2., 3., 2., 2.]),
+            normalised(&[30., 65., 5.]),
+            normalised(&[85., 1., 3., 3., 4., 2., 2.]),
+            normalised(&[70., 5., 10., 10., 5.]),
+            normalised(&[90., 8., 2.]),
+            normalised(&[95., 2., 3.]),
+        ];
+        let u: [Vec<f64>; 6] = [
+            normalised(&[0.1, 0.1, 0.05, 0.5, 0.5, 3., 5., 10., 80., 1.]),
+            normalised(&[5., 60., 35.]),
+            normalised(&[2., 0.5, 0.5, 10., 2., 84., 1.]),
+            normalised(&[0.01, 0.2, 40., 50., 9.79]),
+            normalised(&[20., 78., 2.]),
+            normalised(&[48., 48., 4.]),
+        ];
+        let candidates = draw(400_000, 0.2, &m, &u, 1);
+        let random = draw(400_000, 0.0, &m, &u, 2);
+        let e: Estimate = model::estimate(&candidates, &random, 200);
+        assert!(
+            e.converged,
+            "EM did not converge in {} iterations",
+            e.iterations
+        );
+        assert!((e.lambda - 0.2).abs() < 0.01, "lambda {}", e.lambda);
+        for (k, (drawn, estimated)) in m.iter().zip(&e.m).enumerate() {
+            for (l, (d, e)) in drawn.iter().zip(estimated).enumerate() {
+                assert!(
+                    (e - d).abs() < 0.02,
+                    "{}.{}: m {d} estimated {e}",
+                    SPECS[k].name,
+                    SPECS[k].levels[l],
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_model_round_trips_and_configures_the_matcher() {
+        let mut candidates = Tally::default();
+        let mut random = Tally::default();
+        for v in all_vectors().iter().step_by(7) {
+            candidates.add(*v);
+            random.add(*v);
+        }
+        candidates.add([0, 0, 0, 0, 0, 0]);
+        let e = model::estimate(&candidates, &random, 50);
+        let model = e.model(serde_json::json!({"pairs": candidates.pairs}));
+        let json = serde_json::to_string(&serde_json::json!({ "model": model })).unwrap();
+        let weights = read_config(&json).unwrap().expect("a model");
+        for (k, spec) in SPECS.iter().enumerate() {
+            assert_eq!(
+                weights.table[k][spec.null], 0.0,
+                "{}: a null is no evidence",
+                spec.name
+            );
+            for l in 0..spec.levels.len() {
+                if l != spec.null {
+                    let expected = (e.m[k][l] / e.u[k][l]).log2();
+                    assert!((weights.table[k][l] - expected).abs() < 1e-9);
+                }
+            }
+        }
+        assert!(
+            model.report().contains("date_of_birth  day_month_swap"),
+            "{}",
+            model.report()
+        );
+    }
+
+    #[test]
+    fn a_wrong_model_is_refused_saying_what_is_wrong() {
+        let e = model::estimate(&Tally::default(), &Tally::default(), 1);
+        let good = e.model(serde_json::Value::Null);
+        let refused = |edit: &dyn Fn(&mut model::Model)| {
+            let mut m = good.clone();
+            edit(&mut m);
+            read_config(&serde_json::json!({ "model": m }).to_string()).unwrap_err()
+        };
+        assert!(
+            refused(&|m| m.format = "entrex-matcher-model/9".into()).contains("train it again")
+        );
+        assert!(refused(&|m| m.matcher = "other".into()).contains("trained for the matcher"));
+        assert!(
+            refused(&|m| m.comparisons.pop().map(|_| ()).unwrap()).contains("has 5 comparisons")
+        );
+        assert!(refused(&|m| m.comparisons[2].levels.swap(0, 1)).contains("date_of_birth"));
+        let e = refused(&|m| m.comparisons[0].levels[0].u = 0.0);
+        assert!(e.contains("names.exact: u is 0"), "{e}");
+        assert!(refused(&|m| m.prior_log2_odds = 1000.0).contains("prior_log2_odds"));
+        let e = read_config(r#"{"model": {"format": 1}}"#).unwrap_err();
+        assert!(e.contains("not one `entrex matcher train` writes"), "{e}");
+    }
 }

@@ -1,0 +1,251 @@
+//! `entrex matcher train`: estimates the default matcher's model (m and u
+//! per comparison level, and the prior) from unlabelled entries and exits.
+//!
+//! The comparison levels are the matcher's own (`biographic_matcher`, the
+//! same Rust the built-in component runs), called natively: training reads
+//! millions of pairs, and the result is data the component is configured
+//! with (`{"model": ...}`), so what is trained is exactly what scores.
+//!
+//! Pairs come from two places: random (entry, exit) pairs, almost all two
+//! different people, give u; the candidate pairs blocking brings together
+//! give m and the share of true pairs, by EM with u held fixed.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use biographic_matcher as bm;
+use bm::entrex::plugin::types as bmt;
+use bm::model::{self, Model, Tally};
+use rand::{Rng, SeedableRng};
+
+use crate::reconcile::{self, ReconcileError};
+use crate::record::{self, SharedRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Input(#[from] ReconcileError),
+    #[error("{0} has no records: a model needs entries and exits to learn from")]
+    Empty(String),
+    #[error("cannot write the model to {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read the model {path}: {message}")]
+    ReadModel { path: String, message: String },
+}
+
+pub struct Options {
+    pub entries: PathBuf,
+    pub exits: PathBuf,
+    pub out: PathBuf,
+    /// Random pairs for u.
+    pub random_pairs: usize,
+    /// Entries taken per blocking key for one exit (the newest before it).
+    pub max_candidates: usize,
+    pub max_iterations: usize,
+    pub threads: usize,
+    /// Re-estimate u over the candidate pairs too (classic EM), starting
+    /// from the random pairs' u; otherwise u stays the random pairs'.
+    pub em_u: bool,
+}
+
+pub const DEFAULT_RANDOM_PAIRS: usize = 2_000_000;
+pub const DEFAULT_MAX_ITERATIONS: usize = 200;
+
+pub struct Trained {
+    pub model: Model,
+    pub candidate_pairs: u64,
+    pub random_pairs: u64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub took: Duration,
+}
+
+impl std::fmt::Display for Trained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n{} candidate pairs, {} random pairs; EM {} after {} iterations; {:.1} s",
+            self.model.report(),
+            self.candidate_pairs,
+            self.random_pairs,
+            if self.converged {
+                "converged"
+            } else {
+                "did NOT converge"
+            },
+            self.iterations,
+            self.took.as_secs_f64()
+        )
+    }
+}
+
+/// A hub's record as the matcher's own type.
+pub fn native_record(r: &SharedRecord) -> bmt::SharedRecord {
+    bmt::SharedRecord {
+        given_names: r.given_names.clone(),
+        family_name: r.family_name.clone(),
+        middle_names: r.middle_names.clone(),
+        date_of_birth: bmt::PartialDate {
+            year: r.date_of_birth.year,
+            month: r.date_of_birth.month,
+            day: r.date_of_birth.day,
+        },
+        nationality: r.nationality.clone(),
+        sex: match r.sex {
+            record::Sex::F => bmt::Sex::Female,
+            record::Sex::M => bmt::Sex::Male,
+            record::Sex::X => bmt::Sex::Unspecified,
+        },
+        document_type: r.document_type.clone(),
+        document_number: r.document_number.clone(),
+        document_country: r.document_country.clone(),
+        entered_at: r.entered_at,
+        port_code: r.port_code.clone(),
+    }
+}
+
+pub fn train(options: &Options) -> Result<Trained, TrainError> {
+    let started = Instant::now();
+    let read = |path: &Path| -> Result<Vec<bmt::SharedRecord>, TrainError> {
+        let (records, _) = reconcile::read_records_with(path, false)?;
+        if records.is_empty() {
+            return Err(TrainError::Empty(path.display().to_string()));
+        }
+        Ok(records.iter().map(|r| native_record(&r.record)).collect())
+    };
+    let entries = read(&options.entries)?;
+    let exits = read(&options.exits)?;
+    let (candidates, random) = tally(&entries, &exits, options);
+    let estimate = model::estimate_with(&candidates, &random, options.max_iterations, options.em_u);
+    let model = estimate.model(serde_json::json!({
+        "entries": options.entries.display().to_string(),
+        "exits": options.exits.display().to_string(),
+        "candidate_pairs": candidates.pairs,
+        "random_pairs": random.pairs,
+        "iterations": estimate.iterations,
+        "converged": estimate.converged,
+        "max_candidates": options.max_candidates,
+        "u": if options.em_u { "EM over the candidate pairs" } else { "random pairs" },
+    }));
+    let mut json = serde_json::to_string_pretty(&model).expect("a model is JSON");
+    json.push('\n');
+    // Whole or not at all: a hub may be reading the model being replaced.
+    let mut temp = options.out.clone().into_os_string();
+    temp.push(".partial");
+    std::fs::write(&temp, json.as_bytes())
+        .and_then(|()| std::fs::rename(&temp, &options.out))
+        .map_err(|source| TrainError::Write {
+            path: options.out.display().to_string(),
+            source,
+        })?;
+    Ok(Trained {
+        model,
+        candidate_pairs: candidates.pairs,
+        random_pairs: random.pairs,
+        iterations: estimate.iterations,
+        converged: estimate.converged,
+        took: started.elapsed(),
+    })
+}
+
+/// The comparison vectors of the candidate pairs (every exit with the
+/// entries sharing a blocking key, entered before it) and of random pairs.
+fn tally(
+    entries: &[bmt::SharedRecord],
+    exits: &[bmt::SharedRecord],
+    options: &Options,
+) -> (Tally, Tally) {
+    // A prepared record caches forms lazily (not shareable between
+    // threads): the main thread prepares every entry once for the index and
+    // the random pairs; each worker prepares its exits, and the entries it
+    // meets, itself.
+    let prepared_entries: Vec<bm::Prepared> = entries.iter().map(bm::Prepared::new).collect();
+    // Entries per key, oldest first, so the newest before an exit are a
+    // suffix of what precedes it.
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| entries[i].entered_at);
+    let mut index: HashMap<String, Vec<u32>> = HashMap::new();
+    for &i in &order {
+        for key in bm::block_keys(&prepared_entries[i]) {
+            index.entry(key).or_default().push(i as u32);
+        }
+    }
+    let threads = options.threads.max(1);
+    let chunk = exits.len().div_ceil(threads).max(1);
+    let max = options.max_candidates.max(1);
+    let mut candidates = Tally::default();
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..exits.len())
+            .step_by(chunk)
+            .map(|start| {
+                let index = &index;
+                s.spawn(move || {
+                    let mut tally = Tally::default();
+                    let mut prepared: Vec<Option<bm::Prepared>> = std::iter::repeat_with(|| None)
+                        .take(entries.len())
+                        .collect();
+                    let mut seen: Vec<u32> = Vec::new();
+                    for exit in exits.iter().skip(start).take(chunk) {
+                        let at = exit.entered_at;
+                        let exit = bm::Prepared::new(exit);
+                        seen.clear();
+                        for key in bm::block_keys(&exit) {
+                            let Some(list) = index.get(&key) else {
+                                continue;
+                            };
+                            let before =
+                                list.partition_point(|&e| entries[e as usize].entered_at <= at);
+                            seen.extend_from_slice(&list[before.saturating_sub(max)..before]);
+                        }
+                        seen.sort_unstable();
+                        seen.dedup();
+                        for &e in &seen {
+                            let entry = prepared[e as usize]
+                                .get_or_insert_with(|| bm::Prepared::new(&entries[e as usize]));
+                            tally.add(bm::compare(entry, &exit).levels());
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        for worker in workers {
+            let t = worker.join().expect("a training thread panicked");
+            for (levels, n) in t.counts {
+                *candidates.counts.entry(levels).or_default() += n;
+            }
+            candidates.pairs += t.pairs;
+        }
+    });
+    let mut random = Tally::default();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2013);
+    for _ in 0..options.random_pairs {
+        let e = rng.gen_range(0..entries.len());
+        let x = rng.gen_range(0..exits.len());
+        let exit = bm::Prepared::new(&exits[x]);
+        random.add(bm::compare(&prepared_entries[e], &exit).levels());
+    }
+    (candidates, random)
+}
+
+/// The configuration JSON that gives the matcher the model in `path`,
+/// checked first so that a wrong file is named here, not by the plugin.
+pub fn model_config(path: &Path) -> Result<String, TrainError> {
+    let fail = |message: String| TrainError::ReadModel {
+        path: path.display().to_string(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let model: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        fail(format!(
+            "it is not JSON ({e}); give a file `entrex matcher train` wrote"
+        ))
+    })?;
+    let config = serde_json::json!({ "model": model }).to_string();
+    bm::read_config(&config).map_err(fail)?;
+    Ok(config)
+}
