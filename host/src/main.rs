@@ -404,6 +404,10 @@ enum MatcherAction {
         /// Worker threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
+        /// Family names listed with their frequency for the term-frequency
+        /// adjustment (the commonest; 0 for none).
+        #[arg(long, default_value_t = entrex::training::DEFAULT_TERM_FREQUENCIES)]
+        term_frequencies: usize,
         /// Re-estimate u over the candidate pairs as well (classic EM,
         /// fastLink-style), instead of keeping the random pairs' u.
         #[arg(long)]
@@ -850,6 +854,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     max_iterations,
                     threads,
                     em_u,
+                    term_frequencies,
                 },
         } => {
             let options = entrex::training::Options {
@@ -860,6 +865,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 max_candidates,
                 max_iterations,
                 em_u,
+                term_frequencies,
                 threads: threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };

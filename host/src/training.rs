@@ -47,6 +47,9 @@ pub struct Options {
     pub max_candidates: usize,
     pub max_iterations: usize,
     pub threads: usize,
+    /// Family names whose frequency the model lists for the
+    /// term-frequency adjustment (the commonest; 0: no adjustment).
+    pub term_frequencies: usize,
     /// Re-estimate u over the candidate pairs too (classic EM), starting
     /// from the random pairs' u; otherwise u stays the random pairs'.
     pub em_u: bool,
@@ -54,6 +57,7 @@ pub struct Options {
 
 pub const DEFAULT_RANDOM_PAIRS: usize = 2_000_000;
 pub const DEFAULT_MAX_ITERATIONS: usize = 200;
+pub const DEFAULT_TERM_FREQUENCIES: usize = 20_000;
 
 pub struct Trained {
     pub model: Model,
@@ -131,6 +135,18 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         "max_candidates": options.max_candidates,
         "u": if options.em_u { "EM over the candidate pairs" } else { "random pairs" },
     }));
+    let mut model = model;
+    if options.term_frequencies > 0 {
+        model.term_frequencies = model::TermFrequencies::count(
+            entries
+                .iter()
+                .map(bm::Prepared::new)
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|p| p.family_key()),
+            options.term_frequencies,
+        );
+    }
     let mut json = serde_json::to_string_pretty(&model).expect("a model is JSON");
     json.push('\n');
     // Whole or not at all: a hub may be reading the model being replaced.

@@ -377,6 +377,12 @@ fn document_kind(code: &str) -> Cow<'_, str> {
 }
 
 impl Prepared<'_> {
+    /// The family name as term frequencies count it (generic form, no
+    /// spaces): `VAN DER BERG` and `VANDERBERG` are one name.
+    pub fn family_key(&self) -> &str {
+        self.family.generic()
+    }
+
     fn has_name(&self) -> bool {
         !self.given.is_empty() || !self.family.is_empty()
     }
@@ -1006,7 +1012,8 @@ pub fn probability(weight: f64) -> f64 {
 }
 
 pub fn score(entry: &SharedRecord, exit: &SharedRecord) -> f64 {
-    current_weights().probability(&compare(&Prepared::new(entry), &Prepared::new(exit)).levels())
+    let (a, b) = (Prepared::new(entry), Prepared::new(exit));
+    current_weights().probability_of(&a, &b, &compare(&a, &b).levels())
 }
 
 /// Scores pairs in order. Hosts send an exit's candidates one after the
@@ -1029,7 +1036,7 @@ pub fn score_all<'a>(
         let (Some((_, e)), Some((_, x))) = (&last_entry, &last_exit) else {
             unreachable!("both were just prepared");
         };
-        out.push(weights.probability(&compare(e, x).levels()));
+        out.push(weights.probability_of(e, x, &compare(e, x).levels()));
     }
     out
 }
@@ -1053,6 +1060,19 @@ impl model::Weights {
     /// Posterior probability of a true pair for a comparison vector.
     pub fn probability(&self, levels: &model::Levels) -> f64 {
         let p = 1.0 / (1.0 + (-(self.prior_log2_odds + self.weight(levels))).exp2());
+        p.clamp(0.0, 1.0)
+    }
+
+    /// [`Self::probability`] with the model's term-frequency adjustment: two
+    /// records agreeing on a rare family name say more than on a common one.
+    pub fn probability_of(&self, a: &Prepared, b: &Prepared, levels: &model::Levels) -> f64 {
+        let names = levels[0];
+        let agree = names == NameLevel::Exact as u8 || names == NameLevel::Variant as u8;
+        let adjust = match &self.term_frequencies {
+            Some(tf) if agree && a.family_key() == b.family_key() => tf.adjustment(a.family_key()),
+            _ => 0.0,
+        };
+        let p = 1.0 / (1.0 + (-(self.prior_log2_odds + self.weight(levels) + adjust)).exp2());
         p.clamp(0.0, 1.0)
     }
 }

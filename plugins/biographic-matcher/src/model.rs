@@ -109,6 +109,97 @@ impl Comparison {
 pub struct Weights {
     pub table: [Vec<f64>; 6],
     pub prior_log2_odds: f64,
+    pub term_frequencies: Option<Adjustment>,
+}
+
+/// Splink's term-frequency adjustment for agreeing family names: the
+/// level's u is the chance two different people share *some* family name;
+/// for a given name it is that name's frequency. The weight moves by
+/// log2(u_level / frequency), within [`MIN_ADJUST`, `MAX_ADJUST`] bits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjustment {
+    frequency: HashMap<String, f64>,
+    other: f64,
+    /// Sum of squared frequencies: the chance two random records agree.
+    agree: f64,
+}
+
+pub const MIN_ADJUST: f64 = -4.0;
+pub const MAX_ADJUST: f64 = 6.0;
+
+impl Adjustment {
+    pub fn adjustment(&self, family: &str) -> f64 {
+        let f = self.frequency.get(family).copied().unwrap_or(self.other);
+        (self.agree / f).log2().clamp(MIN_ADJUST, MAX_ADJUST)
+    }
+}
+
+/// Family names and their share of the records a model was trained on:
+/// the `top` commonest by name, the rest as one average.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TermFrequencies {
+    pub family_name: std::collections::BTreeMap<String, f64>,
+    /// The share of any one family name not listed.
+    pub other: f64,
+    /// The chance two random records share a family name (all names, the
+    /// unlisted ones included).
+    pub agree: f64,
+}
+
+impl TermFrequencies {
+    /// Counts `names` (as [`crate::Prepared::family_key`] gives them),
+    /// keeping the `top` commonest.
+    pub fn count<'a>(names: impl Iterator<Item = &'a str>, top: usize) -> Option<Self> {
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        let mut total = 0u64;
+        for name in names.filter(|n| !n.is_empty()) {
+            *counts.entry(name).or_default() += 1;
+            total += 1;
+        }
+        if total == 0 {
+            return None;
+        }
+        let total = total as f64;
+        let agree = counts.values().map(|&c| (c as f64 / total).powi(2)).sum();
+        let mut sorted: Vec<(&str, u64)> = counts.into_iter().collect();
+        sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let rest = sorted.split_off(top.min(sorted.len()));
+        let rest_count: u64 = rest.iter().map(|(_, c)| c).sum();
+        let other = if rest.is_empty() {
+            sorted.last().map_or(1.0, |(_, c)| *c as f64 / total)
+        } else {
+            rest_count as f64 / rest.len() as f64 / total
+        };
+        Some(TermFrequencies {
+            family_name: sorted
+                .into_iter()
+                .map(|(n, c)| (n.to_owned(), c as f64 / total))
+                .collect(),
+            other,
+            agree,
+        })
+    }
+
+    fn adjustment(&self) -> Result<Adjustment, String> {
+        let ok = |p: f64| p > 0.0 && p <= 1.0;
+        if !ok(self.other) || !ok(self.agree) {
+            return Err(
+                "term_frequencies: other and agree must be probabilities above 0 and at most 1"
+                    .into(),
+            );
+        }
+        if let Some((name, f)) = self.family_name.iter().find(|(_, f)| !ok(**f)) {
+            return Err(format!(
+                "term_frequencies: the share of {name:?} is {f}; a probability above 0 and at most 1 is needed"
+            ));
+        }
+        Ok(Adjustment {
+            frequency: self.family_name.clone().into_iter().collect(),
+            other: self.other,
+            agree: self.agree,
+        })
+    }
 }
 
 impl Weights {
@@ -159,6 +250,7 @@ impl Weights {
                 agreement.iter().map(|&l| sex_weight(l)).collect(),
             ],
             prior_log2_odds: PRIOR_LOG2_ODDS,
+            term_frequencies: None,
         }
     }
 
@@ -185,6 +277,9 @@ pub struct Model {
     /// How it was estimated (pairs, iterations, source); not used to score.
     #[serde(default)]
     pub trained: Option<serde_json::Value>,
+    /// For the term-frequency adjustment; none, no adjustment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term_frequencies: Option<TermFrequencies>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -274,6 +369,11 @@ impl Model {
         Ok(Weights {
             table,
             prior_log2_odds: self.prior_log2_odds,
+            term_frequencies: self
+                .term_frequencies
+                .as_ref()
+                .map(TermFrequencies::adjustment)
+                .transpose()?,
         })
     }
 }
@@ -470,6 +570,7 @@ impl Estimate {
             prior_log2_odds: (self.lambda / (1.0 - self.lambda)).log2(),
             comparisons,
             trained: Some(trained),
+            term_frequencies: None,
         }
     }
 }

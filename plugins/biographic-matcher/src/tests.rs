@@ -987,6 +987,39 @@ mod trained {
     }
 
     #[test]
+    fn agreeing_on_a_rare_family_name_weighs_more_than_on_a_common_one() {
+        let mut names = vec!["MULLER"; 500];
+        names.extend(["SCHMIDT"; 400]);
+        names.extend(["OBERHOLZER"; 2]);
+        let tf = model::TermFrequencies::count(names.into_iter(), 2).unwrap();
+        assert_eq!(tf.family_name.len(), 2, "the commonest two, by name");
+        assert!((tf.other - 2.0 / 902.0).abs() < 1e-12, "{}", tf.other);
+        let mut m =
+            model::estimate(&Tally::default(), &Tally::default(), 1).model(serde_json::Value::Null);
+        m.term_frequencies = Some(tf);
+        let weights = m.weights().unwrap();
+        let adjust = weights.term_frequencies.as_ref().unwrap();
+        let (common, rare) = (adjust.adjustment("MULLER"), adjust.adjustment("OBERHOLZER"));
+        assert!(common < 0.0 && rare > 0.0, "{common} {rare}");
+        assert_eq!(rare, model::MAX_ADJUST, "a rare name's bonus is bounded");
+        // Through the scoring path: the same pair with a common or a rare name.
+        let with_family = |family: &'static str| {
+            let (a, b) = (
+                Rec { family, ..entry() }.build(),
+                Rec { family, ..exit() }.build(),
+            );
+            let (a, b) = (Prepared::new(&a), Prepared::new(&b));
+            let levels = Comparison {
+                names: NameLevel::Exact,
+                ..compare(&a, &b)
+            }
+            .levels();
+            weights.probability_of(&a, &b, &levels) - weights.probability(&levels)
+        };
+        assert!(with_family("Muller") <= 0.0 && with_family("Oberholzer") >= 0.0);
+    }
+
+    #[test]
     fn a_wrong_model_is_refused_saying_what_is_wrong() {
         let e = model::estimate(&Tally::default(), &Tally::default(), 1);
         let good = e.model(serde_json::Value::Null);
