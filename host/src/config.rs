@@ -1144,6 +1144,39 @@ mod tests {
         diagnostic::REFERENCE.replacen(from, to, 1)
     }
 
+    /// Found by fuzzing (fuzz/ config target): a syntax error on a long
+    /// line echoed the whole line, control characters and all, into the
+    /// message (2,257 bytes for one line of `=`, with raw CR and \x1d).
+    #[test]
+    fn a_syntax_error_quotes_a_short_printable_excerpt_of_its_line() {
+        let line = format!(
+            "#{}\u{1d}{}\r\r\u{1b}[2J{}",
+            "=".repeat(3000),
+            "x".repeat(10),
+            "=".repeat(3000)
+        );
+        let text = format!("[hub]\nid = \"CA\"\n{line}\n");
+        let message = parse(&text).unwrap_err().to_string();
+        assert!(message.len() < 600, "{} bytes: {message:?}", message.len());
+        assert!(
+            !message.chars().any(|c| c.is_control() && c != '\n'),
+            "{message:?}"
+        );
+        assert!(
+            message.contains(":3:"),
+            "the place is still named: {message}"
+        );
+        // The caret still points under the character at fault.
+        let lines: Vec<&str> = message.lines().collect();
+        let (quoted, caret) = (lines[lines.len() - 2], lines[lines.len() - 1]);
+        let at = caret.find('^').unwrap();
+        assert_eq!(
+            quoted.chars().nth(caret[..at].chars().count()),
+            Some('?'),
+            "{message}"
+        );
+    }
+
     #[test]
     fn config_files_name_json_files_and_never_a_key_of_config_too() {
         let matcher = "# config_files = { model = \"matcher-model.json\" }\nconfig_files = {}";
