@@ -215,19 +215,43 @@ impl Origin {
 /// 7 | lisen = "127.0.0.1:7401"
 ///   | ^^^^^
 /// ```
+/// Characters of the line quoted on each side of the place at fault: a
+/// file may hold a line of any length, and the message goes to a terminal
+/// and a log.
+const EXCERPT_CONTEXT: usize = 60;
+
 fn excerpt(text: &str, span: Range<usize>) -> String {
     let start = floor_char_boundary(text, span.start);
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let line = text[line_start..line_end].trim_end_matches('\r');
+    let line: Vec<char> = text[line_start..line_end]
+        .trim_end_matches('\r')
+        .chars()
+        .collect();
     let at = Location::of(text, start);
     let end = floor_char_boundary(text, span.end.clamp(start, line_end));
-    let width = text[start..end].chars().count().max(1);
+    let column = (at.column - 1).min(line.len());
+    let from = column.saturating_sub(EXCERPT_CONTEXT);
+    let to = (column + EXCERPT_CONTEXT).min(line.len());
+    let width = text[start..end]
+        .chars()
+        .count()
+        .clamp(1, to.saturating_sub(column).max(1));
+    // A control character (a stray CR, an escape sequence) is shown as `?`
+    // so the excerpt keeps its columns and cannot drive the terminal.
+    let shown: String = line[from..to]
+        .iter()
+        .map(|&c| if c.is_control() { '?' } else { c })
+        .collect();
+    let (open, close) = (
+        if from > 0 { "…" } else { "" },
+        if to < line.len() { "…" } else { "" },
+    );
     let number = at.line.to_string();
     let pad = " ".repeat(number.len());
     format!(
-        "{pad} |\n{number} | {line}\n{pad} | {}{}",
-        " ".repeat(at.column - 1),
+        "{pad} |\n{number} | {open}{shown}{close}\n{pad} | {}{}",
+        " ".repeat(column - from + usize::from(from > 0)),
         "^".repeat(width)
     )
 }
