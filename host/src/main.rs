@@ -408,10 +408,10 @@ enum MatcherAction {
         /// adjustment (the commonest; 0 for none).
         #[arg(long, default_value_t = entrex::training::DEFAULT_TERM_FREQUENCIES)]
         term_frequencies: usize,
-        /// Re-estimate u over the candidate pairs as well (classic EM,
-        /// fastLink-style), instead of keeping the random pairs' u.
+        /// Keep u as random pairs give it (Splink's way) instead of
+        /// re-estimating it over the candidate pairs by EM (the default).
         #[arg(long)]
-        em_u: bool,
+        u_random: bool,
     },
 }
 
@@ -853,7 +853,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     max_candidates,
                     max_iterations,
                     threads,
-                    em_u,
+                    u_random,
                     term_frequencies,
                 },
         } => {
@@ -864,7 +864,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 random_pairs,
                 max_candidates,
                 max_iterations,
-                em_u,
+                u_random,
                 term_frequencies,
                 threads: threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),

@@ -632,6 +632,9 @@ pub struct Settings {
     pub matching: MatchingSettings,
     /// Worker threads (each with its own plugin instance).
     pub threads: usize,
+    /// Keep every candidate pair in [`Outcome::candidates`] (to measure
+    /// blocking against a truth file).
+    pub keep_candidates: bool,
 }
 
 impl Default for Settings {
@@ -643,6 +646,7 @@ impl Default for Settings {
                 max_candidates: DEFAULT_MAX_CANDIDATES,
             },
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            keep_candidates: false,
         }
     }
 }
@@ -680,6 +684,9 @@ pub struct Outcome {
     /// By exit, in the order the exits were given.
     pub pairs: Vec<Pair>,
     pub stats: Stats,
+    /// (exit, entry) of every candidate pair blocking gave, sorted; only
+    /// with [`Settings::keep_candidates`].
+    pub candidates: Vec<(u32, u32)>,
 }
 
 /// Loads the matcher a batch run uses: the built-in one, or a component file
@@ -806,10 +813,18 @@ pub fn reconcile(
             (&timed, &times),
             exits,
             exit_chunks[c].clone(),
+            settings.keep_candidates,
         )
     })?;
     let mut scored = Vec::new();
+    let mut candidates = Vec::new();
     for chunk in scored_chunks {
+        candidates.extend(
+            chunk
+                .candidates
+                .iter()
+                .map(|&(x, rank)| (x, by_time[rank as usize])),
+        );
         stats.pairs_scored += chunk.pairs_scored;
         stats.key_failures += chunk.key_failures;
         stats.score_failures += chunk.score_failures;
@@ -845,11 +860,18 @@ pub fn reconcile(
         .collect();
     pairs.sort_by_key(|p| p.exit);
     stats.assign_time = started.elapsed();
-    Ok(Outcome { pairs, stats })
+    candidates.sort_unstable();
+    Ok(Outcome {
+        pairs,
+        stats,
+        candidates,
+    })
 }
 
 struct ChunkResult {
     scored: Vec<Scored>,
+    /// (exit, entry rank), when candidates are kept.
+    candidates: Vec<(u32, u32)>,
     pairs_scored: usize,
     key_failures: usize,
     score_failures: usize,
@@ -864,10 +886,12 @@ fn score_exits(
     (timed, times): (&[&SharedRecord], &[Timestamp]),
     exits: &[SharedRecord],
     range: std::ops::Range<usize>,
+    keep_candidates: bool,
 ) -> Result<ChunkResult, PluginError> {
     let chunk = &exits[range.clone()];
     let mut out = ChunkResult {
         scored: Vec::new(),
+        candidates: Vec::new(),
         pairs_scored: 0,
         key_failures: 0,
         score_failures: 0,
@@ -906,6 +930,9 @@ fn score_exits(
         pairs.extend(candidates.iter().map(|&e| (range.start + i, e as usize)));
     }
     out.pairs_scored = pairs.len();
+    if keep_candidates {
+        out.candidates = pairs.iter().map(|&(x, e)| (x as u32, e as u32)).collect();
+    }
     let refs: Vec<(&SharedRecord, &SharedRecord)> =
         pairs.iter().map(|&(x, e)| (timed[e], &exits[x])).collect();
     let scores = contained(&refs, &|p| matcher.score(p))?;
@@ -1064,11 +1091,16 @@ pub fn run(options: &Options) -> Result<Summary, ReconcileError> {
         .as_deref()
         .map(|path| evaluate::read_truth(path, &entry_ids, &exit_ids))
         .transpose()?;
-    let outcome = reconcile(&matcher, &options.settings, &entry_records, &exit_records)?;
+    let settings = Settings {
+        keep_candidates: truth.is_some(),
+        ..options.settings.clone()
+    };
+    let outcome = reconcile(&matcher, &settings, &entry_records, &exit_records)?;
     write_matches(&options.out, &entry_ids, &exit_ids, &outcome.pairs)?;
     let evaluation = match truth {
         Some(truth) => {
-            let e = evaluate::evaluate(&truth, &outcome.pairs);
+            let mut e = evaluate::evaluate(&truth, &outcome.pairs);
+            e.measure_blocking(&truth, &outcome.candidates, exit_records.len());
             let mut wrong = options.out.clone().into_os_string();
             wrong.push(".wrong.csv");
             evaluate::write_wrong(Path::new(&wrong), &e, &entry_ids, &exit_ids)?;

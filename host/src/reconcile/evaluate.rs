@@ -118,6 +118,8 @@ pub struct KindRecall {
     pub pairs: usize,
     pub linked: usize,
     pub in_review: usize,
+    /// True pairs blocking made candidates (pairs completeness).
+    pub blocked: usize,
 }
 
 /// A pair the matcher got wrong.
@@ -145,6 +147,16 @@ pub struct Evaluation {
     pub correct_reviews: usize,
     pub by_kind: BTreeMap<String, KindRecall>,
     pub wrong: Vec<Wrong>,
+    /// With [`Evaluation::measure_blocking`]: true pairs among the
+    /// candidates, and candidates per exit.
+    pub blocking: Option<Blocking>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Blocking {
+    pub blocked: usize,
+    pub candidates: usize,
+    pub exits: usize,
 }
 
 impl Evaluation {
@@ -182,6 +194,7 @@ pub fn evaluate(truth: &[TruePair], pairs: &[Pair]) -> Evaluation {
         correct_reviews: 0,
         by_kind: BTreeMap::new(),
         wrong: Vec::new(),
+        blocking: None,
     };
     for p in pairs {
         let right = true_entry.get(&p.exit) == Some(&p.entry);
@@ -229,6 +242,41 @@ pub fn evaluate(truth: &[TruePair], pairs: &[Pair]) -> Evaluation {
     e
 }
 
+impl Evaluation {
+    /// Pairs completeness: which true pairs blocking brought together at all
+    /// (`candidates`: sorted (exit, entry)), overall and per kind. A true
+    /// pair missing there cannot be linked whatever the weights.
+    pub fn measure_blocking(
+        &mut self,
+        truth: &[TruePair],
+        candidates: &[(u32, u32)],
+        exits: usize,
+    ) {
+        let mut blocked = 0;
+        for t in truth {
+            let found = candidates
+                .binary_search(&(t.exit as u32, t.entry as u32))
+                .is_ok();
+            blocked += usize::from(found);
+            let kinds: Vec<&str> = if t.kinds.is_empty() {
+                vec!["(unlabelled)"]
+            } else {
+                t.kinds.iter().map(String::as_str).collect()
+            };
+            for kind in kinds {
+                if let Some(k) = self.by_kind.get_mut(kind) {
+                    k.blocked += usize::from(found);
+                }
+            }
+        }
+        self.blocking = Some(Blocking {
+            blocked,
+            candidates: candidates.len(),
+            exits,
+        });
+    }
+}
+
 /// How many wrong pairs the summary prints (all are in the `.wrong.csv`).
 const PRINTED_WRONG: usize = 20;
 
@@ -249,16 +297,38 @@ impl Evaluation {
             self.reviews,
             self.correct_reviews
         );
+        if let Some(b) = &self.blocking {
+            let _ = writeln!(
+                s,
+                "blocking: {} of {} true pairs among the candidates (pairs completeness {:.4}); {:.2} candidates per exit",
+                b.blocked,
+                self.true_pairs,
+                ratio(b.blocked, self.true_pairs),
+                b.candidates as f64 / b.exits.max(1) as f64
+            );
+        }
         if self.by_kind.len() > 1 || !self.by_kind.contains_key("(unlabelled)") {
-            let _ = writeln!(s, "recall by kind of error (linked; in review):");
+            let _ = writeln!(
+                s,
+                "recall by kind of error (linked; in review{}):",
+                if self.blocking.is_some() {
+                    "; blocked: pairs completeness"
+                } else {
+                    ""
+                }
+            );
             for (kind, k) in &self.by_kind {
-                let _ = writeln!(
+                let _ = write!(
                     s,
                     "  {kind:<28} {:>8} pairs  recall {:.4}  review {}",
                     k.pairs,
                     ratio(k.linked, k.pairs),
                     k.in_review
                 );
+                if self.blocking.is_some() {
+                    let _ = write!(s, "  blocked {:.4}", ratio(k.blocked, k.pairs));
+                }
+                let _ = writeln!(s);
             }
         }
         let (false_links, missed) = self.wrong.iter().fold((0, 0), |(f, m), w| match w {

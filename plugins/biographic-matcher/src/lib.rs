@@ -424,6 +424,14 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
     let mut keys = Vec::with_capacity(12);
     if r.document_number.len() >= MIN_KEYED_DOCUMENT_LEN {
         keys.push(format!("D{}:{}", r.document_country, r.document_number));
+        // The number as an OCR reader may confuse it (0/O, 1/I, 8/B, ...):
+        // a key of its own, so the entries keyed before it still meet
+        // exits through the plain one.
+        keys.push(format!(
+            "O{}:{}",
+            r.document_country,
+            ocr_folded(&r.document_number)
+        ));
     }
     // (prefix of one name, a letter of the other), distinct.
     let mut parts: Vec<(&str, &str)> = Vec::with_capacity(8);
@@ -481,6 +489,30 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
         let key = format!("N{prefix}/{letter}/{}", r.nationality);
         if !keys.contains(&key) {
             keys.push(key);
+        }
+    }
+    // The birth year with the family name's prefix and a letter of the
+    // given name: for a date of birth with a wrong digit or an unknown day
+    // or month on one side, when the document differs too (renewed, or
+    // misread).
+    if r.dob.year != 0 {
+        let family: Vec<(&str, &str)> = r
+            .family
+            .forms()
+            .iter()
+            .map(|f| f.get(..KEY_PREFIX_LEN).unwrap_or(f))
+            .flat_map(|prefix| {
+                r.given
+                    .forms()
+                    .iter()
+                    .map(move |g| (prefix, g.get(..1).unwrap_or("*")))
+            })
+            .collect();
+        for (prefix, letter) in family {
+            let key = format!("Y{:04}{prefix}/{letter}", r.dob.year.min(9999));
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
         }
     }
     let dates = std::iter::once(r.dob)
@@ -665,6 +697,22 @@ fn word_subset(a: &NameForms, b: &NameForms) -> bool {
         (&b, &a)
     };
     !short.is_empty() && short.len() < long.len() && short.iter().all(|w| long.contains(w))
+}
+
+/// A document number with the characters OCR confuses folded together.
+fn ocr_folded(number: &str) -> String {
+    number
+        .chars()
+        .map(|c| match c {
+            'O' | 'Q' | 'D' => '0',
+            'I' | 'L' => '1',
+            'Z' => '2',
+            'S' => '5',
+            'G' => '6',
+            'B' => '8',
+            c => c,
+        })
+        .collect()
 }
 
 /// Names: given and family together.
