@@ -845,3 +845,20 @@ fn a_model_trained_on_unlabelled_data_is_read_checked_and_links_the_day() {
         );
     }
 }
+
+/// Found by fuzzing (fuzz/ reconcile_csv target): an unknown column's name
+/// was quoted whole, so a header cell of any length came back in the error.
+#[test]
+fn an_unknown_column_is_named_by_a_short_excerpt() {
+    let long = format!("middle_nam{}", "\0!".repeat(2000));
+    let csv = format!("id,given_names,{long}\n");
+    let Err(e) = reconcile::parse_records_with("f.csv", csv.as_bytes(), false) else {
+        panic!("accepted");
+    };
+    let e = e.to_string();
+    assert!(e.len() < 600, "{} bytes: {e}", e.len());
+    assert!(
+        e.contains("line 1, column 3") && e.contains("middle_nam"),
+        "{e}"
+    );
+}

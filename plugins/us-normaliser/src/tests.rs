@@ -384,3 +384,35 @@ fn configure_accepts_only_an_empty_table() {
     assert!(configure("null").unwrap_err().contains("must be a table"));
     assert!(configure("").unwrap_err().contains("is not JSON"));
 }
+
+/// Found by fuzzing (fuzz/ us_normaliser target): serde's message quotes the
+/// value it met, so a batch or record of the wrong shape came back, whole, in
+/// the error: personal data, of any length.
+#[test]
+fn a_batch_or_record_of_the_wrong_shape_is_refused_without_its_values() {
+    let value = format!("ERIKSSON ANNA 1974-08-12 L898902C3 {}", "x".repeat(3000));
+    let batch = format!(r#"{{"feed": "cbp-entry/1", "records": "{value}"}}"#);
+    let e = split_batch(batch.as_bytes()).unwrap_err();
+    assert!(
+        !e.contains("ERIKSSON") && e.len() < 600,
+        "{} bytes: {e}",
+        e.len()
+    );
+    assert!(e.contains("line 1, column"), "{e}");
+    let record = format!(r#""{value}""#);
+    let r = normalise_record(record.as_bytes()).unwrap_err();
+    assert!(
+        !r.reason.contains("ERIKSSON") && r.reason.len() < 600,
+        "{} bytes: {}",
+        r.reason.len(),
+        r.reason
+    );
+    // An unknown key is named, but not at any length.
+    let key = "k".repeat(5000);
+    let r = normalise_record(with(&key, json!(1)).as_slice()).unwrap_err();
+    assert!(
+        r.field.as_deref().is_some_and(|f| f.len() <= 64),
+        "{:?}",
+        r.field
+    );
+}
