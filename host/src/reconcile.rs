@@ -231,7 +231,8 @@ pub fn parse_records_with(
                 Some(format!("{}", i + 1)),
                 format!(
                     "unknown column {:?}; the columns are {} (remove it, or rename it to one of them)",
-                    name.trim(),
+                    // A header cell may be of any length.
+                    name.trim().chars().take(40).collect::<String>(),
                     COLUMNS.join(",")
                 ),
             ));

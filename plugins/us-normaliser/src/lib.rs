@@ -97,7 +97,10 @@ pub fn split_batch(batch: &[u8]) -> Result<Vec<SourceRecord>, String> {
     let text = std::str::from_utf8(batch)
         .map_err(|e| format!("the batch is not UTF-8 ({e}); expected {EXPECTED_BATCH}"))?;
     let batch: Batch<'_> = serde_json::from_str(text).map_err(|e| {
-        format!("the batch is not a cbp-entry/1 feed ({e}); expected {EXPECTED_BATCH}")
+        format!(
+            "the batch is not a cbp-entry/1 feed ({}); expected {EXPECTED_BATCH}",
+            without_values(&e)
+        )
     })?;
     match batch.feed.as_deref() {
         Some(FEED) => {}
@@ -168,11 +171,56 @@ fn reject(field: &str, reason: impl Into<String>) -> Rejection {
 }
 
 /// The key named between the first pair of backticks of a serde message
-/// (`unknown field `x`, expected ...`).
+/// (`unknown field `x`, expected ...`), if it is short enough to be a key
+/// anyone meant (a source controls it).
 fn quoted_key(message: &str) -> Option<&str> {
     let start = message.find('`')? + 1;
     let len = message.get(start..)?.find('`')?;
-    message.get(start..start + len)
+    message
+        .get(start..start + len)
+        .filter(|k| k.len() <= MAX_KEY && !k.contains(char::is_control))
+}
+
+/// Longest key a rejection names.
+const MAX_KEY: usize = 64;
+
+/// A serde_json error without the values it quotes (`invalid type: string
+/// "ERIKSSON ..."`): what a source sent may be personal data, of any length,
+/// and a refusal is stored, returned and logged. The kind of value, what was
+/// expected and where stay.
+fn without_values(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let mut out = String::with_capacity(message.len().min(256));
+    let mut rest = message.as_str();
+    // serde_json appends " at line L column C" itself; it is kept.
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest[open..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        // The closing quote: the last one before ", expected" or the end.
+        let close = after
+            .find(", expected")
+            .and_then(|end| after[..end].rfind(quote))
+            .or_else(|| after.find(quote));
+        match close {
+            Some(close) if quote == '`' && close <= MAX_KEY => {
+                out.push('`');
+                out.push_str(&after[..close]);
+                out.push('`');
+                rest = &after[close + 1..];
+            }
+            Some(close) => {
+                out.push_str("(value not shown)");
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push_str("(value not shown)");
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Turns a failure to read the record's envelope into a rejection naming
@@ -198,7 +246,8 @@ fn envelope_rejection(e: &serde_json::Error) -> Rejection {
     Rejection {
         field: None,
         reason: format!(
-            "the record is not a JSON object with {FEED} keys ({message}); send one object per record"
+            "the record is not a JSON object with {FEED} keys ({}); send one object per record",
+            without_values(e)
         ),
     }
 }
