@@ -33,6 +33,15 @@ pub struct Spec {
     pub levels: &'static [&'static str],
     /// The level that says "unknown on one side".
     pub null: usize,
+    /// Levels that say "the same" and may never weigh against a match, and
+    /// levels that say "different" and may never weigh for one, whatever
+    /// EM estimates. Blocking makes comparisons depend on one another: a
+    /// pair whose births differ is a candidate only when its document is
+    /// the same, so among candidates a different birth date "predicts" a
+    /// match, and a model saying so would be right about the candidates
+    /// and wrong about people.
+    pub agree: &'static [usize],
+    pub disagree: &'static [usize],
 }
 
 pub const SPECS: [Spec; 6] = [
@@ -51,11 +60,19 @@ pub const SPECS: [Spec; 6] = [
             "unknown",
         ],
         null: NameLevel::Unknown as usize,
+        agree: &[
+            NameLevel::Exact as usize,
+            NameLevel::Variant as usize,
+            NameLevel::Swapped as usize,
+        ],
+        disagree: &[NameLevel::Different as usize],
     },
     Spec {
         name: "middle_names",
         levels: &["agree", "missing", "disagree"],
         null: MiddleLevel::Missing as usize,
+        agree: &[MiddleLevel::Agree as usize],
+        disagree: &[MiddleLevel::Disagree as usize],
     },
     Spec {
         name: "date_of_birth",
@@ -69,23 +86,54 @@ pub const SPECS: [Spec; 6] = [
             "unknown",
         ],
         null: DobLevel::Unknown as usize,
+        agree: &[DobLevel::Exact as usize, DobLevel::PartialEqual as usize],
+        disagree: &[DobLevel::Different as usize],
     },
     Spec {
         name: "document",
         levels: &["same", "similar", "renewed", "other", "missing"],
         null: DocumentLevel::Missing as usize,
+        agree: &[DocumentLevel::Same as usize],
+        disagree: &[DocumentLevel::Other as usize],
     },
     Spec {
         name: "nationality",
         levels: &["same", "different", "unknown"],
         null: Agreement::Unknown as usize,
+        agree: &[Agreement::Same as usize],
+        disagree: &[Agreement::Different as usize],
     },
     Spec {
         name: "sex",
         levels: &["same", "different", "unknown"],
         null: Agreement::Unknown as usize,
+        agree: &[Agreement::Same as usize],
+        disagree: &[Agreement::Different as usize],
     },
 ];
+
+impl Spec {
+    /// A level's weight from its m and u: 0 for the null level, and held to
+    /// the side its meaning allows (see [`Spec::agree`]).
+    pub fn weight(&self, level: usize, m: f64, u: f64) -> f64 {
+        if level == self.null {
+            return 0.0;
+        }
+        let w = (m / u).log2();
+        if self.agree.contains(&level) {
+            w.max(0.0)
+        } else if self.disagree.contains(&level) {
+            w.min(0.0)
+        } else {
+            w
+        }
+    }
+
+    /// Whether the weight of `level` was held by its side.
+    pub fn held(&self, level: usize, m: f64, u: f64) -> bool {
+        level != self.null && self.weight(level, m, u) != (m / u).log2()
+    }
+}
 
 /// A comparison vector: each comparison's level index.
 pub type Levels = [u8; 6];
@@ -359,11 +407,7 @@ impl Model {
                         ));
                     }
                 }
-                weights.push(if i == spec.null {
-                    0.0
-                } else {
-                    (l.m / l.u).log2()
-                });
+                weights.push(spec.weight(i, l.m, l.u));
             }
         }
         Ok(Weights {
@@ -555,11 +599,7 @@ impl Estimate {
                         level: (*name).into(),
                         m: self.m[k][l],
                         u: self.u[k][l],
-                        weight: if l == spec.null {
-                            0.0
-                        } else {
-                            (self.m[k][l] / self.u[k][l]).log2()
-                        },
+                        weight: spec.weight(l, self.m[k][l], self.u[k][l]),
                     })
                     .collect(),
             })
@@ -582,13 +622,25 @@ impl Model {
             "prior: log2 odds {:.2} that a candidate pair is one person\n{:<14} {:<15} {:>10} {:>12} {:>8}\n",
             self.prior_log2_odds, "comparison", "level", "m", "u", "weight"
         );
-        for c in &self.comparisons {
-            for l in &c.levels {
+        let mut held = 0;
+        for (spec, c) in SPECS.iter().zip(&self.comparisons) {
+            for (i, l) in c.levels.iter().enumerate() {
+                let mark = if spec.held(i, l.m, l.u) {
+                    held += 1;
+                    format!("  held at 0 (log2(m/u) = {:.2})", (l.m / l.u).log2())
+                } else {
+                    String::new()
+                };
                 out.push_str(&format!(
-                    "{:<14} {:<15} {:>10.6} {:>12.8} {:>8.2}\n",
+                    "{:<14} {:<15} {:>10.6} {:>12.8} {:>8.2}{mark}\n",
                     c.name, l.level, l.m, l.u, l.weight
                 ));
             }
+        }
+        if held > 0 {
+            out.push_str(&format!(
+                "{held} level(s) held at 0: among the candidate pairs their m/u points the other way than what the level means (blocking makes comparisons depend on one another); the weight is kept on the side its meaning allows\n"
+            ));
         }
         out
     }

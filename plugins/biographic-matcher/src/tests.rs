@@ -1002,8 +1002,23 @@ mod trained {
             );
             for l in 0..spec.levels.len() {
                 if l != spec.null {
-                    let expected = (e.m[k][l] / e.u[k][l]).log2();
-                    assert!((weights.table[k][l] - expected).abs() < 1e-9);
+                    let learned = (e.m[k][l] / e.u[k][l]).log2();
+                    let w = weights.table[k][l];
+                    if spec.agree.contains(&l) {
+                        assert!(
+                            (w - learned.max(0.0)).abs() < 1e-9,
+                            "{}.{l}: agreement never weighs against",
+                            spec.name
+                        );
+                    } else if spec.disagree.contains(&l) {
+                        assert!(
+                            (w - learned.min(0.0)).abs() < 1e-9,
+                            "{}.{l}: disagreement never weighs for",
+                            spec.name
+                        );
+                    } else {
+                        assert!((w - learned).abs() < 1e-9);
+                    }
                 }
             }
         }
