@@ -2,6 +2,7 @@
 # Runs every fuzz target for a fixed budget and prints one line per target:
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60 s, all targets)
+#   ENTREX_FUZZ_RUNS=1000000 fuzz/run.sh 3600        (stop each at a million inputs)
 #
 # Installs cargo-fuzz if missing. With no sanitizer (`-s none`) cargo-fuzz
 # asks rustc only for flags stable Rust accepts (coverage instrumentation), so
@@ -39,12 +40,14 @@ for t in "${targets[@]}"; do
   # The configuration target starts from the example configurations.
   more=()
   [ "$t" = config ] && more=(../config)
+  runs=()
+  [ -n "${ENTREX_FUZZ_RUNS:-}" ] && runs=(-runs="$ENTREX_FUZZ_RUNS")
   set +e
   # The binary cargo fuzz built, run as `cargo fuzz run` would, without
   # building again (an edit elsewhere in the tree must not rebuild mid-run).
   mkdir -p "artifacts/$t"
   "target/$triple/release/$t" -artifact_prefix="artifacts/$t/" \
-    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "${dict[@]}" "${runs[@]}" \
     "corpus/$t" "seeds/$t" "${more[@]}" >"logs/$t.log" 2>&1
   rc=$?
   set -e
