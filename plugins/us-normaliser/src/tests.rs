@@ -417,3 +417,23 @@ fn a_batch_or_record_of_the_wrong_shape_is_refused_without_its_values() {
     );
     assert!(r.reason.len() < 600, "{}", r.reason);
 }
+
+/// Found by fuzzing (fuzz/ us_normaliser target, in CI's 30 s): a mode,
+/// port, citizenship or residency that is not one was quoted whole.
+#[test]
+fn a_bad_value_is_quoted_short_and_printable() {
+    let long = format!("vehic{}\r\u{1b}[2J{}", "(".repeat(3000), "a".repeat(3000));
+    for key in ["mode", "port"] {
+        let r = normalise_record(&with(key, json!(long))).unwrap_err();
+        assert!(r.reason.len() < 400, "{key}: {} bytes", r.reason.len());
+        assert!(
+            !r.reason.contains(['\r', '\u{1b}']),
+            "{key}: {:?}",
+            r.reason
+        );
+    }
+    for key in ["citizenships", "residency"] {
+        let r = normalise_record(&with(key, json!([long]))).unwrap_err();
+        assert!(r.reason.len() < 400, "{key}: {} bytes", r.reason.len());
+    }
+}
