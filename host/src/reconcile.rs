@@ -24,6 +24,7 @@ use crate::matching::{Assigned, Scored, assign};
 use crate::plugins::{Matcher, PluginError, Trust};
 use crate::record::{PartialDate, Sex, SharedRecord, Timestamp};
 use crate::store::Band;
+use entrex_plugin_common::quoted;
 
 pub mod evaluate;
 
@@ -230,9 +231,8 @@ pub fn parse_records_with(
                 header_line,
                 Some(format!("{}", i + 1)),
                 format!(
-                    "unknown column {:?}; the columns are {} (remove it, or rename it to one of them)",
-                    // A header cell may be of any length.
-                    name.trim().chars().take(40).collect::<String>(),
+                    "unknown column {}; the columns are {} (remove it, or rename it to one of them)",
+                    quoted(name.trim()),
                     COLUMNS.join(",")
                 ),
             ));
@@ -322,7 +322,10 @@ pub fn parse_records_with(
             other => {
                 return Err(bad(
                     5,
-                    format!("{other:?} is not a sex; write F, M or X (X when unspecified)"),
+                    format!(
+                        "{} is not a sex; write F, M or X (X when unspecified)",
+                        quoted(other)
+                    ),
                 ));
             }
         };
@@ -334,8 +337,8 @@ pub fn parse_records_with(
                 Err(bad(
                     c,
                     format!(
-                        "{:?} is not an ICAO 9303 {what} code; write three letters such as DEU (D is accepted for Germany), or leave it empty when unknown",
-                        field(c)
+                        "{} is not an ICAO 9303 {what} code; write three letters such as DEU (D is accepted for Germany), or leave it empty when unknown",
+                        quoted(field(c))
                     ),
                 ))
             }
@@ -353,8 +356,8 @@ pub fn parse_records_with(
             return Err(bad(
                 7,
                 format!(
-                    "{:?} is not an ICAO 9303 document code; write one or two letters or digits (P passport, I or ID identity card, C or AC residence card), or leave it empty",
-                    field(7)
+                    "{} is not an ICAO 9303 document code; write one or two letters or digits (P passport, I or ID identity card, C or AC residence card), or leave it empty",
+                    quoted(field(7))
                 ),
             ));
         }
@@ -363,8 +366,8 @@ pub fn parse_records_with(
             return Err(bad(
                 8,
                 format!(
-                    "{:?} is not a document number; write its letters and digits only (no spaces, dashes or MRZ filler <), or leave it empty",
-                    field(8)
+                    "{} is not a document number; write its letters and digits only (no spaces, dashes or MRZ filler <), or leave it empty",
+                    quoted(field(8))
                 ),
             ));
         }
@@ -396,8 +399,9 @@ pub fn parse_records_with(
                 line_of[i],
                 Some(column_label(&names, position[0])),
                 format!(
-                    "id {:?} is already used on line {}; every record needs an id of its own",
-                    r.id, line_of[first]
+                    "id {} is already used on line {}; every record needs an id of its own",
+                    quoted(&r.id),
+                    line_of[first]
                 ),
             ));
         }

@@ -272,7 +272,10 @@ fn alphanumeric(field: &str, value: &str, max: usize, example: &str) -> Result<S
     if len == 0 || len > max || !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(reject(
             field,
-            format!("\"{value}\" must be 1-{max} letters or digits (A-Z, 0-9), e.g. \"{example}\""),
+            format!(
+                "{} must be 1-{max} letters or digits (A-Z, 0-9), e.g. \"{example}\"",
+                entrex_plugin_common::quoted(value)
+            ),
         ));
     }
     Ok(value.to_ascii_uppercase())
@@ -349,7 +352,10 @@ pub fn normalise_record(data: &[u8]) -> Result<Crossing, Rejection> {
     let mode = parse_mode(&mode_text).ok_or_else(|| {
         reject(
             "mode",
-            format!("\"{mode_text}\" is not a mode; write vehicle, pedestrian, ferry, rail, bus or sea (any case)"),
+            format!(
+                "{} is not a mode; write vehicle, pedestrian, ferry, rail, bus or sea (any case)",
+                entrex_plugin_common::quoted(&mode_text)
+            ),
         )
     })?;
 
@@ -364,7 +370,8 @@ pub fn normalise_record(data: &[u8]) -> Result<Crossing, Rejection> {
                 return Err(reject(
                     "citizenships",
                     format!(
-                        "item {i} (\"{code}\") is not an ICAO 9303 country code; write ISO 3166-1 alpha-3 (CAN, USA, FRA...) or an ICAO special (D, XXA, UNO...)"
+                        "item {i} ({}) is not an ICAO 9303 country code; write ISO 3166-1 alpha-3 (CAN, USA, FRA...) or an ICAO special (D, XXA, UNO...)",
+                        entrex_plugin_common::quoted(&code)
                     ),
                 ));
             }
@@ -384,7 +391,8 @@ pub fn normalise_record(data: &[u8]) -> Result<Crossing, Rejection> {
                     return Err(reject(
                         "residency",
                         format!(
-                            "\"{item}\" is not a status; list CA-PR and/or US-LPR, or leave the key out"
+                            "{} is not a status; list CA-PR and/or US-LPR, or leave the key out",
+                            entrex_plugin_common::quoted(&item)
                         ),
                     ));
                 }
