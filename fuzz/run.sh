@@ -3,6 +3,7 @@
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 60 s, all targets)
 #   ENTREX_FUZZ_RUNS=1000000 fuzz/run.sh 3600        (stop each at a million inputs)
+#   ENTREX_FUZZ_SEED=1 fuzz/run.sh 30                 (the same inputs each run: CI)
 #
 # Installs cargo-fuzz if missing. With no sanitizer (`-s none`) cargo-fuzz
 # asks rustc only for flags stable Rust accepts (coverage instrumentation), so
@@ -42,6 +43,7 @@ for t in "${targets[@]}"; do
   [ "$t" = config ] && more=(../config)
   runs=()
   [ -n "${ENTREX_FUZZ_RUNS:-}" ] && runs=(-runs="$ENTREX_FUZZ_RUNS")
+  [ -n "${ENTREX_FUZZ_SEED:-}" ] && runs+=(-seed="$ENTREX_FUZZ_SEED")
   set +e
   # The binary cargo fuzz built, run as `cargo fuzz run` would, without
   # building again (an edit elsewhere in the tree must not rebuild mid-run).
