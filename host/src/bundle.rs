@@ -860,6 +860,25 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (fuzz/ partner_bundle, after 878k inputs): serde's
+    /// message names an unknown field whole, so a signed payload with a long
+    /// key (here holding a record's values) came back in the refusal.
+    #[test]
+    fn a_payload_with_a_long_unknown_field_is_refused_briefly() {
+        let (signer, keyring) = setup();
+        let key = format!("emonth\u{3}{}", "ERIKSSON ANNA L898902C3 ".repeat(100));
+        let payload = serde_cbor::to_vec(&serde_cbor::Value::Map(
+            [(serde_cbor::Value::Text(key), serde_cbor::Value::Integer(1))]
+                .into_iter()
+                .collect(),
+        ))
+        .unwrap();
+        let message = signer.sign(CONTENT_TYPE_BUNDLE, &payload);
+        let e = open_bundle(&message, &keyring).unwrap_err().to_string();
+        assert!(e.len() < 600, "{} bytes: {e}", e.len());
+        assert!(!e.contains('\u{3}'), "{e:?}");
+    }
+
     fn setup() -> (Signer, Keyring) {
         let signer = Signer::new(SigningKey::from_bytes(&[7; 32]));
         let mut keyring = Keyring::default();
