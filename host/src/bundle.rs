@@ -760,31 +760,14 @@ fn decode<T: serde::de::DeserializeOwned>(
     }
     serde_cbor::from_slice(&verified.payload).map_err(|e| BundleError::Payload {
         what,
-        detail: briefly(&e.to_string()),
+        // serde names what it met (an unknown field whole); the refusal
+        // goes back to the partner and into the log.
+        detail: entrex_plugin_common::shortened(&e.to_string(), MAX_DETAIL),
     })
 }
 
 /// Longest decoding detail a refusal carries.
 const MAX_DETAIL: usize = 200;
-
-/// serde's message, cut to [`MAX_DETAIL`] characters with control
-/// characters escaped: it names what it met (an unknown field whole), and a
-/// refusal goes back to the partner and into the log.
-fn briefly(message: &str) -> String {
-    let mut out = String::with_capacity(MAX_DETAIL + 4);
-    for (i, c) in message.chars().enumerate() {
-        if i == MAX_DETAIL {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 struct ProtectedHeader {
     content_type: String,

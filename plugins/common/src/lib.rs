@@ -15,9 +15,16 @@ pub const QUOTED_CHARS: usize = 40;
 /// may be of any length, and a refusal goes back to its sender, into a
 /// response, a log and a terminal.
 pub fn quoted(value: &str) -> String {
-    let mut out = String::from("\"");
-    for (i, c) in value.chars().enumerate() {
-        if i == QUOTED_CHARS {
+    format!("\"{}\"", shortened(value, QUOTED_CHARS))
+}
+
+/// `text` cut to `max` characters with `…`, control characters escaped: for
+/// any text from outside that a message carries (a value, a decoder's
+/// description of what it met).
+pub fn shortened(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max) + 4);
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
             out.push('…');
             break;
         }
@@ -27,7 +34,6 @@ pub fn quoted(value: &str) -> String {
             out.push(c);
         }
     }
-    out.push('"');
     out
 }
 
