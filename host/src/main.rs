@@ -412,6 +412,11 @@ enum MatcherAction {
         /// re-estimating it over the candidate pairs by EM (the default).
         #[arg(long)]
         u_random: bool,
+        /// Leading letters of a name in blocking keys (2 to 6; the
+        /// matcher's default, 3, if not given): more letters, fewer
+        /// candidates per exit. Changing it makes a hub rebuild its index.
+        #[arg(long)]
+        name_letters: Option<usize>,
     },
 }
 
@@ -855,6 +860,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     threads,
                     u_random,
                     term_frequencies,
+                    name_letters,
                 },
         } => {
             let options = entrex::training::Options {
@@ -866,6 +872,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 max_iterations,
                 u_random,
                 term_frequencies,
+                name_letters,
                 threads: threads
                     .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             };

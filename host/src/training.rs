@@ -38,6 +38,8 @@ pub enum TrainError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Option(String),
     #[error("cannot read the model {path}: {message}")]
     ReadModel { path: String, message: String },
 }
@@ -59,6 +61,9 @@ pub struct Options {
     /// default) EM re-estimates u over the candidate pairs too, starting
     /// from the random pairs' u.
     pub u_random: bool,
+    /// Leading letters of a name in blocking keys, written into the model
+    /// (`blocking.name_letters`); none, the matcher's default.
+    pub name_letters: Option<usize>,
 }
 
 pub const DEFAULT_RANDOM_PAIRS: usize = 2_000_000;
@@ -127,6 +132,15 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         }
         Ok(records.iter().map(|r| native_record(&r.record)).collect())
     };
+    if let Some(n) = options.name_letters
+        && !model::NAME_LETTERS.contains(&n)
+    {
+        return Err(TrainError::Option(format!(
+            "--name-letters {n}: from {} to {} letters are allowed",
+            model::NAME_LETTERS.start(),
+            model::NAME_LETTERS.end()
+        )));
+    }
     let entries = read(&options.entries)?;
     let exits = read(&options.exits)?;
     let (candidates, random) = tally(&entries, &exits, options);
@@ -147,6 +161,9 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         "u": if options.u_random { "random pairs" } else { "EM over the candidate pairs, from random pairs'" },
     }));
     let mut model = model;
+    model.blocking = options
+        .name_letters
+        .map(|name_letters| model::Blocking { name_letters });
     if options.term_frequencies > 0 {
         model.term_frequencies = model::TermFrequencies::count(
             entries
@@ -191,13 +208,14 @@ fn tally(
     // the random pairs; each worker prepares its exits, and the entries it
     // meets, itself.
     let prepared_entries: Vec<bm::Prepared> = entries.iter().map(bm::Prepared::new).collect();
+    let letters = options.name_letters.unwrap_or(bm::KEY_PREFIX_LEN);
     // Entries per key, oldest first, so the newest before an exit are a
     // suffix of what precedes it.
     let mut order: Vec<usize> = (0..entries.len()).collect();
     order.sort_by_key(|&i| entries[i].entered_at);
     let mut index: HashMap<String, Vec<u32>> = HashMap::new();
     for &i in &order {
-        for key in bm::block_keys(&prepared_entries[i]) {
+        for key in bm::block_keys_with(&prepared_entries[i], letters) {
             index.entry(key).or_default().push(i as u32);
         }
     }
@@ -220,7 +238,7 @@ fn tally(
                         let at = exit.entered_at;
                         let exit = bm::Prepared::new(exit);
                         seen.clear();
-                        for key in bm::block_keys(&exit) {
+                        for key in bm::block_keys_with(&exit, letters) {
                             let Some(list) = index.get(&key) else {
                                 continue;
                             };

@@ -421,6 +421,12 @@ fn normalise_country(code: &str) -> Cow<'_, str> {
 /// with the same parts unknown (the same person's records usually agree on
 /// what is unknown) and anyone through its document.
 pub fn block_keys(r: &Prepared) -> Vec<String> {
+    block_keys_with(r, current_weights().name_letters)
+}
+
+/// [`block_keys`] with `name_letters` leading letters of a name (a model's
+/// `blocking.name_letters`, [`KEY_PREFIX_LEN`] by default).
+pub fn block_keys_with(r: &Prepared, name_letters: usize) -> Vec<String> {
     let mut keys = Vec::with_capacity(12);
     if r.document_number.len() >= MIN_KEYED_DOCUMENT_LEN {
         keys.push(format!("D{}:{}", r.document_country, r.document_number));
@@ -437,7 +443,7 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
     let mut parts: Vec<(&str, &str)> = Vec::with_capacity(8);
     for (name, other) in [(&r.family, &r.given), (&r.given, &r.family)] {
         for form in name.forms() {
-            let prefix = form.get(..KEY_PREFIX_LEN).unwrap_or(form);
+            let prefix = form.get(..name_letters).unwrap_or(form);
             let mut letters: Vec<&str> = other
                 .forms()
                 .iter()
@@ -459,7 +465,7 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
             // first three.
             if other.is_empty() {
                 let tail = form
-                    .get(form.len().saturating_sub(KEY_PREFIX_LEN)..)
+                    .get(form.len().saturating_sub(name_letters)..)
                     .unwrap_or(form);
                 if !parts.contains(&("*", tail)) {
                     parts.push(("*", tail));
@@ -472,7 +478,7 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
     // most records this is already there (given prefix, family's last).
     let full = format!("{}{}", r.given_all, r.family_all);
     if let (Some(prefix), Some(last)) = (
-        full.get(..KEY_PREFIX_LEN.min(full.len()))
+        full.get(..name_letters.min(full.len()))
             .filter(|p| !p.is_empty()),
         full.get(full.len().saturating_sub(1)..),
     ) && !parts.contains(&(prefix, last))
@@ -500,7 +506,7 @@ pub fn block_keys(r: &Prepared) -> Vec<String> {
             .family
             .forms()
             .iter()
-            .map(|f| f.get(..KEY_PREFIX_LEN).unwrap_or(f))
+            .map(|f| f.get(..name_letters).unwrap_or(f))
             .flat_map(|prefix| {
                 r.given
                     .forms()

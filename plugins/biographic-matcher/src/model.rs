@@ -156,6 +156,8 @@ impl Comparison {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Weights {
     pub table: [Vec<f64>; 6],
+    /// Leading letters of a name in blocking keys ([`Blocking`]).
+    pub name_letters: usize,
     pub prior_log2_odds: f64,
     pub term_frequencies: Option<Adjustment>,
 }
@@ -289,6 +291,7 @@ impl Weights {
         let agreement = [A::Same, A::Different, A::Unknown];
         debug_assert!(names.iter().enumerate().all(|(i, l)| *l as usize == i));
         Weights {
+            name_letters: crate::KEY_PREFIX_LEN,
             table: [
                 names.iter().map(|l| l.weight()).collect(),
                 middle.iter().map(|l| l.weight()).collect(),
@@ -328,7 +331,24 @@ pub struct Model {
     /// For the term-frequency adjustment; none, no adjustment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub term_frequencies: Option<TermFrequencies>,
+    /// How records are blocked; none, the matcher's default. A model that
+    /// changes it changes every blocking key: a hub rebuilds its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<Blocking>,
 }
+
+/// Blocking settings a model may carry.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Blocking {
+    /// Leading letters of a name in its blocking keys: more letters, fewer
+    /// candidates per exit (for a border with many common names), at the
+    /// cost of pairs whose names differ early. From 2 to 6.
+    pub name_letters: usize,
+}
+
+/// The range of [`Blocking::name_letters`].
+pub const NAME_LETTERS: std::ops::RangeInclusive<usize> = 2..=6;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -410,8 +430,21 @@ impl Model {
                 weights.push(spec.weight(i, l.m, l.u));
             }
         }
+        if let Some(b) = &self.blocking
+            && !NAME_LETTERS.contains(&b.name_letters)
+        {
+            return Err(format!(
+                "blocking.name_letters is {}; from {} to {} letters are allowed",
+                b.name_letters,
+                NAME_LETTERS.start(),
+                NAME_LETTERS.end()
+            ));
+        }
         Ok(Weights {
             table,
+            name_letters: self
+                .blocking
+                .map_or(crate::KEY_PREFIX_LEN, |b| b.name_letters),
             prior_log2_odds: self.prior_log2_odds,
             term_frequencies: self
                 .term_frequencies
@@ -611,6 +644,7 @@ impl Estimate {
             comparisons,
             trained: Some(trained),
             term_frequencies: None,
+            blocking: None,
         }
     }
 }
@@ -636,6 +670,12 @@ impl Model {
                     c.name, l.level, l.m, l.u, l.weight
                 ));
             }
+        }
+        if let Some(b) = &self.blocking {
+            out.push_str(&format!(
+                "blocking: names keyed by their first {} letters\n",
+                b.name_letters
+            ));
         }
         if held > 0 {
             out.push_str(&format!(

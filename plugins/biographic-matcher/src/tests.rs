@@ -1062,6 +1062,44 @@ mod trained {
         assert!(with_family("Muller") <= 0.0 && with_family("Oberholzer") >= 0.0);
     }
 
+    /// A model's blocking changes the keys of every record (which is why a
+    /// hub rebuilds its index when its model changes), and only the names'.
+    #[test]
+    fn a_model_may_key_names_by_more_letters() {
+        let r = Rec {
+            family: "Beauchamp",
+            given: "Marguerite",
+            ..entry()
+        }
+        .build();
+        let p = Prepared::new(&r);
+        let three = block_keys_with(&p, 3);
+        let four = block_keys_with(&p, 4);
+        assert_eq!(three, block_keys(&p), "3 letters unless a model says");
+        let named = |keys: &[String]| -> Vec<String> {
+            keys.iter()
+                .filter(|k| !k.starts_with('D') && !k.starts_with('O'))
+                .cloned()
+                .collect()
+        };
+        assert!(
+            named(&three).iter().any(|k| k.contains("BEA/")),
+            "{three:?}"
+        );
+        assert!(named(&four).iter().any(|k| k.contains("BEAU/")), "{four:?}");
+        assert!(
+            named(&three).iter().all(|k| !four.contains(k)),
+            "no name key in common: {three:?} {four:?}"
+        );
+        let documents = |keys: &[String]| -> Vec<String> {
+            keys.iter()
+                .filter(|k| k.starts_with('D') || k.starts_with('O'))
+                .cloned()
+                .collect()
+        };
+        assert_eq!(documents(&three), documents(&four));
+    }
+
     #[test]
     fn a_wrong_model_is_refused_saying_what_is_wrong() {
         let e = model::estimate(&Tally::default(), &Tally::default(), 1);
@@ -1082,6 +1120,8 @@ mod trained {
         let e = refused(&|m| m.comparisons[0].levels[0].u = 0.0);
         assert!(e.contains("names.exact: u is 0"), "{e}");
         assert!(refused(&|m| m.prior_log2_odds = 1000.0).contains("prior_log2_odds"));
+        let e = refused(&|m| m.blocking = Some(model::Blocking { name_letters: 9 }));
+        assert!(e.contains("blocking.name_letters is 9; from 2 to 6"), "{e}");
         let e = read_config(r#"{"model": {"format": 1}}"#).unwrap_err();
         assert!(e.contains("not one `entrex matcher train` writes"), "{e}");
     }
