@@ -1157,3 +1157,96 @@ async fn clerical_review_lists_pairs_and_a_decision_moves_every_figure() {
     );
     h.shutdown().await;
 }
+
+/// A model for the built-in matcher, trained on a small generated day, that
+/// keys names by their first `letters` letters; written to `out`.
+fn model_with_name_letters(dir: &std::path::Path, letters: usize, out: &std::path::Path) {
+    let g = entrex::reconcile::generate(&entrex::generator::Config::new(3, 1_000), 2).unwrap();
+    for (name, records) in [("entries.csv", &g.entries), ("exits.csv", &g.exits)] {
+        let mut csv = Vec::new();
+        entrex::reconcile::write_records(&mut csv, records).unwrap();
+        std::fs::write(dir.join(name), csv).unwrap();
+    }
+    let trained = entrex::training::train(&entrex::training::Options {
+        entries: dir.join("entries.csv"),
+        exits: dir.join("exits.csv"),
+        out: out.to_owned(),
+        random_pairs: 100_000,
+        max_candidates: entrex::reconcile::DEFAULT_MAX_CANDIDATES,
+        max_iterations: entrex::training::DEFAULT_MAX_ITERATIONS,
+        threads: 2,
+        term_frequencies: 0,
+        u_random: false,
+        name_letters: Some(letters),
+    })
+    .unwrap();
+    assert!(
+        trained.to_string().contains(&format!(
+            "blocking: names keyed by their first {letters} letters"
+        )),
+        "{trained}"
+    );
+}
+
+/// The matching index follows the matcher. Canada's entry is indexed by the
+/// built-in matcher (names keyed by their first three letters); the hub then
+/// restarts with a model that keys them by four, which shares no key with
+/// the old index for a traveller whose passport was renewed in between. The
+/// traveller's exit must link to the entry made before the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() {
+    let mut h = start(None).await;
+    post_ca(
+        &h,
+        &[
+            "CA-R,Beauchamp,Marguerite,,1971-04-18,F,FRA,,,P,15AB12345,FRA,2024-03-01T15:00:00Z,0427,VEHICLE,2024-08-31",
+            "CA-S,Okonkwo,Emmanuel,,1983-09-02,M,NGA,,,P,A01234567,NGA,2024-03-02T10:00:00Z,0427,VEHICLE,2024-08-31",
+        ],
+    )
+    .await;
+    h.settle().await;
+
+    // The same hub, its matcher configured with a model keying names by 4.
+    model_with_name_letters(h.dir.path(), 4, &h.path("model.json"));
+    let config = h.path("ca.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "component = \"builtin:biographic-matcher\"",
+        "component = \"builtin:biographic-matcher\"\nconfig_files = { model = \"model.json\" }",
+    );
+    std::fs::write(&config, text).unwrap();
+    let addr = h.ca.addr;
+    h.ca.shutdown().await;
+    let settings = entrex::config::Settings::load(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    h.ca = Hub::start(settings, listener).await.unwrap();
+    h.ca_client = h.ca.client();
+
+    // Beauchamp leaves Canada for the US on a renewed passport: only her
+    // names and birth date can find her entry.
+    post_us(
+        &h,
+        &[UsEntry {
+            id: "US-R",
+            family: "BEAUCHAMP",
+            given: "MARGUERITE",
+            number: "19CD98765",
+            state: "FRA",
+            birth: (71, 4, 18),
+            sex: 'F',
+            at: "2024-03-20T12:00:00Z",
+            port: "3004",
+        }],
+    )
+    .await;
+    h.settle().await;
+    let status = h.ca_client.status().await.unwrap();
+    assert_eq!(
+        (status.partners[0].matched, status.partners[0].review),
+        (1, 0),
+        "{:?}",
+        status.partners[0]
+    );
+    let (listed, _) = overstays(&h, "2024-12-31", None).await;
+    assert_eq!(listed, owned(&[("CA-S", 122)]));
+    h.shutdown().await;
+}
