@@ -417,6 +417,20 @@ impl Core {
                 },
             )
         })?;
+        // The index follows the matcher: another one than it was built with
+        // opens a generation that `reindex` fills while the old one serves.
+        let adopted = store
+            .adopt_matcher(plugins.matcher.identity())
+            .map_err(|source| HubError::Store {
+                path: settings.data_dir.join("store"),
+                source,
+            })?;
+        if adopted == crate::store::Adopted::Rebuilding {
+            tracing::warn!(
+                matcher = plugins.matcher.name(),
+                "the matcher differs from the one the matching index was built with: rebuilding it in the background (see the status's `index`)"
+            );
+        }
         let removal_list =
             crate::removal::load_configured(settings.removal_orders.as_deref(), &plugins.matcher)?;
         if let Some(list) = &removal_list {
@@ -526,6 +540,16 @@ impl Core {
             *keys = Arc::new(fresh_keys);
         }
         *self.removal_list.write().unwrap_or_else(|e| e.into_inner()) = removal_list.map(Arc::new);
+        let adopted = {
+            let _serial = self.ingest_lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.store.adopt_matcher(self.plugins().matcher.identity())
+        }
+        .map_err(|e| HubError::Reload(format!("the plugins are swapped in, but the matching index cannot follow the new matcher: {e}")))?;
+        if adopted == crate::store::Adopted::Rebuilding {
+            tracing::warn!(
+                "the new matcher keys records differently: rebuilding the matching index in the background"
+            );
+        }
         tracing::info!(plugins = ?report.plugins, canary_records = report.canary_records, "plugins reloaded");
         Ok(report)
     }
@@ -634,6 +658,7 @@ impl Hub {
             core.clone(),
             stopped.clone(),
         ));
+        tasks.spawn(crate::reindex::run_reindexer(core.clone(), stopped.clone()));
         for partner in core.partner_ids.clone() {
             tasks.spawn(crate::exchange::run_bundler(
                 core.clone(),

@@ -97,8 +97,8 @@ pub fn ingest(core: &Core, batch: &[u8]) -> Result<IngestReport, IngestError> {
             MAX_RECORDS_PER_BATCH,
         ));
     }
-    let items = process(core, records)?;
-    store(core, items)
+    let processed = process(core, records)?;
+    store(core, processed)
 }
 
 /// Refuses new work while any partner's queue is full: the queue grows on
@@ -222,7 +222,14 @@ enum Stage {
 /// Normalise, decide, compute matching keys: every record ends as accepted,
 /// rejected or quarantined. A plugin failure is contained to the records that
 /// cause it; only a plugin that cannot even be instantiated fails the batch.
-pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>, IngestError> {
+/// A batch through the plugins, ready to store.
+pub struct Processed {
+    pub items: Vec<Ingested>,
+    /// The identity of the matcher that computed the items' blocking keys.
+    pub matcher: String,
+}
+
+pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Processed, IngestError> {
     // One snapshot for the whole batch: a reload in the meantime does not
     // change the plugins under a batch in flight.
     let plugins = core.plugins();
@@ -325,7 +332,10 @@ pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Vec<Ingested>,
             });
         }
     }
-    Ok(items)
+    Ok(Processed {
+        items,
+        matcher: plugins.matcher.identity().to_owned(),
+    })
 }
 
 fn quarantine(stage: &str, plugin: &str, reason: String) -> Outcome {
@@ -395,10 +405,11 @@ pub fn contained<T, R>(
 }
 
 /// Stores processed records in one transaction, flushes, and answers.
-pub fn store(core: &Core, items: Vec<Ingested>) -> Result<IngestReport, IngestError> {
+pub fn store(core: &Core, processed: Processed) -> Result<IngestReport, IngestError> {
+    let Processed { items, matcher } = processed;
     let results = {
         let _serial = core.ingest_lock.lock().unwrap_or_else(|e| e.into_inner());
-        core.store.ingest(&items, &core.partner_ids)?
+        core.store.ingest(&items, &core.partner_ids, &matcher)?
     };
     core.store.flush()?;
     core.outbox_ready.notify_waiters();
@@ -450,8 +461,8 @@ pub fn retry_quarantined(core: &Core, max: usize) -> Result<IngestReport, Ingest
             data: q.raw.clone(),
         })
         .collect();
-    let items = process(core, records)?;
-    let report = store(core, items)?;
+    let processed = process(core, records)?;
+    let report = store(core, processed)?;
     let ids: Vec<u64> = held.iter().map(|q| q.id).collect();
     core.store.release(&ids)?;
     Ok(report)

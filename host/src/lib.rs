@@ -53,6 +53,7 @@ pub mod plugins;
 pub mod presence;
 pub mod reconcile;
 pub mod record;
+pub mod reindex;
 pub mod removal;
 pub mod report;
 pub mod retention;

@@ -75,6 +75,16 @@ pub async fn run_inbox_worker<E: std::fmt::Display + Send + 'static>(
 /// Matches the next batch of unmatched records; false when there were none.
 pub fn match_next(core: &Core, partner: &str) -> Result<bool, MatchError> {
     let store = &core.store;
+    // Matching waits while the index is rebuilt for a new matcher: an exit
+    // looked up in a half-built index could miss the entry it closes and
+    // make its traveller an overstayer. A delay shows (the status's index
+    // and backlog); a wrong overstay would not.
+    if store
+        .index_state()?
+        .is_some_and(|s| s.rebuilt_upto.is_some())
+    {
+        return Ok(false);
+    }
     let cursor = store.counter(&crate::store::counter::match_cursor(partner))?;
     let logged = store.inbox_from(partner, cursor + 1, MATCH_BATCH)?;
     let Some(&(upto, _)) = logged.last() else {

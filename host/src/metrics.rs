@@ -319,6 +319,8 @@ struct Snapshot {
     records: Vec<(&'static str, &'static str, u64)>,
     withheld_by_reason: Vec<(String, u64)>,
     quarantined: u64,
+    /// Entry ids still to key while the matching index is rebuilt (0: none).
+    index_rebuild_remaining: u64,
     partners: Vec<PartnerSnapshot>,
     plugins: Vec<crate::plugins::PluginStats>,
 }
@@ -393,6 +395,10 @@ impl Snapshot {
             quarantined: s
                 .counter(counter::QUARANTINED)?
                 .saturating_sub(s.counter(counter::RELEASED)?),
+            index_rebuild_remaining: s
+                .index_status()?
+                .and_then(|i| i.rebuilding)
+                .map_or(0, |r| r.last_entry_id - r.upto_entry_id),
             partners,
             plugins: plugins.stats(),
         })
@@ -471,6 +477,14 @@ impl Collector for Snapshot {
             None,
             gauge,
             ConstGauge::new(self.quarantined),
+        )?;
+        single(
+            &mut e,
+            "index_rebuild_remaining_entries",
+            "Entry ids still to key while the matching index is rebuilt for a new matcher (matching waits meanwhile); 0 when none is",
+            None,
+            gauge,
+            ConstGauge::new(self.index_rebuild_remaining),
         )?;
         let p = &self.partners;
         family(

@@ -722,6 +722,9 @@ pub struct Plugin<W: World> {
     name: Arc<str>,
     pre: W::Pre,
     config_json: String,
+    /// SHA-256 of the component and its configuration, hex: what the plugin
+    /// computes is a function of these two (see [`Plugin::identity`]).
+    identity: String,
     deadline_ticks: u64,
     memory_bytes: usize,
     max_output_bytes: usize,
@@ -821,10 +824,16 @@ impl<W: World> Plugin<W> {
                 plugin: name.clone(),
                 message,
             })?;
+        let identity = {
+            let mut both = crate::bundle::sha256(&bytes);
+            both.extend_from_slice(config_json.as_bytes());
+            hex::encode(crate::bundle::sha256(&both))
+        };
         let plugin = Plugin {
             name: name.into(),
             pre,
             config_json,
+            identity,
             deadline_ticks: (settings.deadline_ms / EPOCH_TICK.as_millis() as u64).max(1) + 1,
             memory_bytes: (settings.memory_mib as usize) << 20,
             max_output_bytes: (settings.max_output_kib as usize) << 10,
@@ -848,6 +857,13 @@ impl<W: World> Plugin<W> {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Names what the plugin computes: the same identity, the same outputs
+    /// for the same inputs. The matching index is kept by the matcher's
+    /// (its blocking keys come from the component and its model).
+    pub fn identity(&self) -> &str {
+        &self.identity
     }
 
     /// The same plugin under another name (in logs, stats and quarantine

@@ -53,6 +53,10 @@ pub struct Status {
     /// The running totals over the last hour, for records per second.
     #[serde(default)]
     pub throughput: crate::throughput::Throughput,
+    /// The matching index: its generation, the matcher it is kept for, and
+    /// a rebuild's progress after the matcher changed.
+    #[serde(default)]
+    pub index: Option<crate::store::IndexStatus>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -196,6 +200,7 @@ pub fn status(core: &Core) -> Result<Status, StoreError> {
         partners,
         audit: Some(core.audit.head()),
         throughput: core.throughput.with(crate::throughput::Sample::take(core)?),
+        index: s.index_status()?,
         plugins: core.plugins().stats(),
     })
 }

@@ -20,10 +20,12 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use crate::record::{Crossing, Decision, Entry, Rejection, Timestamp};
 
 mod derived;
+mod index;
 mod removal;
 mod retention;
 mod review;
 pub use derived::{Cell, CellAt, OpenStay};
+pub use index::{Adopted, IndexState, IndexStatus, Rebuilding};
 pub use removal::{FlagStatus, RemovalFlag, Screened};
 pub use review::{Decided, InReview, ReviewDecision, ReviewLabel};
 
@@ -44,6 +46,8 @@ type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// Names of counters kept in the `meta` tree.
 pub mod counter {
     pub const NEXT_ENTRY_ID: &str = "next_entry_id";
+    /// Entries the matcher failed to key while the index was rebuilt.
+    pub const INDEX_REBUILD_FAILURES: &str = "index_rebuild_failures";
     pub const ACCEPTED: &str = "accepted";
     pub const REJECTED: &str = "rejected";
     pub const DUPLICATES: &str = "duplicates";
@@ -592,36 +596,6 @@ fn partner_key(partner: &str, seq: u64) -> Vec<u8> {
     k
 }
 
-fn index_key(key: &str, entry_id: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(key.len() + 9);
-    k.extend_from_slice(key.as_bytes());
-    k.push(0);
-    k.extend_from_slice(&be(entry_id));
-    k
-}
-
-/// Indexes entry `id` under `keys`, remembering every key it was ever
-/// indexed under, so that a purge finds them all.
-fn index_entry(
-    index: &TransactionalTree,
-    entry_keys: &TransactionalTree,
-    id: u64,
-    keys: &[String],
-) -> std::result::Result<(), sled::transaction::UnabortableTransactionError> {
-    let mut all: Vec<String> = entry_keys
-        .get(be(id))?
-        .and_then(|v| serde_cbor::from_slice(&v).ok())
-        .unwrap_or_default();
-    for key in keys {
-        index.insert(index_key(key, id), &[])?;
-        if !all.contains(key) {
-            all.push(key.clone());
-        }
-    }
-    entry_keys.insert(&be(id), encode(&all))?;
-    Ok(())
-}
-
 fn seq_of(key: &[u8]) -> u64 {
     let mut b = [0; 8];
     b.copy_from_slice(&key[key.len() - 8..]);
@@ -771,7 +745,13 @@ impl Store {
     /// rejections, outbox entries for every partner, matching index. A record
     /// whose source reference was accepted before is reported as a duplicate
     /// and stored again nowhere. Not durable until [`Store::flush`].
-    pub fn ingest(&self, batch: &[Ingested], partners: &[String]) -> Result<Vec<ItemResult>> {
+    /// `matcher` names the matcher that computed the batch's blocking keys.
+    pub fn ingest(
+        &self,
+        batch: &[Ingested],
+        partners: &[String],
+        matcher: &str,
+    ) -> Result<Vec<ItemResult>> {
         let trees = (
             &self.meta,
             &self.raw,
@@ -805,6 +785,9 @@ impl Store {
                     entry_keys,
                 )| {
                     let mut next_id = tx_get_u64(meta, counter::NEXT_ENTRY_ID)?.max(1);
+                    let generation = index::current_generation(meta)?;
+                    // The lowest entry id given keys, for `index::ingested_with`.
+                    let mut lowest_keyed = next_id;
                     let mut next_seq = Vec::with_capacity(partners.len());
                     for p in partners {
                         next_seq.push(tx_get_u64(meta, &counter::outbox_next(p))?.max(1));
@@ -904,7 +887,10 @@ impl Store {
                                         derived::stay_opened(derived, crossing, entry_id)?;
                                     }
                                     crossings.insert(&be(entry_id), encode(&stored))?;
-                                    index_entry(index, entry_keys, entry_id, keys)?;
+                                    index::index_entry(
+                                        index, entry_keys, generation, entry_id, keys,
+                                    )?;
+                                    lowest_keyed = lowest_keyed.min(entry_id);
                                     for (p, seq) in partners.iter().zip(next_seq.iter_mut()) {
                                         let at = sent_key(entry_id, p);
                                         let held_as = sent_as.get(&at)?.map(|v| read_u64(Some(v)));
@@ -949,7 +935,7 @@ impl Store {
                                 raw.insert(&be(id), item.raw.as_slice())?;
                                 crossings.insert(&be(id), encode(&stored))?;
                                 derived::stay_opened(derived, crossing, id)?;
-                                index_entry(index, entry_keys, id, keys)?;
+                                index::index_entry(index, entry_keys, generation, id, keys)?;
                                 accepted += 1;
                                 if is_shared {
                                     shared += 1;
@@ -987,6 +973,7 @@ impl Store {
                         }
                     }
                     meta.insert(counter::NEXT_ENTRY_ID, &be(next_id))?;
+                    index::ingested_with(meta, matcher, lowest_keyed)?;
                     for (p, seq) in partners.iter().zip(&next_seq) {
                         meta.insert(counter::outbox_next(p).as_str(), &be(*seq))?;
                     }
@@ -1061,13 +1048,7 @@ impl Store {
                         raw.remove(&be(entry_id))?;
                         // Its names and birth date go from the matching
                         // index too: nothing is to be matched with it.
-                        if let Some(keys) = entry_keys.remove(&be(entry_id))? {
-                            let keys: Vec<String> =
-                                serde_cbor::from_slice(&keys).unwrap_or_default();
-                            for key in keys {
-                                index.remove(index_key(&key, entry_id))?;
-                            }
-                        }
+                        index::unindex_entry(index, entry_keys, entry_id)?;
                         if let Some(exit) = entry_matches.remove(&be(entry_id))? {
                             matches.remove(&exit)?;
                             let sender = exit.split(|b| *b == 0).next().unwrap_or_default();
@@ -1770,25 +1751,6 @@ impl Store {
         for kv in self.inbox.range(start..end).take(max) {
             let (k, v) = kv?;
             out.push((seq_of(&k), decode("inbox record", &v)?));
-        }
-        Ok(out)
-    }
-
-    /// Entry ids indexed under any of `keys`, the newest `max` per key: with
-    /// years of history, a traveller's latest entry is the one an exit closes.
-    pub fn candidates(&self, keys: &[String], max: usize) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for key in keys {
-            let mut prefix = key.as_bytes().to_vec();
-            prefix.push(0);
-            for kv in self.index.scan_prefix(&prefix).rev().take(max) {
-                let (k, _) = kv?;
-                let id = seq_of(&k);
-                if seen.insert(id) {
-                    out.push(id);
-                }
-            }
         }
         Ok(out)
     }

@@ -1192,7 +1192,8 @@ fn model_with_name_letters(dir: &std::path::Path, letters: usize, out: &std::pat
 /// built-in matcher (names keyed by their first three letters); the hub then
 /// restarts with a model that keys them by four, which shares no key with
 /// the old index for a traveller whose passport was renewed in between. The
-/// traveller's exit must link to the entry made before the change.
+/// hub rebuilds its index in the background, the status shows it, and the
+/// traveller's exit links to the entry made before the change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() {
     let mut h = start(None).await;
@@ -1205,6 +1206,22 @@ async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() 
     )
     .await;
     h.settle().await;
+    let index = h
+        .ca_client
+        .status()
+        .await
+        .unwrap()
+        .index
+        .expect("the status reports the index");
+    assert_eq!(
+        (
+            index.generation,
+            index.serving.as_slice(),
+            &index.rebuilding
+        ),
+        (1, &[1][..], &None),
+        "{index:?}"
+    );
 
     // The same hub, its matcher configured with a model keying names by 4.
     model_with_name_letters(h.dir.path(), 4, &h.path("model.json"));
@@ -1222,7 +1239,8 @@ async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() 
     h.ca_client = h.ca.client();
 
     // Beauchamp leaves Canada for the US on a renewed passport: only her
-    // names and birth date can find her entry.
+    // names and birth date can find her entry. Her exit may reach Canada
+    // while the index is rebuilt: matching waits for the rebuild.
     post_us(
         &h,
         &[UsEntry {
@@ -1238,6 +1256,18 @@ async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() 
         }],
     )
     .await;
+    // Rebuilt in the background: generation 2 alone serves once it is done.
+    let index = rebuilt(&h.ca_client).await;
+    assert_eq!(
+        (
+            index.generation,
+            index.serving.as_slice(),
+            index.rebuild_failures
+        ),
+        (2, &[2][..], 0),
+        "{index:?}"
+    );
+
     h.settle().await;
     let status = h.ca_client.status().await.unwrap();
     assert_eq!(
@@ -1248,5 +1278,61 @@ async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() 
     );
     let (listed, _) = overstays(&h, "2024-12-31", None).await;
     assert_eq!(listed, owned(&[("CA-S", 122)]));
+
+    // A reload back to the built-in weights: generation 3, rebuilt the same way.
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("\nconfig_files = { model = \"model.json\" }", "");
+    std::fs::write(&config, text).unwrap();
+    let core = h.ca.core.clone();
+    tokio::task::spawn_blocking(move || core.reload_plugins())
+        .await
+        .unwrap()
+        .unwrap();
+    let index = rebuilt(&h.ca_client).await;
+    assert_eq!(
+        (index.generation, index.serving.as_slice()),
+        (3, &[3][..]),
+        "{index:?}"
+    );
+    // Her trip, found through the rebuilt index's keys: entry and exit.
+    let history = h
+        .ca_client
+        .travel_history(&[
+            ("family_name", "Beauchamp".to_owned()),
+            ("given_names", "Marguerite".to_owned()),
+            ("date_of_birth", "1971-04-18".to_owned()),
+            ("as_of", "2024-06-01".to_owned()),
+            ("purpose", "index test".to_owned()),
+        ])
+        .await
+        .unwrap();
+    let trips: Vec<(&str, Option<&str>)> = history
+        .trips
+        .iter()
+        .map(|t| {
+            (
+                t.entry.source_ref.as_str(),
+                t.exit.as_ref().map(|x| x.port.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(trips, [("CA-R", Some("3004"))]);
     h.shutdown().await;
+}
+
+/// The index's status once no rebuild runs and no generation is left to remove.
+async fn rebuilt(client: &Client) -> entrex::store::IndexStatus {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let index = client.status().await.unwrap().index.unwrap();
+        if index.rebuilding.is_none() && index.retired.is_empty() {
+            return index;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not rebuilt: {index:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -400,6 +400,7 @@ mod property {
                                 },
                             }],
                             &partners,
+                            "test",
                         ).unwrap();
                     }
                     Op::Withdraw { at } => {
@@ -550,6 +551,7 @@ fn refused_record(ca: &Hub) {
                 },
             }],
             &["US".to_owned()],
+            ca.core.plugins().matcher.identity(),
         )
         .unwrap();
     ca.core.store.flush().unwrap();
@@ -977,6 +979,7 @@ async fn after_a_purge_nothing_past_retention_remains_anywhere() {
                 }),
             }],
             &["US".to_owned()],
+            ca.core.plugins().matcher.identity(),
         )
         .unwrap();
     // The US hub's own entries, which CA's records (its exits) match.

@@ -83,6 +83,7 @@ async fn metrics_agree_with_the_status_and_count_deliveries_and_plugins() {
         ("entrex_records_rejected_total", status.rejected),
         ("entrex_records_shared_total", status.shared),
         ("entrex_quarantined_records", status.quarantined),
+        ("entrex_index_rebuild_remaining_entries", 0),
         (
             "entrex_bundles_sent_total{partner=\"US\"}",
             status.partners[0].bundles_sent,

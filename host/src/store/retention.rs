@@ -20,7 +20,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use super::{
     CHUNKS_RECEIVED, CHUNKS_SENT, Cutoffs, OutboxEntry, Purged, PurgedBundle, QuarantinedRecord,
     ReceivedBundle, RejectEntry, Result, SentBundle, SetAsideEntry, Store, StoredCrossing, be,
-    chunk_key, decode, derived, encode, flatten, index_key, partner_key, sent_key, seq_of,
+    chunk_key, decode, derived, encode, flatten, partner_key, sent_key, seq_of,
 };
 use crate::record::{Entry, Timestamp};
 
@@ -130,15 +130,8 @@ impl Store {
                         for p in partners {
                             sent_as.remove(sent_key(id, p))?;
                         }
-                        match entry_keys.remove(&be(id))? {
-                            Some(keys) => {
-                                let keys: Vec<String> =
-                                    serde_cbor::from_slice(&keys).unwrap_or_default();
-                                for key in keys {
-                                    index.remove(index_key(&key, id))?;
-                                }
-                            }
-                            None => unlisted.push(id),
+                        if !super::index::unindex_entry(index, entry_keys, id)? {
+                            unlisted.push(id);
                         }
                         crossings_n += 1;
                     }
