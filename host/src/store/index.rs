@@ -277,7 +277,7 @@ impl Store {
 
     /// The next `max` stored entries after entry id `after`, for a rebuild.
     pub fn entries_after(&self, after: u64, max: usize) -> Result<Vec<(u64, super::Crossing)>> {
-        let mut out = Vec::with_capacity(max);
+        let mut out = Vec::with_capacity(max.min(4096));
         for kv in self
             .crossings
             .range(be(after.saturating_add(1))..)
