@@ -384,12 +384,20 @@ enum QuarantineAction {
 enum MatcherAction {
     /// Estimate the matcher's m- and u-probabilities and prior from
     /// unlabelled entries and exits (canonical CSV, as `entrex reconcile`
-    /// reads), by EM; write the model (JSON) and print its table.
+    /// reads, or a stopped hub's store), by EM; write the model (JSON) and
+    /// print its table, and with a hub, its precision and recall on the
+    /// hub's review decisions.
     Train {
-        #[arg(long)]
-        entries: PathBuf,
-        #[arg(long)]
-        exits: PathBuf,
+        /// Entries (canonical CSV, as `entrex reconcile` reads); with --exits.
+        #[arg(long, requires = "exits", conflicts_with = "config")]
+        entries: Option<PathBuf>,
+        #[arg(long, requires = "entries")]
+        exits: Option<PathBuf>,
+        /// A stopped hub's configuration: train on its store (its entries,
+        /// its partners' exits) and check the model against its analysts'
+        /// review decisions.
+        #[arg(long, required_unless_present = "entries")]
+        config: Option<PathBuf>,
         /// Where to write the model.
         #[arg(long)]
         out: PathBuf,
@@ -853,6 +861,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 MatcherAction::Train {
                     entries,
                     exits,
+                    config,
                     out,
                     random_pairs,
                     max_candidates,
@@ -863,9 +872,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     name_letters,
                 },
         } => {
+            let source = match (entries, exits, config) {
+                (Some(entries), Some(exits), _) => entrex::training::Source::Csv { entries, exits },
+                (_, _, Some(config)) => entrex::training::Source::Hub { config },
+                _ => unreachable!("clap requires --entries with --exits, or --config"),
+            };
             let options = entrex::training::Options {
-                entries,
-                exits,
+                source,
                 out: out.clone(),
                 random_pairs,
                 max_candidates,

@@ -40,13 +40,27 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Option(String),
+    #[error("cannot read the hub's configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot read the hub's store {path}: {message}")]
+    Store { path: String, message: String },
     #[error("cannot read the model {path}: {message}")]
     ReadModel { path: String, message: String },
 }
 
+/// Where the records to learn from are.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Canonical CSV files, as `entrex reconcile` reads them.
+    Csv { entries: PathBuf, exits: PathBuf },
+    /// A stopped hub's store, found through its configuration file: its own
+    /// entries, the exits its partners sent, and its analysts' review
+    /// decisions, which check the model (they do not train it).
+    Hub { config: PathBuf },
+}
+
 pub struct Options {
-    pub entries: PathBuf,
-    pub exits: PathBuf,
+    pub source: Source,
     pub out: PathBuf,
     /// Random pairs for u.
     pub random_pairs: usize,
@@ -72,6 +86,8 @@ pub const DEFAULT_TERM_FREQUENCIES: usize = 20_000;
 
 pub struct Trained {
     pub model: Model,
+    /// The model and the built-in weights against the hub's review labels.
+    pub labels: Option<LabelCheck>,
     pub candidate_pairs: u64,
     pub random_pairs: u64,
     pub iterations: usize,
@@ -94,8 +110,201 @@ impl std::fmt::Display for Trained {
             },
             self.iterations,
             self.took.as_secs_f64()
-        )
+        )?;
+        if let Some(check) = &self.labels {
+            write!(f, "\n{check}")?;
+        }
+        Ok(())
     }
+}
+
+/// A pair an analyst decided in clerical review: a label.
+pub struct Label {
+    pub entry: bmt::SharedRecord,
+    pub exit: bmt::SharedRecord,
+    pub link: bool,
+}
+
+/// How a set of weights does on the labels at the hub's link threshold.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Confusion {
+    pub true_links: u64,
+    pub false_links: u64,
+    pub missed_links: u64,
+    pub true_non_links: u64,
+}
+
+impl Confusion {
+    fn of(weights: &model::Weights, labels: &[Label], threshold: f64) -> Confusion {
+        let mut c = Confusion::default();
+        for l in labels {
+            let linked = bm::score_with(weights, &l.entry, &l.exit) >= threshold;
+            match (l.link, linked) {
+                (true, true) => c.true_links += 1,
+                (false, true) => c.false_links += 1,
+                (true, false) => c.missed_links += 1,
+                (false, false) => c.true_non_links += 1,
+            }
+        }
+        c
+    }
+
+    /// Of the pairs it links, the share analysts linked (none linked: 1).
+    pub fn precision(&self) -> f64 {
+        let linked = self.true_links + self.false_links;
+        if linked == 0 {
+            1.0
+        } else {
+            self.true_links as f64 / linked as f64
+        }
+    }
+
+    /// Of the pairs analysts linked, the share it links (none: 1).
+    pub fn recall(&self) -> f64 {
+        let links = self.true_links + self.missed_links;
+        if links == 0 {
+            1.0
+        } else {
+            self.true_links as f64 / links as f64
+        }
+    }
+}
+
+/// The trained model and the built-in weights on the review labels.
+pub struct LabelCheck {
+    pub labels: usize,
+    pub links: usize,
+    pub threshold: f64,
+    pub model: Confusion,
+    pub builtin: Confusion,
+}
+
+impl std::fmt::Display for LabelCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "review labels: {} pairs decided by analysts ({} link, {} not link), checked at the hub's link threshold {}",
+            self.labels,
+            self.links,
+            self.labels - self.links,
+            self.threshold
+        )?;
+        writeln!(
+            f,
+            "  (pairs in review were close calls for the matcher of the day: a hard sample, not the whole border)"
+        )?;
+        for (name, c) in [
+            ("trained model", self.model),
+            ("built-in weights", self.builtin),
+        ] {
+            writeln!(
+                f,
+                "  {name:<17} precision {:.4} recall {:.4} ({} linked as analysts did, {} linked against them, {} not linked that they linked)",
+                c.precision(),
+                c.recall(),
+                c.true_links,
+                c.false_links,
+                c.missed_links
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What training reads, wherever it comes from.
+struct Input {
+    entries: Vec<bmt::SharedRecord>,
+    exits: Vec<bmt::SharedRecord>,
+    labels: Vec<Label>,
+    link_threshold: f64,
+    described: serde_json::Value,
+}
+
+fn read_csv(entries: &Path, exits: &Path) -> Result<Input, TrainError> {
+    let read = |path: &Path| -> Result<Vec<bmt::SharedRecord>, TrainError> {
+        let (records, _) = reconcile::read_records_with(path, false)?;
+        if records.is_empty() {
+            return Err(TrainError::Empty(path.display().to_string()));
+        }
+        Ok(records.iter().map(|r| native_record(&r.record)).collect())
+    };
+    Ok(Input {
+        entries: read(entries)?,
+        exits: read(exits)?,
+        labels: Vec::new(),
+        link_threshold: 0.0,
+        described: serde_json::json!({
+            "entries": entries.display().to_string(),
+            "exits": exits.display().to_string(),
+        }),
+    })
+}
+
+/// A stopped hub's entries, its partners' exits and its review labels.
+fn read_hub(config: &Path) -> Result<Input, TrainError> {
+    use crate::record::Entry;
+    let settings = crate::config::Settings::load(config)?;
+    let dir = settings.data_dir.join("store");
+    let fail = |e: &dyn std::fmt::Display| TrainError::Store {
+        path: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    if !dir.join("db").exists() {
+        return Err(fail(&"there is no store there: has this hub run?"));
+    }
+    let store = crate::store::Store::open(&dir).map_err(|e| {
+        fail(&format!(
+            "{e} (a running hub holds its store: stop it first, or train on CSV exports with --entries and --exits)"
+        ))
+    })?;
+    let entries: Vec<bmt::SharedRecord> = store
+        .entries_after(0, usize::MAX)
+        .map_err(|e| fail(&e))?
+        .iter()
+        .map(|(_, c)| native_record(&c.project()))
+        .collect();
+    let mut exits = Vec::new();
+    let mut labels = Vec::new();
+    for partner in &settings.partners {
+        for (_, entry) in store
+            .inbox_from(&partner.id, 1, usize::MAX)
+            .map_err(|e| fail(&e))?
+        {
+            match entry {
+                Entry::Record(r) | Entry::Correction { record: r, .. } => {
+                    exits.push(native_record(&r))
+                }
+                Entry::Deletion { .. } | Entry::SetAside => {}
+            }
+        }
+        for (seq, label) in store.review_labels(&partner.id).map_err(|e| fail(&e))? {
+            let exit = store.inbox_record(&partner.id, seq).map_err(|e| fail(&e))?;
+            let entry = store.crossing(label.entry_id).map_err(|e| fail(&e))?;
+            // Purged or withdrawn since it was decided: nothing to check.
+            if let (Some(Entry::Record(exit)), Some(entry)) = (exit, entry) {
+                labels.push(Label {
+                    entry: native_record(&entry.crossing.project()),
+                    exit: native_record(&exit),
+                    link: label.decision == crate::store::ReviewDecision::Link,
+                });
+            }
+        }
+    }
+    for (what, records) in [("entries", &entries), ("exits", &exits)] {
+        if records.is_empty() {
+            return Err(TrainError::Empty(format!(
+                "the hub's store {} ({what})",
+                dir.display()
+            )));
+        }
+    }
+    Ok(Input {
+        entries,
+        exits,
+        labels,
+        link_threshold: settings.matching.link_threshold,
+        described: serde_json::json!({ "hub": settings.hub_id, "store": dir.display().to_string() }),
+    })
 }
 
 /// A hub's record as the matcher's own type.
@@ -125,13 +334,6 @@ pub fn native_record(r: &SharedRecord) -> bmt::SharedRecord {
 
 pub fn train(options: &Options) -> Result<Trained, TrainError> {
     let started = Instant::now();
-    let read = |path: &Path| -> Result<Vec<bmt::SharedRecord>, TrainError> {
-        let (records, _) = reconcile::read_records_with(path, false)?;
-        if records.is_empty() {
-            return Err(TrainError::Empty(path.display().to_string()));
-        }
-        Ok(records.iter().map(|r| native_record(&r.record)).collect())
-    };
     if let Some(n) = options.name_letters
         && !model::NAME_LETTERS.contains(&n)
     {
@@ -141,8 +343,16 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             model::NAME_LETTERS.end()
         )));
     }
-    let entries = read(&options.entries)?;
-    let exits = read(&options.exits)?;
+    let Input {
+        entries,
+        exits,
+        labels,
+        link_threshold,
+        described,
+    } = match &options.source {
+        Source::Csv { entries, exits } => read_csv(entries, exits)?,
+        Source::Hub { config } => read_hub(config)?,
+    };
     let (candidates, random) = tally(&entries, &exits, options);
     let estimate = model::estimate_with(
         &candidates,
@@ -150,16 +360,21 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
         options.max_iterations,
         !options.u_random,
     );
-    let model = estimate.model(serde_json::json!({
-        "entries": options.entries.display().to_string(),
-        "exits": options.exits.display().to_string(),
+    let mut trained = described;
+    trained.as_object_mut().expect("an object").extend(
+        serde_json::json!({
         "candidate_pairs": candidates.pairs,
         "random_pairs": random.pairs,
         "iterations": estimate.iterations,
         "converged": estimate.converged,
         "max_candidates": options.max_candidates,
         "u": if options.u_random { "random pairs" } else { "EM over the candidate pairs, from random pairs'" },
-    }));
+    })
+        .as_object()
+        .expect("an object")
+        .clone(),
+    );
+    let model = estimate.model(trained);
     let mut model = model;
     model.blocking = options
         .name_letters
@@ -186,8 +401,24 @@ pub fn train(options: &Options) -> Result<Trained, TrainError> {
             path: options.out.display().to_string(),
             source,
         })?;
+    let labels = if labels.is_empty() {
+        None
+    } else {
+        let weights = model.weights().map_err(|message| TrainError::ReadModel {
+            path: options.out.display().to_string(),
+            message,
+        })?;
+        Some(LabelCheck {
+            labels: labels.len(),
+            links: labels.iter().filter(|l| l.link).count(),
+            threshold: link_threshold,
+            model: Confusion::of(&weights, &labels, link_threshold),
+            builtin: Confusion::of(&model::Weights::builtin(), &labels, link_threshold),
+        })
+    };
     Ok(Trained {
         model,
+        labels,
         candidate_pairs: candidates.pairs,
         random_pairs: random.pairs,
         iterations: estimate.iterations,

@@ -1155,6 +1155,55 @@ async fn clerical_review_lists_pairs_and_a_decision_moves_every_figure() {
         audit.contains("/v1/matches/review/decision") && audit.contains("case 77"),
         "{audit}"
     );
+
+    // The decisions check a model trained on the stopped hub's own store.
+    let config = h.path("us.toml");
+    let out = h.path("model.json");
+    let Hubs {
+        dir: _dir, ca, us, ..
+    } = h;
+    ca.shutdown().await;
+    us.shutdown().await;
+    let args = [
+        "matcher",
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--random-pairs",
+        "1000",
+    ];
+    let trained = crate::support::entrex(&args);
+    let shown = crate::support::text(&trained);
+    assert!(trained.status.success(), "{shown}");
+    assert!(
+        shown.contains("review labels: 2 pairs decided by analysts (1 link, 1 not link), checked at the hub's link threshold 0.8"),
+        "{shown}"
+    );
+    // The built-in weights put both pairs in review, below the threshold:
+    // the one linked is missed, the other rightly not linked.
+    assert!(
+        shown.contains("built-in weights  precision 1.0000 recall 0.0000 (0 linked as analysts did, 0 linked against them, 1 not linked that they linked)"),
+        "{shown}"
+    );
+    let model: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(model["trained"]["hub"], "US", "{model}");
+    // A running hub's store cannot be read: the message says what to do.
+    let h = start(None).await;
+    let trained = crate::support::entrex(&[
+        "matcher",
+        "train",
+        "--config",
+        h.path("us.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let shown = crate::support::text(&trained);
+    assert!(
+        !trained.status.success() && shown.contains("stop it first"),
+        "{shown}"
+    );
     h.shutdown().await;
 }
 
@@ -1168,8 +1217,10 @@ fn model_with_name_letters(dir: &std::path::Path, letters: usize, out: &std::pat
         std::fs::write(dir.join(name), csv).unwrap();
     }
     let trained = entrex::training::train(&entrex::training::Options {
-        entries: dir.join("entries.csv"),
-        exits: dir.join("exits.csv"),
+        source: entrex::training::Source::Csv {
+            entries: dir.join("entries.csv"),
+            exits: dir.join("exits.csv"),
+        },
         out: out.to_owned(),
         random_pairs: 100_000,
         max_candidates: entrex::reconcile::DEFAULT_MAX_CANDIDATES,

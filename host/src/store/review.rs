@@ -179,6 +179,18 @@ impl Store {
             .and_then(|outcome| self.flush().map(|()| outcome))
     }
 
+    /// Every decision on pairs of `partner`'s records, by exit sequence
+    /// number: the labels `entrex matcher train` checks a model against.
+    pub fn review_labels(&self, partner: &str) -> Result<Vec<(u64, ReviewLabel)>> {
+        let mut out = Vec::new();
+        let range = partner_key(partner, 0)..=partner_key(partner, u64::MAX);
+        for kv in self.review_decisions.range(range) {
+            let (k, v) = kv?;
+            out.push((seq_of(&k), decode("review decision", &v)?));
+        }
+        Ok(out)
+    }
+
     /// A person's decision on the pair of `partner`'s record `exit_seq`.
     pub fn review_label(&self, partner: &str, exit_seq: u64) -> Result<Option<ReviewLabel>> {
         self.review_decisions

@@ -1066,8 +1066,13 @@ pub fn probability(weight: f64) -> f64 {
 }
 
 pub fn score(entry: &SharedRecord, exit: &SharedRecord) -> f64 {
+    score_with(&current_weights(), entry, exit)
+}
+
+/// [`score`] with the given weights (a model being checked, say).
+pub fn score_with(weights: &model::Weights, entry: &SharedRecord, exit: &SharedRecord) -> f64 {
     let (a, b) = (Prepared::new(entry), Prepared::new(exit));
-    current_weights().probability_of(&a, &b, &compare(&a, &b).levels())
+    weights.probability_of(&a, &b, &compare(&a, &b).levels())
 }
 
 /// Scores pairs in order. Hosts send an exit's candidates one after the
