@@ -415,7 +415,11 @@ fn normalise_country(code: &str) -> Cow<'_, str> {
 ///   would be a candidate, and at a million entries that doubled the pairs
 ///   to score;
 /// * the same with day and month exchanged, so that a swapped birth date
-///   meets the true one.
+///   meets the true one;
+/// * `Y<YYYY><family prefix>/<given initial>` and `M<MMDD><family
+///   prefix>/<given initial>`: the birth year, or the day and month, with
+///   the names, for a birth date wrong in one part when the document
+///   changed too.
 ///
 /// Unknown birth-date parts are written `??`: such a record meets others
 /// with the same parts unknown (the same person's records usually agree on
@@ -514,10 +518,21 @@ pub fn block_keys_with(r: &Prepared, name_letters: usize) -> Vec<String> {
                     .map(move |g| (prefix, g.get(..1).unwrap_or("*")))
             })
             .collect();
-        for (prefix, letter) in family {
+        for (prefix, letter) in &family {
             let key = format!("Y{:04}{prefix}/{letter}", r.dob.year.min(9999));
             if !keys.contains(&key) {
                 keys.push(key);
+            }
+        }
+        // The day and month without the year, the same names: for a year
+        // off by one or ten, or with a wrong or exchanged digit, when the
+        // document differs too.
+        if let (Some(month), Some(day)) = (r.dob.month, r.dob.day) {
+            for (prefix, letter) in &family {
+                let key = format!("M{month:02}{day:02}{prefix}/{letter}");
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
             }
         }
     }
