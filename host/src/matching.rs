@@ -278,7 +278,66 @@ pub fn assign<E>(
             band,
         });
     }
+    exchange_crossed_links(&mut out, &scored, settings.link_threshold);
     Ok(out)
+}
+
+/// Two links whose entries fit each other's exits better, exchanged: twins
+/// or siblings born the same day, with consecutive passports, score within
+/// two decimals of one another, and the latest-entry rule above then hands
+/// each exit the other's entry. Exchanging two links when the two pairs it
+/// makes score more in all (as a maximum-weight matching would pair them)
+/// puts them back; ties keep the rule's choice.
+fn exchange_crossed_links(out: &mut [Assigned], scored: &[Scored], link_threshold: f64) {
+    let score: HashMap<(usize, usize), f64> = scored
+        .iter()
+        .map(|s| ((s.exit, s.entry), s.score))
+        .collect();
+    let mut candidates: HashMap<usize, Vec<usize>> = HashMap::new();
+    for s in scored.iter().filter(|s| s.score >= link_threshold) {
+        candidates.entry(s.exit).or_default().push(s.entry);
+    }
+    let mut link_of_entry: HashMap<usize, usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.band == Band::Link)
+        .map(|(i, a)| (a.entry, i))
+        .collect();
+    // Each exchange raises the total strictly, so this ends; the bound only
+    // keeps a pathological batch from spinning.
+    for _ in 0..4 {
+        let mut exchanged = false;
+        for i in 0..out.len() {
+            if out[i].band != Band::Link {
+                continue;
+            }
+            let (x1, e1) = (out[i].exit, out[i].entry);
+            for &e2 in candidates.get(&x1).map_or(&[][..], Vec::as_slice) {
+                let Some(&j) = link_of_entry.get(&e2) else {
+                    continue;
+                };
+                let x2 = out[j].exit;
+                if j == i {
+                    continue;
+                }
+                let (Some(&s12), Some(&s21)) = (score.get(&(x1, e2)), score.get(&(x2, e1))) else {
+                    continue;
+                };
+                if s21 < link_threshold || s12 + s21 <= out[i].score + out[j].score + 1e-9 {
+                    continue;
+                }
+                (out[i].entry, out[i].score) = (e2, s12);
+                (out[j].entry, out[j].score) = (e1, s21);
+                link_of_entry.insert(e2, i);
+                link_of_entry.insert(e1, j);
+                exchanged = true;
+                break;
+            }
+        }
+        if !exchanged {
+            break;
+        }
+    }
 }
 
 /// A key that orders scores as `f64::total_cmp` does.
