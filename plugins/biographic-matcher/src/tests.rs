@@ -481,6 +481,17 @@ fn a_document_number_misread_by_ocr_still_shares_a_key() {
         a.iter().any(|k| k.starts_with('Y') && b.contains(k)),
         "{a:?}\n{b:?}"
     );
+    // And a year off by ten with a renewed document, through day and month.
+    let renewed = Rec {
+        document: "K77Q11Z02",
+        dob: (1990, Some(3), Some(7)),
+        ..exit()
+    };
+    let b = keys(&renewed);
+    assert!(
+        a.iter().any(|k| k.starts_with('M') && b.contains(k)),
+        "{a:?}\n{b:?}"
+    );
 }
 
 #[test]
@@ -493,6 +504,8 @@ fn keys_are_short_distinct_and_cover_every_form() {
             "ODEU:C01X00T47",
             "Y1980MUE/H",
             "Y1980MUL/H",
+            "M0307MUE/H",
+            "M0307MUL/H",
             "B19800307MUE/H",
             "B19800307MUE/S",
             "B19800307MUL/H",
