@@ -740,7 +740,7 @@ fn a_model_trained_on_unlabelled_data_is_read_checked_and_links_the_day() {
             .as_f64()
             .unwrap()
     };
-    assert_eq!(model["format"], "entrex-matcher-model/1");
+    assert_eq!(model["format"], "entrex-matcher-model/2");
     for (comparison, agree, disagree, null) in [
         ("names", "exact", "different", "unknown"),
         ("date_of_birth", "exact", "different", "unknown"),
@@ -772,7 +772,7 @@ fn a_model_trained_on_unlabelled_data_is_read_checked_and_links_the_day() {
     // A model that is not one is refused before any work, naming the file.
     std::fs::write(
         dir.path().join("broken.json"),
-        r#"{"format": "entrex-matcher-model/1"}"#,
+        r#"{"format": "entrex-matcher-model/2"}"#,
     )
     .unwrap();
     let out = crate::support::entrex(&[

@@ -945,9 +945,15 @@ pub enum DocumentLevel {
     /// what a renewal looks like. Travellers renew documents, so this is
     /// only mild evidence against.
     Renewed,
-    /// Another kind of document or another issuing country: travellers
-    /// carry several (a passport, a residence card), so this says little.
+    /// Another kind of document from the same country: travellers carry
+    /// several (a passport, a residence card), so this says little.
     Other,
+    /// Documents of two countries: their numbers cannot be compared. That
+    /// the countries differ is evidence about citizenship, counted once, by
+    /// the nationality comparison ([`NationalityLevel`]); here it is not
+    /// evidence (a null), or a dual national's second passport would count
+    /// against him twice.
+    OtherCountry,
     Missing,
 }
 
@@ -961,7 +967,7 @@ impl DocumentLevel {
             DocumentLevel::Similar => 5.0,
             DocumentLevel::Renewed => -1.0,
             DocumentLevel::Other => -0.5,
-            DocumentLevel::Missing => 0.0,
+            DocumentLevel::OtherCountry | DocumentLevel::Missing => 0.0,
         }
     }
 }
@@ -974,7 +980,7 @@ fn compare_document(a: &Prepared, b: &Prepared) -> DocumentLevel {
         || b.document_country.is_empty()
         || a.document_country == b.document_country;
     if !countries_agree {
-        return DocumentLevel::Other;
+        return DocumentLevel::OtherCountry;
     }
     if a.document_number == b.document_number {
         return DocumentLevel::Same;
@@ -1002,13 +1008,36 @@ pub enum Agreement {
     Unknown,
 }
 
-/// Dual nationals may travel on either passport, so a different nationality
-/// is not conclusive.
-pub const fn nationality_weight(level: Agreement) -> f64 {
-    match level {
-        Agreement::Same => 1.0,
-        Agreement::Different => -3.0,
-        Agreement::Unknown => 0.0,
+/// Nationality, compared together with whether the two documents are of
+/// one country: a dual national may travel on either passport, and then
+/// nationality and document country change together. Counting the
+/// document country here, and not in [`DocumentLevel`], counts that once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NationalityLevel {
+    /// Same nationality, documents of one country (or one unknown).
+    Same,
+    /// Same nationality on documents of two countries: a second passport,
+    /// or a travel document issued abroad.
+    SameOtherDocument,
+    /// Nationalities differ on documents of one country (or one unknown):
+    /// a refugee's or stateless person's code on one side, a slip.
+    Different,
+    /// Nationalities and document countries both differ: two people of two
+    /// countries, or one with two passports.
+    DifferentOtherDocument,
+    Unknown,
+}
+
+impl NationalityLevel {
+    /// Dual nationals may travel on either passport, so a different
+    /// nationality is not conclusive.
+    pub const fn weight(self) -> f64 {
+        match self {
+            NationalityLevel::Same => 1.0,
+            NationalityLevel::SameOtherDocument => 0.0,
+            NationalityLevel::Different | NationalityLevel::DifferentOtherDocument => -3.0,
+            NationalityLevel::Unknown => 0.0,
+        }
     }
 }
 
@@ -1022,13 +1051,20 @@ pub const fn sex_weight(level: Agreement) -> f64 {
     }
 }
 
-fn compare_nationality(a: &Prepared, b: &Prepared) -> Agreement {
-    if a.nationality.is_empty() || b.nationality.is_empty() {
-        Agreement::Unknown
-    } else if a.nationality == b.nationality {
-        Agreement::Same
-    } else {
-        Agreement::Different
+fn compare_nationality(a: &Prepared, b: &Prepared) -> NationalityLevel {
+    let documents_differ = !a.document_country.is_empty()
+        && !b.document_country.is_empty()
+        && a.document_country != b.document_country;
+    match (
+        a.nationality.is_empty() || b.nationality.is_empty(),
+        a.nationality == b.nationality,
+        documents_differ,
+    ) {
+        (true, _, _) => NationalityLevel::Unknown,
+        (false, true, false) => NationalityLevel::Same,
+        (false, true, true) => NationalityLevel::SameOtherDocument,
+        (false, false, false) => NationalityLevel::Different,
+        (false, false, true) => NationalityLevel::DifferentOtherDocument,
     }
 }
 
@@ -1047,7 +1083,7 @@ pub struct Comparison {
     pub middle: MiddleLevel,
     pub dob: DobLevel,
     pub document: DocumentLevel,
-    pub nationality: Agreement,
+    pub nationality: NationalityLevel,
     pub sex: Agreement,
 }
 
@@ -1058,7 +1094,7 @@ impl Comparison {
             + self.middle.weight()
             + self.dob.weight()
             + self.document.weight()
-            + nationality_weight(self.nationality)
+            + self.nationality.weight()
             + sex_weight(self.sex)
     }
 }

@@ -18,12 +18,12 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Agreement, Comparison, DobLevel, DocumentLevel, MiddleLevel, NameLevel, PRIOR_LOG2_ODDS,
-    nationality_weight, sex_weight,
+    Agreement, Comparison, DobLevel, DocumentLevel, MiddleLevel, NameLevel, NationalityLevel,
+    PRIOR_LOG2_ODDS, sex_weight,
 };
 
 /// What a model file says it is; a model of another format is refused.
-pub const FORMAT: &str = "entrex-matcher-model/1";
+pub const FORMAT: &str = "entrex-matcher-model/2";
 pub const MATCHER: &str = "biographic-matcher";
 
 /// One comparison: its name in the model and its levels, in the order of
@@ -31,8 +31,9 @@ pub const MATCHER: &str = "biographic-matcher";
 pub struct Spec {
     pub name: &'static str,
     pub levels: &'static [&'static str],
-    /// The level that says "unknown on one side".
-    pub null: usize,
+    /// The levels that are no evidence: "unknown on one side", and values
+    /// that cannot be compared (documents of two countries).
+    pub nulls: &'static [usize],
     /// Levels that say "the same" and may never weigh against a match, and
     /// levels that say "different" and may never weigh for one, whatever
     /// EM estimates. Blocking makes comparisons depend on one another: a
@@ -59,7 +60,7 @@ pub const SPECS: [Spec; 6] = [
             "different",
             "unknown",
         ],
-        null: NameLevel::Unknown as usize,
+        nulls: &[NameLevel::Unknown as usize],
         agree: &[
             NameLevel::Exact as usize,
             NameLevel::Variant as usize,
@@ -70,7 +71,7 @@ pub const SPECS: [Spec; 6] = [
     Spec {
         name: "middle_names",
         levels: &["agree", "missing", "disagree"],
-        null: MiddleLevel::Missing as usize,
+        nulls: &[MiddleLevel::Missing as usize],
         agree: &[MiddleLevel::Agree as usize],
         disagree: &[MiddleLevel::Disagree as usize],
     },
@@ -85,28 +86,47 @@ pub const SPECS: [Spec; 6] = [
             "different",
             "unknown",
         ],
-        null: DobLevel::Unknown as usize,
+        nulls: &[DobLevel::Unknown as usize],
         agree: &[DobLevel::Exact as usize, DobLevel::PartialEqual as usize],
         disagree: &[DobLevel::Different as usize],
     },
     Spec {
         name: "document",
-        levels: &["same", "similar", "renewed", "other", "missing"],
-        null: DocumentLevel::Missing as usize,
+        levels: &[
+            "same",
+            "similar",
+            "renewed",
+            "other",
+            "other_country",
+            "missing",
+        ],
+        nulls: &[
+            DocumentLevel::OtherCountry as usize,
+            DocumentLevel::Missing as usize,
+        ],
         agree: &[DocumentLevel::Same as usize],
         disagree: &[DocumentLevel::Other as usize],
     },
     Spec {
         name: "nationality",
-        levels: &["same", "different", "unknown"],
-        null: Agreement::Unknown as usize,
-        agree: &[Agreement::Same as usize],
-        disagree: &[Agreement::Different as usize],
+        levels: &[
+            "same",
+            "same_other_document",
+            "different",
+            "different_other_document",
+            "unknown",
+        ],
+        nulls: &[NationalityLevel::Unknown as usize],
+        agree: &[NationalityLevel::Same as usize],
+        disagree: &[
+            NationalityLevel::Different as usize,
+            NationalityLevel::DifferentOtherDocument as usize,
+        ],
     },
     Spec {
         name: "sex",
         levels: &["same", "different", "unknown"],
-        null: Agreement::Unknown as usize,
+        nulls: &[Agreement::Unknown as usize],
         agree: &[Agreement::Same as usize],
         disagree: &[Agreement::Different as usize],
     },
@@ -115,8 +135,12 @@ pub const SPECS: [Spec; 6] = [
 impl Spec {
     /// A level's weight from its m and u: 0 for the null level, and held to
     /// the side its meaning allows (see [`Spec::agree`]).
+    pub fn is_null(&self, level: usize) -> bool {
+        self.nulls.contains(&level)
+    }
+
     pub fn weight(&self, level: usize, m: f64, u: f64) -> f64 {
-        if level == self.null {
+        if self.is_null(level) {
             return 0.0;
         }
         let w = (m / u).log2();
@@ -131,7 +155,7 @@ impl Spec {
 
     /// Whether the weight of `level` was held by its side.
     pub fn held(&self, level: usize, m: f64, u: f64) -> bool {
-        level != self.null && self.weight(level, m, u) != (m / u).log2()
+        !self.is_null(level) && self.weight(level, m, u) != (m / u).log2()
     }
 }
 
@@ -286,7 +310,15 @@ impl Weights {
             DocumentLevel::Similar,
             DocumentLevel::Renewed,
             DocumentLevel::Other,
+            DocumentLevel::OtherCountry,
             DocumentLevel::Missing,
+        ];
+        let nationality = [
+            NationalityLevel::Same,
+            NationalityLevel::SameOtherDocument,
+            NationalityLevel::Different,
+            NationalityLevel::DifferentOtherDocument,
+            NationalityLevel::Unknown,
         ];
         let agreement = [A::Same, A::Different, A::Unknown];
         debug_assert!(names.iter().enumerate().all(|(i, l)| *l as usize == i));
@@ -297,7 +329,7 @@ impl Weights {
                 middle.iter().map(|l| l.weight()).collect(),
                 dob.iter().map(|l| l.weight()).collect(),
                 document.iter().map(|l| l.weight()).collect(),
-                agreement.iter().map(|&l| nationality_weight(l)).collect(),
+                nationality.iter().map(|l| l.weight()).collect(),
                 agreement.iter().map(|&l| sex_weight(l)).collect(),
             ],
             prior_log2_odds: PRIOR_LOG2_ODDS,
@@ -418,7 +450,7 @@ impl Model {
             }
             for (i, l) in c.levels.iter().enumerate() {
                 // A null level weighs nothing, so it may have been never seen.
-                let null = i == spec.null;
+                let null = spec.is_null(i);
                 for (what, p) in [("m", l.m), ("u", l.u)] {
                     if !((p > 0.0 || (null && p == 0.0)) && p <= 1.0) {
                         return Err(format!(
@@ -549,7 +581,7 @@ pub fn estimate_with(
             let (mut pm, mut pu) = (lambda, 1.0 - lambda);
             for (k, &l) in levels.iter().enumerate() {
                 let l = usize::from(l);
-                if l != SPECS[k].null {
+                if !SPECS[k].is_null(l) {
                     pm *= m[k][l];
                     pu *= u[k][l];
                 }
@@ -577,20 +609,20 @@ pub fn estimate_with(
             let known: f64 = expected[k]
                 .iter()
                 .enumerate()
-                .filter(|&(l, _)| l != SPECS[k].null)
+                .filter(|&(l, _)| !SPECS[k].is_null(l))
                 .map(|(_, x)| x)
                 .sum();
             let all: f64 = expected[k].iter().sum::<f64>().max(f64::MIN_POSITIVE);
-            let null_share = expected[k][SPECS[k].null] / all;
+            let null_share = (all - known).max(0.0) / all;
             let start_known: f64 = start[k]
                 .iter()
                 .enumerate()
-                .filter(|&(l, _)| l != SPECS[k].null)
+                .filter(|&(l, _)| !SPECS[k].is_null(l))
                 .map(|(_, x)| x)
                 .sum();
             for l in 0..m[k].len() {
-                let next = if l == SPECS[k].null {
-                    null_share
+                let next = if SPECS[k].is_null(l) {
+                    expected[k][l] / all
                 } else {
                     let prior = PRIOR_PAIRS * start[k][l] / start_known;
                     ((expected[k][l] + prior) / (known + PRIOR_PAIRS) * (1.0 - null_share))
@@ -653,7 +685,7 @@ impl Model {
     /// The table an analyst reads before trusting a model.
     pub fn report(&self) -> String {
         let mut out = format!(
-            "prior: log2 odds {:.2} that a candidate pair is one person\n{:<14} {:<15} {:>10} {:>12} {:>8}\n",
+            "prior: log2 odds {:.2} that a candidate pair is one person\n{:<14} {:<24} {:>10} {:>12} {:>8}\n",
             self.prior_log2_odds, "comparison", "level", "m", "u", "weight"
         );
         let mut held = 0;
@@ -666,7 +698,7 @@ impl Model {
                     String::new()
                 };
                 out.push_str(&format!(
-                    "{:<14} {:<15} {:>10.6} {:>12.8} {:>8.2}{mark}\n",
+                    "{:<14} {:<24} {:>10.6} {:>12.8} {:>8.2}{mark}\n",
                     c.name, l.level, l.m, l.u, l.weight
                 ));
             }

@@ -129,7 +129,7 @@ fn clean_pair() {
     assert_eq!(c.middle, MiddleLevel::Agree);
     assert_eq!(c.dob, DobLevel::Exact);
     assert_eq!(c.document, DocumentLevel::Same);
-    assert_eq!(c.nationality, Agreement::Same);
+    assert_eq!(c.nationality, NationalityLevel::Same);
     assert_eq!(c.sex, Agreement::Same);
     assert_true_pair(exit(), "clean");
     assert!(pair_score(&entry(), &exit()) > 0.999);
@@ -328,8 +328,54 @@ fn renewed_document() {
         country: "CAN",
         ..exit()
     };
-    assert_eq!(comparison(&entry(), &card).document, DocumentLevel::Other);
+    assert_eq!(
+        comparison(&entry(), &card).document,
+        DocumentLevel::OtherCountry
+    );
     assert_true_pair(card, "another document");
+}
+
+/// A dual national leaves on his second passport: another country's
+/// document and, as often as not, that country as his nationality. The
+/// two differences are one fact, counted once: by the nationality
+/// comparison, the documents' numbers being incomparable (a null).
+#[test]
+fn a_second_passport_is_counted_once() {
+    let second = Rec {
+        document: "U12345678",
+        country: "TUR",
+        nationality: "TUR",
+        ..exit()
+    };
+    let c = comparison(&entry(), &second);
+    assert_eq!(
+        (c.document, c.nationality),
+        (
+            DocumentLevel::OtherCountry,
+            NationalityLevel::DifferentOtherDocument
+        )
+    );
+    assert_eq!(c.document.weight(), 0.0);
+    assert_true_pair(second, "a second passport");
+    let same_nationality = Rec {
+        document: "U12345678",
+        country: "TUR",
+        ..exit()
+    };
+    assert_eq!(
+        comparison(&entry(), &same_nationality).nationality,
+        NationalityLevel::SameOtherDocument
+    );
+    // Another nationality on a document of the same country: a slip or a
+    // status code, not a second passport.
+    let slip = Rec {
+        nationality: "AUT",
+        ..exit()
+    };
+    assert_eq!(
+        comparison(&entry(), &slip).nationality,
+        NationalityLevel::Different
+    );
 }
 
 #[test]
@@ -913,13 +959,10 @@ mod trained {
         let w = Weights::builtin();
         assert_eq!(w.weight(&c.levels()), c.weight());
         assert_eq!(w.probability(&c.levels()), probability(c.weight()));
-        for spec in &SPECS {
-            assert_eq!(
-                w.table[SPECS.iter().position(|s| s.name == spec.name).unwrap()][spec.null],
-                0.0,
-                "{}",
-                spec.name
-            );
+        for (k, spec) in SPECS.iter().enumerate() {
+            for &null in spec.nulls {
+                assert_eq!(w.table[k][null], 0.0, "{}", spec.name);
+            }
         }
     }
 
@@ -1008,13 +1051,15 @@ mod trained {
         let json = serde_json::to_string(&serde_json::json!({ "model": model })).unwrap();
         let weights = read_config(&json).unwrap().expect("a model");
         for (k, spec) in SPECS.iter().enumerate() {
-            assert_eq!(
-                weights.table[k][spec.null], 0.0,
-                "{}: a null is no evidence",
-                spec.name
-            );
+            for &null in spec.nulls {
+                assert_eq!(
+                    weights.table[k][null], 0.0,
+                    "{}: a null is no evidence",
+                    spec.name
+                );
+            }
             for l in 0..spec.levels.len() {
-                if l != spec.null {
+                if !spec.is_null(l) {
                     let learned = (e.m[k][l] / e.u[k][l]).log2();
                     let w = weights.table[k][l];
                     if spec.agree.contains(&l) {
