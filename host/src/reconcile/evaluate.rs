@@ -130,10 +130,13 @@ pub enum Wrong {
         pair: Pair,
         true_entry: Option<usize>,
     },
-    /// A true pair not linked (`proposed`: what the matcher did with the exit).
+    /// A true pair not linked (`proposed`: what the matcher did with the
+    /// exit; `candidate`: whether blocking brought the pair together, once
+    /// measured).
     Missed {
         truth: TruePair,
         proposed: Option<Pair>,
+        candidate: Option<bool>,
     },
 }
 
@@ -234,6 +237,7 @@ pub fn evaluate(truth: &[TruePair], pairs: &[Pair]) -> Evaluation {
         }
         if !linked {
             e.wrong.push(Wrong::Missed {
+                candidate: None,
                 truth: t.clone(),
                 proposed: p.copied(),
             });
@@ -267,6 +271,18 @@ impl Evaluation {
                 if let Some(k) = self.by_kind.get_mut(kind) {
                     k.blocked += usize::from(found);
                 }
+            }
+        }
+        for w in &mut self.wrong {
+            if let Wrong::Missed {
+                truth, candidate, ..
+            } = w
+            {
+                *candidate = Some(
+                    candidates
+                        .binary_search(&(truth.exit as u32, truth.entry as u32))
+                        .is_ok(),
+                );
             }
         }
         self.blocking = Some(Blocking {
@@ -361,7 +377,7 @@ fn describe_wrong(w: &Wrong, entry_ids: &[String], exit_ids: &[String]) -> Strin
                 entry_ids[e]
             ))
         ),
-        Wrong::Missed { truth, proposed } => format!(
+        Wrong::Missed { truth, proposed, .. } => format!(
             "missed: exit {} is entry {} [{}]; {}",
             exit_ids[truth.exit],
             entry_ids[truth.entry],
@@ -386,7 +402,9 @@ fn describe_wrong(w: &Wrong, entry_ids: &[String], exit_ids: &[String]) -> Strin
 }
 
 /// Writes every wrong pair as CSV:
-/// `what,exit_id,true_entry_id,proposed_entry_id,score,band,kinds`.
+/// `what,exit_id,true_entry_id,proposed_entry_id,score,band,kinds,candidate`
+/// (`candidate`: for a missed pair, whether blocking brought it together:
+/// `yes`, or `no` when no weights could have linked it).
 pub fn write_wrong(
     path: &Path,
     e: &Evaluation,
@@ -403,23 +421,33 @@ pub fn write_wrong(
     let mut write = || -> std::io::Result<()> {
         writeln!(
             out,
-            "what,exit_id,true_entry_id,proposed_entry_id,score,band,kinds"
+            "what,exit_id,true_entry_id,proposed_entry_id,score,band,kinds,candidate"
         )?;
         for w in &e.wrong {
-            let (what, exit, truth, proposed, kinds) = match w {
+            let (what, exit, truth, proposed, kinds, candidate) = match w {
                 Wrong::FalseLink { pair, true_entry } => (
                     "false_link",
                     pair.exit,
                     *true_entry,
                     Some(pair),
                     String::new(),
+                    "",
                 ),
-                Wrong::Missed { truth, proposed } => (
+                Wrong::Missed {
+                    truth,
+                    proposed,
+                    candidate,
+                } => (
                     "missed",
                     truth.exit,
                     Some(truth.entry),
                     proposed.as_ref(),
                     truth.kinds.join(";"),
+                    match candidate {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "",
+                    },
                 ),
             };
             let fields = [
@@ -436,6 +464,7 @@ pub fn write_wrong(
                     .map(|p| band(p.band).to_owned())
                     .unwrap_or_default(),
                 kinds,
+                candidate.to_owned(),
             ];
             let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
             super::write_csv_line(&mut out, &refs)?;
