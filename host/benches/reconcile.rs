@@ -164,6 +164,27 @@ fn main() {
         let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
         reconcile::write_records(&mut out, records).unwrap();
     }
+    // The true pairs, for `entrex reconcile --truth` (and `matcher train`
+    // checked against it) on this generator's data too.
+    {
+        use std::io::Write;
+        let ids = |records: &[reconcile::Record]| -> std::collections::HashSet<String> {
+            records.iter().map(|r| r.id.clone()).collect()
+        };
+        let (entry_ids, exit_ids) = (ids(&g.entries), ids(&g.exits));
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(dir.join("truth.csv")).unwrap());
+        writeln!(out, "entry_id,exit_id,kinds").unwrap();
+        for trip in &g.truth.trips {
+            if let Some(entry) = &trip.entry
+                && entry_ids.contains(entry)
+                && exit_ids.contains(&trip.exit)
+            {
+                let kinds: Vec<&str> = trip.noise.iter().map(|k| k.as_str()).collect();
+                writeln!(out, "{entry},{},{}", trip.exit, kinds.join(";")).unwrap();
+            }
+        }
+    }
     let started = Instant::now();
     let read = reconcile::read_records(&entries_csv).unwrap().len()
         + reconcile::read_records(&exits_csv).unwrap().len();

@@ -377,7 +377,9 @@ fn describe_wrong(w: &Wrong, entry_ids: &[String], exit_ids: &[String]) -> Strin
                 entry_ids[e]
             ))
         ),
-        Wrong::Missed { truth, proposed, .. } => format!(
+        Wrong::Missed {
+            truth, proposed, ..
+        } => format!(
             "missed: exit {} is entry {} [{}]; {}",
             exit_ids[truth.exit],
             entry_ids[truth.entry],
