@@ -151,22 +151,21 @@ impl Confusion {
 
     /// Of the pairs it links, the share analysts linked (none linked: 1).
     pub fn precision(&self) -> f64 {
-        let linked = self.true_links + self.false_links;
-        if linked == 0 {
-            1.0
-        } else {
-            self.true_links as f64 / linked as f64
-        }
+        share(self.true_links, self.true_links + self.false_links)
     }
 
     /// Of the pairs analysts linked, the share it links (none: 1).
     pub fn recall(&self) -> f64 {
-        let links = self.true_links + self.missed_links;
-        if links == 0 {
-            1.0
-        } else {
-            self.true_links as f64 / links as f64
-        }
+        share(self.true_links, self.true_links + self.missed_links)
+    }
+}
+
+/// `part` of `whole`; 1 when there is no whole (nothing to get wrong).
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        part as f64 / whole as f64
     }
 }
 

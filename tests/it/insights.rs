@@ -741,16 +741,7 @@ async fn travel_history_and_presence_match_hand_counts() {
         ("purpose", "citizenship application 42".to_owned()),
     ];
     let history = h.ca_client.travel_history(&by_name).await.unwrap();
-    let trips: Vec<(&str, Option<&str>)> = history
-        .trips
-        .iter()
-        .map(|t| {
-            (
-                t.entry.source_ref.as_str(),
-                t.exit.as_ref().map(|x| x.port.as_str()),
-            )
-        })
-        .collect();
+    let trips = trips(&history);
     assert_eq!(
         trips,
         [
@@ -1358,7 +1349,15 @@ async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() 
         ])
         .await
         .unwrap();
-    let trips: Vec<(&str, Option<&str>)> = history
+    let trips = trips(&history);
+    assert_eq!(trips, [("CA-R", Some("3004"))]);
+    h.shutdown().await;
+}
+
+/// Each trip of a travel history: its entry's source reference and the
+/// port of its exit, if any.
+fn trips(history: &entrex::insights::TravelHistory) -> Vec<(&str, Option<&str>)> {
+    history
         .trips
         .iter()
         .map(|t| {
@@ -1367,9 +1366,7 @@ async fn the_index_is_rebuilt_for_a_new_matcher_and_finds_entries_made_before() 
                 t.exit.as_ref().map(|x| x.port.as_str()),
             )
         })
-        .collect();
-    assert_eq!(trips, [("CA-R", Some("3004"))]);
-    h.shutdown().await;
+        .collect()
 }
 
 /// The index's status once no rebuild runs and no generation is left to remove.
