@@ -385,3 +385,29 @@ async fn verify_one_bundle_from_the_middle_of_a_stream_checks_it_and_not_the_cha
     );
     pair.shutdown().await;
 }
+
+/// `entrex … | head -1`: a reader that stops reading ends the command the
+/// way it ends `cat` (SIGPIPE), not with a panic and its backtrace.
+#[test]
+fn output_into_a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entrex"))
+        .args(["keygen", "--name", "x", "--out"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && output.status.code() != Some(101),
+        "{:?}\n{stderr}",
+        output.status
+    );
+    assert_eq!(output.status.signal(), Some(13), "ended by SIGPIPE");
+    // The keys were written before the output was.
+    assert!(dir.path().join("x.key.pem").exists());
+}
