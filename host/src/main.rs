@@ -496,6 +496,17 @@ enum NoiseArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. } | Command::Demo { .. }) {
+        // Rust ignores SIGPIPE, so `entrex … | head -1` met a closed pipe
+        // with a panic; a command-line tool ends as `cat` does. Not for the
+        // commands that run hubs: they write to sockets, which report a
+        // closed peer as an error to handle.
+        // SAFETY: at start-up, before any thread; SIG_DFL is a valid
+        // disposition for SIGPIPE.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let (default_level, format) = match cli.command {
         Command::Serve { log_format, .. } => ("info", log_format),
         _ => ("warn", LogFormat::Text),
