@@ -310,15 +310,22 @@ impl Store {
                     return Ok(false);
                 }
                 for (id, keys) in keyed {
-                    if crossings.get(be(*id))?.is_some() {
-                        // Keys of generations no longer read go from the list.
-                        let kept: Vec<(u32, String)> = listed(entry_keys.get(be(*id))?)
-                            .into_iter()
-                            .filter(|(g, _)| state.serving.contains(g))
-                            .collect();
-                        entry_keys.insert(&be(*id), encode(&kept))?;
-                        index_entry(index, entry_keys, generation, *id, keys)?;
+                    if crossings.get(be(*id))?.is_none() {
+                        continue;
                     }
+                    // One read and one write of the list per entry; keys of
+                    // generations no longer read go from it.
+                    let mut all: Vec<(u32, String)> = listed(entry_keys.get(be(*id))?)
+                        .into_iter()
+                        .filter(|(g, _)| state.serving.contains(g))
+                        .collect();
+                    for key in keys {
+                        index.insert(index_key(generation, key, *id), &[])?;
+                        if !all.iter().any(|(g, k)| *g == generation && k == key) {
+                            all.push((generation, key.clone()));
+                        }
+                    }
+                    entry_keys.insert(&be(*id), encode(&all))?;
                 }
                 state.rebuilt_upto = Some(upto);
                 meta.insert(STATE, encode(&state))?;
