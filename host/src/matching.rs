@@ -400,6 +400,16 @@ mod tests {
         assert_eq!(links(scored, &[1_000, 1_094], 2), [(0, 0), (1, 1)]);
     }
 
+    /// Twins crossed in together a minute apart, and only one left (or the
+    /// other's exit is not in this batch): his exit scores 1.0 with his own
+    /// entry and 0.997 with the twin's later one. Two entries a minute apart
+    /// are two people, so the better-scoring one is his.
+    #[test]
+    fn a_twin_who_leaves_alone_takes_his_own_entry() {
+        let scored = vec![pair(0, 0, 1.0), pair(0, 1, 0.997)];
+        assert_eq!(links(scored, &[1_000, 1_031], 1), [(0, 0)]);
+    }
+
     /// One traveller's two entries: the exit closes the latest, even when
     /// an older one scores a little higher; nothing to exchange with.
     #[test]
