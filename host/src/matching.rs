@@ -237,15 +237,22 @@ pub fn assign<E>(
     mut linked_before: impl FnMut(usize) -> Result<bool, E>,
 ) -> Result<Vec<Assigned>, E> {
     scored.retain(|s| s.score >= settings.review_threshold);
+    let outscored = outscored_by_a_companion(&scored, &entered_at);
     // Sort keys computed once, not in the comparison: a batch run sorts a
     // million pairs, and looking up entry times in there cost a cache miss
     // per comparison. The position keeps the order given among equals.
-    let mut order: Vec<(std::cmp::Reverse<u64>, std::cmp::Reverse<Timestamp>, usize)> = scored
+    let mut order: Vec<(
+        std::cmp::Reverse<u64>,
+        bool,
+        std::cmp::Reverse<Timestamp>,
+        usize,
+    )> = scored
         .iter()
         .enumerate()
         .map(|(i, s)| {
             (
                 std::cmp::Reverse(score_key((s.score * 10.0).round() / 10.0)),
+                outscored[i],
                 std::cmp::Reverse(entered_at(s.entry)),
                 i,
             )
@@ -255,7 +262,7 @@ pub fn assign<E>(
     let mut exit_done = vec![false; exits];
     let mut entry_taken = vec![false; entries];
     let mut out = Vec::new();
-    for Scored { exit, entry, score } in order.into_iter().map(|(_, _, i)| scored[i]) {
+    for Scored { exit, entry, score } in order.into_iter().map(|(_, _, _, i)| scored[i]) {
         if exit_done[exit] || entry_taken[entry] {
             continue;
         }
@@ -280,6 +287,35 @@ pub fn assign<E>(
     }
     exchange_crossed_links(&mut out, &scored, settings.link_threshold);
     Ok(out)
+}
+
+/// One person cannot enter twice within this many seconds: entries closer
+/// than that are companions (twins, a family) crossing together.
+const COMPANIONS_WITHIN_S: Timestamp = 15 * 60;
+
+/// For each pair, whether its exit scores higher with another entry made
+/// within [`COMPANIONS_WITHIN_S`] of this one. The latest-entry rule is for
+/// one person's trips days apart; between companions' entries it would
+/// hand a twin the entry his twin made a minute after his own.
+fn outscored_by_a_companion(
+    scored: &[Scored],
+    entered_at: &impl Fn(usize) -> Timestamp,
+) -> Vec<bool> {
+    let mut by_exit: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, s) in scored.iter().enumerate() {
+        by_exit.entry(s.exit).or_default().push(i);
+    }
+    let mut outscored = vec![false; scored.len()];
+    for pairs in by_exit.values().filter(|p| p.len() > 1) {
+        for &i in pairs {
+            let at = entered_at(scored[i].entry);
+            outscored[i] = pairs.iter().any(|&j| {
+                scored[j].score > scored[i].score + 1e-9
+                    && (entered_at(scored[j].entry) - at).abs() <= COMPANIONS_WITHIN_S
+            });
+        }
+    }
+    outscored
 }
 
 /// Two links whose entries fit each other's exits better, exchanged: twins
