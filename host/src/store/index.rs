@@ -641,6 +641,37 @@ mod tests {
         assert_eq!(keys(&store), Vec::<(u32, String)>::new());
     }
 
+    /// Ids are shared with rejected records: a rebuild whose last entry is
+    /// followed by a rejected record has still reached the end.
+    #[test]
+    fn a_rebuild_ends_when_the_last_id_given_was_a_rejected_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.adopt_matcher("m1").unwrap();
+        let ids = ingest(&store, "m1", &[("A", &["k:a"])]);
+        let rejected = Ingested {
+            location: "line 2".into(),
+            raw: b"bad".to_vec(),
+            outcome: Outcome::Rejected(crate::record::Rejection {
+                field: Some("date_of_birth".into()),
+                reason: "not a date".into(),
+            }),
+        };
+        store.ingest(&[rejected], &[], "m1").unwrap();
+        store.adopt_matcher("m2").unwrap();
+        assert!(
+            store
+                .rebuild_index(2, &[(ids[0], vec!["k:a".to_owned()])], ids[0], 0)
+                .unwrap()
+        );
+        assert!(store.entries_after(ids[0], 10).unwrap().is_empty());
+        assert!(
+            store.finish_rebuild(2).unwrap(),
+            "{:?}",
+            store.index_state()
+        );
+    }
+
     /// A reload swapped the matcher while a batch was being keyed: the
     /// batch's keys are written, and the rebuild goes over it again.
     #[test]
