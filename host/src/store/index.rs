@@ -337,17 +337,34 @@ impl Store {
 
     /// Ends the rebuild of `generation` if it has indexed the last entry:
     /// it alone serves from now on, and the others are retired. The caller
-    /// holds the ingest lock. Returns whether it ended.
+    /// holds the ingest lock, so no entry comes in between the look for one
+    /// past the rebuild and the transaction that ends it. Returns whether
+    /// it ended.
     pub fn finish_rebuild(&self, generation: u32) -> Result<bool> {
+        let Some(upto) = self
+            .index_state()?
+            .filter(|s| s.generation == generation)
+            .and_then(|s| s.rebuilt_upto)
+        else {
+            return Ok(false);
+        };
+        // Ids are shared with rejected and quarantined records: the end is
+        // the last stored entry, not the last id given.
+        if self
+            .crossings
+            .range(be(upto.saturating_add(1))..)
+            .next()
+            .is_some()
+        {
+            return Ok(false);
+        }
         self.meta
             .transaction(|meta| {
                 let Some(mut state) = tx_state(meta)? else {
                     return Ok(false);
                 };
-                let last = tx_next_id(meta)?.saturating_sub(1);
-                match state.rebuilt_upto {
-                    Some(upto) if state.generation == generation && upto >= last => {}
-                    _ => return Ok(false),
+                if state.generation != generation || state.rebuilt_upto != Some(upto) {
+                    return Ok(false);
                 }
                 state.rebuilt_upto = None;
                 let old: Vec<u32> = state
