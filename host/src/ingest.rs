@@ -219,9 +219,6 @@ enum Stage {
     Done(Outcome),
 }
 
-/// Normalise, decide, compute matching keys: every record ends as accepted,
-/// rejected or quarantined. A plugin failure is contained to the records that
-/// cause it; only a plugin that cannot even be instantiated fails the batch.
 /// A batch through the plugins, ready to store.
 pub struct Processed {
     pub items: Vec<Ingested>,
@@ -229,6 +226,9 @@ pub struct Processed {
     pub matcher: String,
 }
 
+/// Normalise, decide, compute matching keys: every record ends as accepted,
+/// rejected or quarantined. A plugin failure is contained to the records that
+/// cause it; only a plugin that cannot even be instantiated fails the batch.
 pub fn process(core: &Core, records: Vec<SourceRecord>) -> Result<Processed, IngestError> {
     // One snapshot for the whole batch: a reload in the meantime does not
     // change the plugins under a batch in flight.

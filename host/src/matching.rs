@@ -325,14 +325,21 @@ fn outscored_by_a_companion(
 /// makes score more in all (as a maximum-weight matching would pair them)
 /// puts them back; ties keep the rule's choice.
 fn exchange_crossed_links(out: &mut [Assigned], scored: &[Scored], link_threshold: f64) {
-    let score: HashMap<(usize, usize), f64> = scored
-        .iter()
-        .map(|s| ((s.exit, s.entry), s.score))
-        .collect();
+    // Only exits with two entries or more at link level can take part in an
+    // exchange: the maps hold those alone (a batch run assigns a million).
     let mut candidates: HashMap<usize, Vec<usize>> = HashMap::new();
     for s in scored.iter().filter(|s| s.score >= link_threshold) {
         candidates.entry(s.exit).or_default().push(s.entry);
     }
+    candidates.retain(|_, entries| entries.len() > 1);
+    if candidates.is_empty() {
+        return;
+    }
+    let score: HashMap<(usize, usize), f64> = scored
+        .iter()
+        .filter(|s| candidates.contains_key(&s.exit))
+        .map(|s| ((s.exit, s.entry), s.score))
+        .collect();
     let mut link_of_entry: HashMap<usize, usize> = out
         .iter()
         .enumerate()
